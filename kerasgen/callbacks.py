@@ -1,0 +1,133 @@
+"""Callbacks that watch training: samples at several temperatures, mixed-precision health."""
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasgen.images import image_grid, save_png
+from kerasgen.models.base import ImageGenerator, TextGenerator, check_positive_int
+
+
+class TemperatureSampler(keras.callbacks.Callback):
+    """At the end of every ``every``-th epoch, sample the model at each temperature.
+
+    Text models (``generate``) print a continuation of ``prompt`` and log it as
+    TensorBoard text; image models (``sample``) log a grid of ``num_images``
+    images to TensorBoard and save it as PNG under ``log_dir/samples/``. With
+    ``log_dir=None`` text goes to stdout only and image grids are not kept.
+    The same ``seed`` every epoch shows how one sample evolves.
+    """
+
+    def __init__(
+        self, temperatures=(0.5, 1.0), every=1, log_dir=None, prompt=None, num_images=16, max_new_tokens=200,
+        seed=0, verbose=1,
+    ):
+        super().__init__()
+        self.temperatures = tuple(float(t) for t in temperatures)
+        if not self.temperatures or any(not np.isfinite(t) or t < 0 for t in self.temperatures):
+            raise ValueError(f"temperatures must be finite numbers >= 0, got {temperatures}")
+        self.every = check_positive_int(every, "every")
+        self.log_dir = log_dir
+        self.prompt = prompt or ""
+        self.num_images = check_positive_int(num_images, "num_images")
+        self.max_new_tokens = check_positive_int(max_new_tokens, "max_new_tokens")
+        self.seed = seed
+        self.verbose = verbose
+        self._writer = None
+
+    def _summary_writer(self):
+        if self._writer is None and self.log_dir:
+            self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "samples"))
+        return self._writer
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        if isinstance(self.model, TextGenerator):
+            self._log_text(epoch)
+        elif isinstance(self.model, ImageGenerator):
+            self._log_images(epoch)
+        else:
+            raise TypeError(f"TemperatureSampler needs a kerasgen text or image model, got {type(self.model).__name__}")
+
+    def _log_text(self, epoch):
+        writer = self._summary_writer()
+        for temperature in self.temperatures:
+            text = self.model.generate(
+                self.prompt, max_new_tokens=self.max_new_tokens, temperature=temperature, seed=self.seed
+            )
+            if self.verbose:
+                print(f"\n--- epoch {epoch + 1}, temperature {temperature} ---\n{text}\n", flush=True)
+            if writer:
+                with writer.as_default():
+                    # Indented markdown keeps the sample's line breaks in TensorBoard.
+                    tf.summary.text(f"temperature_{temperature}", "    " + text.replace("\n", "\n    "), step=epoch + 1)
+        if writer:
+            writer.flush()
+
+    def _log_images(self, epoch):
+        writer = self._summary_writer()
+        for temperature in self.temperatures:
+            images = self.model.sample(self.num_images, temperature=temperature, seed=self.seed)
+            grid = image_grid(images)
+            if self.log_dir:
+                save_png(grid, os.path.join(self.log_dir, "samples", f"epoch{epoch + 1:04d}_t{temperature}.png"))
+            if writer:
+                with writer.as_default():
+                    tf.summary.image(f"temperature_{temperature}", grid[None], step=epoch + 1)
+        if writer:
+            writer.flush()
+
+
+class MixedPrecisionMonitor(keras.callbacks.Callback):
+    """Logs each loss-scale optimizer's scale and counts the steps it skipped on overflow.
+
+    Skipped steps are batches in which the optimizer's iteration count did not
+    advance (non-finite gradients). The figures are added to the epoch logs
+    (``loss_scale``, ``skipped_steps``, prefixed by the optimizer attribute for
+    models with several), so TensorBoard and History record them too.
+    """
+
+    def __init__(self, log_dir=None):
+        super().__init__()
+        self.log_dir = log_dir
+        self.skipped_steps = {}
+        self._writer = None
+
+    def _scaled_optimizers(self):
+        found = {}
+        for attribute in ("optimizer", "d_optimizer", "g_optimizer"):
+            optimizer = getattr(self.model, attribute, None)
+            if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+                found[attribute] = optimizer
+        return found
+
+    def on_train_begin(self, logs=None):
+        self._optimizers = self._scaled_optimizers()
+        self._last_iterations = {k: int(o.iterations) for k, o in self._optimizers.items()}
+        self.skipped_steps = {k: 0 for k in self._optimizers}
+        if self.log_dir and self._optimizers:
+            self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "precision"))
+
+    def on_train_batch_end(self, batch, logs=None):
+        for key, optimizer in self._optimizers.items():
+            iterations = int(optimizer.iterations)
+            if iterations == self._last_iterations[key]:
+                self.skipped_steps[key] += 1
+            self._last_iterations[key] = iterations
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        for key, optimizer in self._optimizers.items():
+            prefix = "" if key == "optimizer" else f"{key}_"
+            logs[f"{prefix}loss_scale"] = float(optimizer.dynamic_scale)
+            logs[f"{prefix}skipped_steps"] = self.skipped_steps[key]
+            if self._writer:
+                with self._writer.as_default():
+                    tf.summary.scalar(f"{prefix}loss_scale", logs[f"{prefix}loss_scale"], step=epoch + 1)
+                    tf.summary.scalar(f"{prefix}skipped_steps", logs[f"{prefix}skipped_steps"], step=epoch + 1)
+        if self._writer:
+            self._writer.flush()

@@ -1,0 +1,6 @@
+"""Model families. Each is a subclassed ``keras.Model`` registered for ``.keras`` loading."""
+
+from kerasgen.models.base import ImageGenerator, TextGenerator
+from kerasgen.models.lstm import LSTMGenerator
+
+__all__ = ["ImageGenerator", "LSTMGenerator", "TextGenerator"]

@@ -1,0 +1,119 @@
+"""The two protocols the callbacks, the zoo and the CLI rely on.
+
+Text models: ``model(token_ids)`` returns float32 logits (batch, seq, vocab),
+``model.tokenizer`` is the tokenizer, and ``generate`` continues prompts.
+Image models: ``sample(n, temperature, seed)`` returns float32 images in [0, 1].
+"""
+
+import math
+import numbers
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasgen import sampling
+
+MAX_NEW_TOKENS = 1_000_000
+
+
+def check_positive_int(value, name, minimum=1, maximum=None):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"in [{minimum}, {maximum}]" if maximum is not None else f">= {minimum}"
+        raise ValueError(f"{name} must be {bound}, got {value}")
+    return int(value)
+
+
+def restore_compile(model, config):
+    """Replay a custom ``compile()`` on load, so optimizer state and loss survive ``.keras`` round trips."""
+    model.compile(**keras.saving.deserialize_keras_object(config))
+    if model.built and getattr(model, "optimizer", None) is not None:
+        model.optimizer.build(model.trainable_variables)
+
+
+class TextGenerator:
+    """Mixin for ``keras.Model`` subclasses that model token sequences.
+
+    A subclass sets ``self.tokenizer`` and implements ``generate_ids``: the
+    compiled loop that continues a batch of equal-length prompts.
+    """
+
+    def compile(self, optimizer="adam", loss="auto", **kwargs):
+        """As ``keras.Model.compile``; the default loss is cross-entropy on logits."""
+        if loss == "auto":
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        super().compile(optimizer=optimizer, loss=loss, **kwargs)
+
+    def compile_from_config(self, config):
+        restore_compile(self, config)
+
+    def generate(self, prompt, max_new_tokens=100, temperature=1.0, top_k=None, top_p=None, seed=None):
+        """Continue ``prompt`` (a str, or a list of str) by ``max_new_tokens`` tokens.
+
+        Returns the prompt followed by its continuation (a str, or a list in the
+        order of the prompts). Tokens outside the vocabulary follow the
+        tokenizer's rule (id 0); an empty prompt starts after a line break.
+        Prompts of equal token length are generated together as one batch.
+        """
+        single = isinstance(prompt, str)
+        prompts = [prompt] if single else prompt
+        if not isinstance(prompts, (list, tuple)) or not prompts:
+            raise TypeError("prompt must be a str or a non-empty list of str")
+        if not all(isinstance(p, str) for p in prompts):
+            raise TypeError("prompt must be a str or a non-empty list of str")
+        max_new_tokens = check_positive_int(max_new_tokens, "max_new_tokens", 0, MAX_NEW_TOKENS)
+        sampling.check_sampling_args(temperature, top_k, top_p)
+        seed = sampling.seed_pair(seed)
+
+        encoded = [self.tokenizer.encode(p) for p in prompts]
+        encoded = [ids if ids.size else np.array([self.tokenizer.boundary_id], np.int32) for ids in encoded]
+        groups = {}
+        for index, ids in enumerate(encoded):
+            groups.setdefault(len(ids), []).append(index)
+        outputs = list(prompts)
+        if max_new_tokens:
+            for group, indices in enumerate(groups.values()):
+                batch = tf.constant(np.stack([encoded[i] for i in indices]))
+                group_seed = tf.random.experimental.stateless_fold_in(seed, group)
+                new_ids = self.generate_ids(batch, max_new_tokens, temperature, top_k, top_p, group_seed)
+                for row, index in enumerate(indices):
+                    outputs[index] = self.tokenizer.continue_text(prompts[index], np.asarray(new_ids[row]))
+        return outputs[0] if single else outputs
+
+    def generate_ids(self, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed):
+        """(batch, prompt_len) int32 -> (batch, max_new_tokens) int32 new ids."""
+        raise NotImplementedError
+
+    def get_config(self):
+        config = super().get_config()
+        config["tokenizer"] = keras.saving.serialize_keras_object(self.tokenizer)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["tokenizer"] = keras.saving.deserialize_keras_object(config["tokenizer"])
+        return cls(**config)
+
+
+def check_sample_args(n, temperature):
+    n = check_positive_int(n, "n", 1, 1_000_000)
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
+        raise TypeError(f"temperature must be a number, got {type(temperature).__name__}")
+    if not math.isfinite(temperature) or temperature < 0:
+        raise ValueError(f"temperature must be a finite number >= 0, got {temperature}")
+    return n, float(temperature)
+
+
+class ImageGenerator:
+    """Mixin for ``keras.Model`` subclasses that generate images.
+
+    ``sample(n, temperature=1.0, seed=None)`` returns a float32 array
+    (n, H, W, C) in [0, 1]; for latent-variable models ``temperature`` scales
+    the prior's standard deviation. ``image_shape`` is (H, W, C).
+    """
+
+    def sample(self, n, temperature=1.0, seed=None):
+        raise NotImplementedError

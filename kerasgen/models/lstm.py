@@ -1,0 +1,91 @@
+"""LSTM language model at character or word level (the tokenizer decides)."""
+
+import keras
+import tensorflow as tf
+
+from kerasgen import sampling
+from kerasgen.models.base import TextGenerator, check_positive_int
+
+
+@keras.saving.register_keras_serializable(package="kerasgen")
+class LSTMGenerator(TextGenerator, keras.Model):
+    """Stacked-LSTM next-token model with stateful compiled generation.
+
+    ``model(token_ids)`` gives float32 logits for every position. ``generate``
+    reads the prompt in one pass, then runs one LSTM-cell step per new token
+    with the recurrent state carried, inside a single ``tf.function``.
+
+    Example:
+    >>> tok = kerasgen.text.CharTokenizer.from_text(text)
+    >>> lm = LSTMGenerator(tok, embedding_dim=64, units=128, num_layers=1)
+    >>> lm.compile(optimizer="adam")
+    >>> lm.fit(kerasgen.data.text_windows(text, tok, seq_len=64, batch_size=32), epochs=1)
+    >>> lm.generate("ROMEO:", max_new_tokens=50, temperature=0.8, seed=0)
+    """
+
+    def __init__(self, tokenizer, embedding_dim=256, units=512, num_layers=2, dropout=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.tokenizer = tokenizer
+        self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
+        self.units = check_positive_int(units, "units")
+        self.num_layers = check_positive_int(num_layers, "num_layers")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
+        self.dropout = float(dropout)
+        self.embedding = keras.layers.Embedding(tokenizer.vocab_size, embedding_dim, name="embedding")
+        self.lstm_layers = [
+            keras.layers.LSTM(units, return_sequences=True, return_state=True, name=f"lstm_{i}")
+            for i in range(num_layers)
+        ]
+        self.dropout_layer = keras.layers.Dropout(dropout)
+        self.head = keras.layers.Dense(tokenizer.vocab_size, dtype="float32", name="logits")
+        self._generation_loops = {}
+
+    def call(self, token_ids, training=False, initial_state=None, return_state=False):
+        x = self.embedding(token_ids)
+        states = []
+        for i, lstm in enumerate(self.lstm_layers):
+            x = self.dropout_layer(x, training=training)
+            x, h, c = lstm(x, initial_state=None if initial_state is None else initial_state[i], training=training)
+            states.append((h, c))
+        logits = self.head(self.dropout_layer(x, training=training))
+        return (logits, states) if return_state else logits
+
+    def _step(self, token, states):
+        """One token through the cells: (batch,) ids -> float32 logits (batch, vocab), new states."""
+        x = self.embedding(token)
+        new_states = []
+        for lstm, (h, c) in zip(self.lstm_layers, states):
+            x, (h, c) = lstm.cell(x, [h, c])
+            new_states.append((h, c))
+        return self.head(x), new_states
+
+    def generate_ids(self, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed):
+        key = (top_k, top_p is None)
+        if key not in self._generation_loops:
+            self._generation_loops[key] = tf.function(self._loop_fn(top_k, top_p is not None), reduce_retracing=True)
+        loop = self._generation_loops[key]
+        top_p = 1.0 if top_p is None else float(top_p)
+        return loop(prompt_ids, tf.constant(max_new_tokens), tf.constant(float(temperature)), tf.constant(top_p), seed)
+
+    def _loop_fn(self, top_k, use_top_p):
+        def loop(prompt_ids, steps, temperature, top_p, seed):
+            logits, states = self(prompt_ids, return_state=True)
+            last = logits[:, -1]
+            tokens = tf.TensorArray(tf.int32, size=steps)
+            for step in tf.range(steps):
+                token = sampling.next_tokens(
+                    last, temperature, top_k, top_p if use_top_p else None, tf.random.experimental.stateless_fold_in(seed, step)
+                )
+                tokens = tokens.write(step, token)
+                last, states = self._step(token, states)
+            return tf.transpose(tokens.stack())
+
+        return loop
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            embedding_dim=self.embedding_dim, units=self.units, num_layers=self.num_layers, dropout=self.dropout
+        )
+        return config

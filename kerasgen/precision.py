@@ -1,0 +1,63 @@
+"""Mixed-precision policy selection and the loss scaling custom train steps need.
+
+Models keep their outputs that feed losses in float32 (``dtype="float32"`` on
+the last layer), so every policy below trains with float32 losses.
+"""
+
+import keras
+import tensorflow as tf
+
+POLICIES = ("float32", "mixed_float16", "mixed_bfloat16", "bfloat16", "float16")
+
+
+def cpu_supports_bfloat16():
+    """True when the CPU has native bf16 arithmetic (AVX-512 BF16 or AMX)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def auto_policy():
+    """``mixed_float16`` where a GPU is visible, ``mixed_bfloat16`` on bf16 CPUs, else ``float32``."""
+    if tf.config.list_physical_devices("GPU"):
+        return "mixed_float16"
+    if cpu_supports_bfloat16():
+        return "mixed_bfloat16"
+    return "float32"
+
+
+def set_policy(name="auto"):
+    """Set the global Keras dtype policy and return its name (``auto`` picks one for this machine)."""
+    if name == "auto":
+        name = auto_policy()
+    if name not in POLICIES:
+        raise ValueError(f"policy must be 'auto' or one of {', '.join(POLICIES)}; got {name!r}")
+    keras.mixed_precision.set_dtype_policy(name)
+    return name
+
+
+def uses_loss_scaling():
+    """True when the global policy computes in float16, which needs loss scaling."""
+    return keras.mixed_precision.dtype_policy().compute_dtype == "float16"
+
+
+def loss_scaled(optimizer):
+    """``optimizer`` wrapped in a ``LossScaleOptimizer`` when the policy needs it.
+
+    Keras wraps only ``model.optimizer`` itself; models with several optimizers
+    (a GAN) wrap each with this and scale each loss with ``scale_loss``.
+    """
+    optimizer = keras.optimizers.get(optimizer)
+    if uses_loss_scaling() and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+def scale_loss(optimizer, loss):
+    """The loss to differentiate: scaled for a ``LossScaleOptimizer`` (which unscales the gradients)."""
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return optimizer.scale_loss(loss)
+    return loss

@@ -1,0 +1,175 @@
+"""Tokenizers: text to int32 ids and back, one class per level.
+
+Both share one out-of-vocabulary rule: id 0 is reserved for tokens outside
+the vocabulary. Encoding never fails on unseen characters or words; they become
+id 0, which decodes to the tokenizer's ``oov_token`` (U+FFFD for characters,
+``<unk>`` for words). The vocabulary is stored in ``get_config()``, so a model
+that carries its tokenizer saves and loads it with the weights.
+"""
+
+import collections
+import re
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+OOV_ID = 0
+
+
+class Tokenizer:
+    """A fixed vocabulary with a reserved out-of-vocabulary id 0.
+
+    Subclasses say how text splits into tokens (``split``) and how tokens join
+    back into text (``join``). Lookup is a keras ``StringLookup``.
+    """
+
+    level = None
+    separator = None
+    oov_token = None
+    boundary_token = None
+
+    def __init__(self, vocabulary):
+        vocabulary = [str(token) for token in vocabulary]
+        if not vocabulary:
+            raise ValueError("vocabulary must not be empty")
+        if len(set(vocabulary)) != len(vocabulary):
+            raise ValueError("vocabulary must not contain duplicates")
+        if self.oov_token in vocabulary:
+            raise ValueError(f"vocabulary must not contain the out-of-vocabulary token {self.oov_token!r}")
+        self.vocabulary = vocabulary
+        self._lookup = keras.layers.StringLookup(
+            vocabulary=vocabulary, num_oov_indices=1, oov_token=self.oov_token
+        )
+        self._tokens = np.array([self.oov_token, *vocabulary], dtype=object)
+
+    @property
+    def vocab_size(self):
+        """Number of ids, the out-of-vocabulary id included."""
+        return len(self._tokens)
+
+    @property
+    def boundary_id(self):
+        """Id of the token that starts generation from an empty prompt."""
+        return int(self.encode_tokens([self.boundary_token])[0])
+
+    def split(self, text):
+        raise NotImplementedError
+
+    def join(self, tokens):
+        raise NotImplementedError
+
+    def encode_tokens(self, tokens):
+        if not tokens:
+            return np.zeros((0,), np.int32)
+        return self._lookup(tf.constant(tokens)).numpy().astype(np.int32)
+
+    def encode(self, text):
+        """Text to a 1-D int32 array of ids; unseen tokens become id 0."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        return self.encode_tokens(self.split(text))
+
+    def decode(self, ids):
+        """A 1-D sequence of ids back to text."""
+        ids = np.asarray(ids)
+        if ids.ndim != 1:
+            raise ValueError(f"ids must be 1-D, got shape {ids.shape}")
+        if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
+            raise ValueError(f"ids must lie in [0, {self.vocab_size}), got values in [{ids.min()}, {ids.max()}]")
+        return self.join(self._tokens[ids.astype(np.int64)].tolist())
+
+    def continue_text(self, prompt, ids):
+        """``prompt`` followed by the decoded ``ids``, separated as the level requires."""
+        text = self.decode(ids)
+        if self.separator and prompt and text and not prompt[-1].isspace() and not text[0].isspace():
+            return prompt + self.separator + text
+        return prompt + text
+
+    def get_config(self):
+        return {"vocabulary": list(self.vocabulary)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(vocab_size={self.vocab_size})"
+
+
+@keras.saving.register_keras_serializable(package="kerasgen")
+class CharTokenizer(Tokenizer):
+    """Character-level tokenizer: every Unicode character is a token.
+
+    Example:
+    >>> tok = CharTokenizer.from_text("hello world")
+    >>> tok.decode(tok.encode("hello"))
+    'hello'
+    """
+
+    level = "char"
+    separator = ""
+    oov_token = "\ufffd"
+    boundary_token = "\n"
+
+    @classmethod
+    def from_text(cls, text):
+        """The sorted set of characters in ``text`` is the vocabulary."""
+        if not isinstance(text, str) or not text:
+            raise ValueError("text must be a non-empty str")
+        return cls(sorted(set(text) - {cls.oov_token}))
+
+    def split(self, text):
+        return list(text)
+
+    def join(self, tokens):
+        return "".join(tokens)
+
+
+@keras.saving.register_keras_serializable(package="kerasgen")
+class WordTokenizer(Tokenizer):
+    """Word-level tokenizer: words are runs of non-space characters.
+
+    Each line break is the token ``<eos>`` (decoded back to a line break), so
+    line-per-sentence corpora such as Penn Treebank keep their sentence ends.
+    Words are kept as written (no lower-casing). ``<unk>`` in the text is the
+    out-of-vocabulary token itself.
+
+    Example:
+    >>> tok = WordTokenizer.from_text("the cat sat\\nthe dog sat\\n", max_vocab=10)
+    >>> tok.decode(tok.encode("the cat ran"))
+    'the cat <unk>'
+    """
+
+    level = "word"
+    separator = " "
+    oov_token = "<unk>"
+    boundary_token = "<eos>"
+
+    @classmethod
+    def from_text(cls, text, max_vocab=None):
+        """The ``max_vocab - 1`` most frequent tokens (ties alphabetical) plus ``<unk>``."""
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("text must be a non-empty str with at least one word")
+        if max_vocab is not None and (not isinstance(max_vocab, int) or max_vocab < 2):
+            raise ValueError(f"max_vocab must be an int >= 2 or None, got {max_vocab!r}")
+        counts = collections.Counter(cls.split(cls, text))
+        counts.pop(cls.oov_token, None)
+        ranked = sorted(counts, key=lambda token: (-counts[token], token))
+        if max_vocab is not None:
+            ranked = ranked[: max_vocab - 1]
+        return cls(ranked)
+
+    def split(self, text):
+        return [self.boundary_token if t == "\n" else t for t in re.findall(r"[^\s]+|\n", text)]
+
+    def join(self, tokens):
+        pieces = []
+        for token in tokens:
+            if token == self.boundary_token:
+                pieces.append("\n")
+                continue
+            if pieces and pieces[-1] != "\n":
+                pieces.append(" ")
+            pieces.append(token)
+        return "".join(pieces)
