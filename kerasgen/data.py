@@ -97,6 +97,7 @@ def load_text(name_or_path, split="train", data_dir=None):
     Shakespeare, or ``all``.
     """
     if name_or_path == "tiny_shakespeare":
+        _check_split(split, ("train", "validation", "all"))  # before loading: a bad split must not download
         return split_text(_tiny_shakespeare(data_dir), split)
     if name_or_path == "ptb":
         _check_split(split, tuple(_PTB_FILES))
@@ -166,8 +167,12 @@ def load_image_arrays(name, split="train", data_dir=None):
     labels = f"{name}/{prefix}-labels-idx1-ubyte.gz"
     if root and (root / images).is_file() and (root / labels).is_file():
         return read_idx(root / images)[..., None], read_idx(root / labels)
-    ds = _tfds_load(name, split, images, as_supervised=True, batch_size=-1)
-    images, labels = (np.asarray(t) for t in ds)
+    # Not batch_size=-1: TFDS then batches by the recorded split size, and without it (tfds.testing.mock_data)
+    # by sys.maxsize, which aborts the process.
+    ds = _tfds_load(name, split, images, as_supervised=True)
+    chunks = list(ds.batch(10_000).as_numpy_iterator())
+    images = np.concatenate([chunk[0] for chunk in chunks])
+    labels = np.concatenate([chunk[1] for chunk in chunks])
     return images.astype(np.uint8), labels.astype(np.uint8)
 
 

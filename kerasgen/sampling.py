@@ -39,6 +39,10 @@ def seed_pair(seed):
     return tf.constant([int(seed) % (2**31 - 1), 0], tf.int32)
 
 
+def _dynamic(value):
+    return tf.is_tensor(value) or isinstance(value, np.ndarray)
+
+
 def next_tokens(logits, temperature=1.0, top_k=None, top_p=None, seed=(0, 0)):
     """Choose one token id per row of ``logits`` (batch, vocab).
 
@@ -54,8 +58,8 @@ def next_tokens(logits, temperature=1.0, top_k=None, top_p=None, seed=(0, 0)):
     Returns:
         int32 tensor (batch,).
     """
-    if isinstance(temperature, numbers.Real):
-        check_sampling_args(temperature, top_k, top_p)
+    # A tensor temperature or top_p (a compiled loop) is checked by the caller; everything else is checked here.
+    check_sampling_args(1.0 if _dynamic(temperature) else temperature, top_k, None if _dynamic(top_p) else top_p)
     logits = tf.cast(logits, tf.float32)
     greedy = tf.argmax(logits, axis=-1, output_type=tf.int32)
     temperature = tf.cast(temperature, tf.float32)

@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasgen import sampling
+from kerasgen import text as _tokenizers  # noqa: F401 - registers the tokenizers models carry
 
 MAX_NEW_TOKENS = 1_000_000
 
@@ -48,6 +49,10 @@ class TextGenerator:
 
     def compile_from_config(self, config):
         restore_compile(self, config)
+
+    def build(self, input_shape):
+        """Create every weight by one forward pass over a dummy batch of token ids."""
+        self.call(tf.zeros([1 if d is None else d for d in input_shape], tf.int32))
 
     def generate(self, prompt, max_new_tokens=100, temperature=1.0, top_k=None, top_p=None, seed=None):
         """Continue ``prompt`` (a str, or a list of str) by ``max_new_tokens`` tokens.

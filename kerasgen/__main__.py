@@ -1,0 +1,5 @@
+import sys
+
+from kerasgen.cli import main
+
+sys.exit(main())

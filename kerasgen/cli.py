@@ -1,0 +1,248 @@
+"""The ``kerasgen`` command: zoo list/info, generate, sample, train, eval.
+
+Errors in usage or input print one ``kerasgen: error: ...`` line on stderr and
+exit with status 2; TensorFlow's start-up lines are kept off the terminal.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad command-line usage or input: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def _quiet_tensorflow():
+    """Import TensorFlow with its start-up lines hidden: they print before any log-level setting applies."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import absl.logging
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")
+        absl.logging.set_verbosity(absl.logging.ERROR)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def build_parser():
+    parser = _Parser(prog="kerasgen", description="Train, sample, evaluate and fine-tune generative models.")
+    from kerasgen import __version__
+
+    parser.add_argument("--version", action="version", version=f"kerasgen {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    zoo = commands.add_parser("zoo", help="list or describe pretrained models")
+    zoo_commands = zoo.add_subparsers(dest="zoo_command", required=True, parser_class=_Parser)
+    zoo_commands.add_parser("list", help="one line per zoo entry")
+    info = zoo_commands.add_parser("info", help="the card of one entry")
+    info.add_argument("name")
+
+    generate = commands.add_parser("generate", help="continue a prompt with a text model")
+    generate.add_argument("name", help="zoo name or .keras file")
+    generate.add_argument("--prompt", action="append", help="prompt text (repeat for a batch)")
+    generate.add_argument("--max-new-tokens", type=int, default=300)
+    generate.add_argument("--temperature", type=float, default=1.0)
+    generate.add_argument("--top-k", type=int)
+    generate.add_argument("--top-p", type=float)
+    generate.add_argument("--seed", type=int)
+
+    sample = commands.add_parser("sample", help="sample images from an image model")
+    sample.add_argument("name", help="zoo name or .keras file")
+    sample.add_argument("-n", type=int, default=64, help="number of images")
+    sample.add_argument("--out", required=True, help=".png for a grid, .npz for a uint8 data set")
+    sample.add_argument("--temperature", type=float, default=1.0)
+    sample.add_argument("--seed", type=int)
+
+    train = commands.add_parser("train", help="train (or fine-tune with --init) a model")
+    train.add_argument("family", help="model family, e.g. lstm")
+    train.add_argument("--text", default="tiny_shakespeare", help="text file or data set name")
+    train.add_argument("--level", choices=("char", "word"), default="char")
+    train.add_argument("--epochs", type=_positive_int, default=10)
+    train.add_argument("--steps-per-epoch", type=_positive_int)
+    train.add_argument("--batch-size", type=_positive_int, default=64)
+    train.add_argument("--seq-len", type=_positive_int, default=128)
+    train.add_argument("--max-vocab", type=_positive_int, default=10000)
+    train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument("--embedding-dim", type=_positive_int)
+    train.add_argument("--units", type=_positive_int)
+    train.add_argument("--num-layers", type=_positive_int)
+    train.add_argument("--dropout", type=float)
+    train.add_argument("--init", help="zoo name or .keras file to start from (keeps its tokenizer)")
+    train.add_argument("--logdir", help="TensorBoard logs and the resume checkpoint")
+    train.add_argument("--out", help="where to save the trained model (.keras)")
+    train.add_argument("--policy", default="auto", help="auto, float32, mixed_bfloat16 or mixed_float16")
+    train.add_argument("--strategy", default="default", help="default, mirrored or multiworker")
+    train.add_argument("--data-dir", help=f"local data directory (default ${'KERASGEN_DATA_DIR'})")
+    train.add_argument("--prompt", help="prompt for the temperature samples logged each epoch")
+    train.add_argument("--seed", type=int, default=0)
+
+    evaluate = commands.add_parser("eval", help="recompute a zoo card's metric")
+    evaluate.add_argument("name")
+    evaluate.add_argument("--data-dir", help="local data directory (default $KERASGEN_DATA_DIR)")
+    return parser
+
+
+def _zoo_list(args):
+    from kerasgen import zoo
+
+    entries = zoo.list()
+    if not entries:
+        print(f"the zoo is empty ({zoo.zoo_dir()})")
+        return
+    rows = [("name", "family", "dataset", "metric", "size")]
+    for e in entries:
+        metric = f"{e['metric']['name']} = {e['metric']['value']}"
+        size = f"{e['size'] / 1e6:.1f} MB" if e["size"] else "missing"
+        rows.append((e["name"], e["family"], e["dataset"].split(" ")[0], metric, size))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def _zoo_info(args):
+    from kerasgen import zoo
+
+    print(json.dumps(zoo.info(args.name), indent=2))
+
+
+def _load(name):
+    from kerasgen import zoo
+
+    return zoo.load_model(name)
+
+
+def _generate(args):
+    from kerasgen.models.base import MAX_NEW_TOKENS, TextGenerator, check_positive_int
+    from kerasgen.sampling import check_sampling_args
+
+    check_positive_int(args.max_new_tokens, "max_new_tokens", 0, MAX_NEW_TOKENS)
+    check_sampling_args(args.temperature, args.top_k, args.top_p)
+    model = _load(args.name)
+    if not isinstance(model, TextGenerator):
+        raise UsageError(f"{args.name} is not a text model; use 'kerasgen sample'")
+    prompts = args.prompt or [""]
+    texts = model.generate(
+        prompts, max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
+        top_p=args.top_p, seed=args.seed,
+    )
+    print("\n\n".join(texts))
+
+
+def _sample(args):
+    import numpy as np
+
+    from kerasgen.images import image_grid, save_png
+    from kerasgen.models.base import ImageGenerator, check_sample_args
+
+    if not args.out.endswith((".png", ".npz")):
+        raise UsageError(f"--out must end in .png or .npz, got {args.out!r}")
+    check_sample_args(args.n, args.temperature)
+    model = _load(args.name)
+    if not isinstance(model, ImageGenerator):
+        raise UsageError(f"{args.name} is not an image model; use 'kerasgen generate'")
+    images = sample_in_chunks(model, args.n, args.temperature, args.seed)
+    if args.out.endswith(".png"):
+        save_png(image_grid(images), args.out)
+    else:
+        np.savez_compressed(args.out, images=np.round(images * 255).astype(np.uint8))
+    print(f"wrote {args.n} images to {args.out}")
+
+
+def sample_in_chunks(model, n, temperature, seed, chunk=256):
+    """``model.sample`` in chunks, with progress on stderr when there is more than one."""
+    import numpy as np
+
+    parts = []
+    for index, start in enumerate(range(0, n, chunk)):
+        chunk_seed = None if seed is None else seed + index
+        parts.append(model.sample(min(chunk, n - start), temperature=temperature, seed=chunk_seed))
+        if n > chunk:
+            print(f"\rsampled {start + len(parts[-1])}/{n}", end="", file=sys.stderr, flush=True)
+    if n > chunk:
+        print(file=sys.stderr)
+    return np.concatenate(parts)
+
+
+def _train(args):
+    from kerasgen import training
+
+    if args.family not in training.text_families():
+        raise UsageError(f"unknown model family {args.family!r}: use one of {', '.join(training.text_families())}")
+    model_kwargs = {
+        key: getattr(args, key)
+        for key in ("embedding_dim", "units", "num_layers", "dropout")
+        if getattr(args, key) is not None
+    }
+    if args.init and model_kwargs:
+        raise UsageError("--init keeps the zoo model's architecture: drop the size options")
+    training.train_text(
+        args.family, args.text, level=args.level, data_dir=args.data_dir, epochs=args.epochs,
+        batch_size=args.batch_size, seq_len=args.seq_len, max_vocab=args.max_vocab, init=args.init,
+        logdir=args.logdir, out=args.out, learning_rate=args.learning_rate, policy=args.policy,
+        strategy=args.strategy, prompt=args.prompt, model_kwargs=model_kwargs,
+        steps_per_epoch=args.steps_per_epoch, seed=args.seed,
+    )
+    if args.out:
+        print(f"saved {args.out}")
+
+
+def _eval(args):
+    from kerasgen import zoo
+
+    card = zoo.info(args.name)
+    expected, measured = zoo.evaluate(args.name, data_dir=args.data_dir)
+    print(f"{args.name}: {card['metric']['name']} = {measured:.4f} (card: {expected}; "
+          f"difference {100 * (measured - expected) / expected:+.2f}%)")
+
+
+COMMANDS = {"generate": _generate, "sample": _sample, "train": _train, "eval": _eval}
+
+
+def main(argv=None):
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "zoo":
+            {"list": _zoo_list, "info": _zoo_info}[args.zoo_command](args)
+        else:
+            _quiet_tensorflow()
+            COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("kerasgen: interrupted", file=sys.stderr)
+        return 130
+    except (UsageError, ValueError, TypeError, KeyError, OSError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+        print(f"kerasgen: error: {' '.join(str(message).split())}", file=sys.stderr)
+        return EXIT_USAGE
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""The contract every model family passes (like KerasHub's ``run_backbone_test``).
+
+``run_model_contract(spec, tmp_path)`` checks, for one small model:
+1. it builds and ``fit`` lowers the loss over a few steps on tiny data;
+2. it saves to ``.keras`` and loads in a fresh process with ``safe_mode=True``,
+   giving identical outputs for the same seed and the same optimizer state;
+3. one training step under ``mixed_float16`` and ``mixed_bfloat16`` has a
+   finite loss, and the model's outputs stay float32;
+4. one step under ``MirroredStrategy`` over two logical CPUs equals the
+   single-device step on the same global batch within 1e-5.
+
+A family supplies a ``ContractSpec``: how to build a fresh model, how to compile
+it with a given optimizer, and a tiny batch.
+"""
+
+import dataclasses
+import functools
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasgen.models.base import ImageGenerator, TextGenerator
+
+SEED = 7
+
+
+@dataclasses.dataclass
+class ContractSpec:
+    build: Callable[[], keras.Model]  # a fresh, uncompiled model
+    compile: Callable[[keras.Model, keras.optimizers.Optimizer], None]
+    x: np.ndarray
+    y: np.ndarray = None
+    fit_steps: int = 8
+    learning_rate: float = 1e-2
+
+
+def protocol_outputs(model, x):
+    """What a user sees from the model, seeded: logits and generated text, or sampled images."""
+    if isinstance(model, TextGenerator):
+        prompts = [model.tokenizer.decode(x[0][:3]), model.tokenizer.decode(x[1][:5])]
+        texts = model.generate(prompts, max_new_tokens=12, temperature=1.0, seed=SEED)
+        return {"logits": np.asarray(model(x)), "texts": np.array(texts)}
+    if isinstance(model, ImageGenerator):
+        return {"images": model.sample(4, temperature=1.0, seed=SEED)}
+    raise TypeError(f"{type(model).__name__} implements neither protocol")
+
+
+def _fresh_process_outputs(path, x, tmp_path):
+    """Load ``path`` in a new Python process with ``safe_mode=True`` and return its protocol outputs."""
+    np.save(tmp_path / "x.npy", x)
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
+        import keras, numpy as np
+        import kerasgen.models
+        from contract import protocol_outputs
+        model = keras.saving.load_model({str(path)!r}, safe_mode=True)
+        outputs = protocol_outputs(model, np.load({str(tmp_path / "x.npy")!r}))
+        outputs["optimizer_variables"] = np.array(
+            [float(np.sum(np.asarray(v, np.float64))) for v in model.optimizer.variables])
+        np.savez({str(tmp_path / "loaded.npz")!r}, **outputs)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return dict(np.load(tmp_path / "loaded.npz"))
+
+
+def check_fit_and_round_trip(spec, tmp_path):
+    keras.utils.set_random_seed(SEED)
+    model = spec.build()
+    spec.compile(model, keras.optimizers.Adam(spec.learning_rate))
+    history = model.fit(spec.x, spec.y, batch_size=len(spec.x), epochs=spec.fit_steps, shuffle=False, verbose=0)
+    losses = history.history["loss"]
+    assert np.all(np.isfinite(losses)), losses
+    assert losses[-1] < losses[0], f"loss did not decrease over {spec.fit_steps} steps: {losses}"
+
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = _fresh_process_outputs(path, spec.x, tmp_path)
+    original = protocol_outputs(model, spec.x)
+    for key, value in original.items():
+        if value.dtype.kind in "fc":
+            np.testing.assert_allclose(loaded[key], value, rtol=1e-5, atol=1e-6, err_msg=key)
+        else:
+            np.testing.assert_array_equal(loaded[key], value, err_msg=key)
+    optimizer_sums = [float(np.sum(np.asarray(v, np.float64))) for v in model.optimizer.variables]
+    np.testing.assert_allclose(loaded["optimizer_variables"], optimizer_sums, rtol=1e-6, err_msg="optimizer state")
+
+
+def check_mixed_precision(spec):
+    for policy in ("mixed_float16", "mixed_bfloat16"):
+        keras.mixed_precision.set_dtype_policy(policy)
+        try:
+            keras.utils.set_random_seed(SEED)
+            model = spec.build()
+            spec.compile(model, keras.optimizers.Adam(spec.learning_rate))
+            logs = model.fit(spec.x, spec.y, batch_size=len(spec.x), epochs=1, verbose=0).history
+            assert all(np.isfinite(v[-1]) for v in logs.values()), (policy, logs)
+            if isinstance(model, TextGenerator):
+                assert model(spec.x).dtype == "float32", policy
+            else:
+                images = model.sample(2, seed=SEED)
+                assert images.dtype == np.float32 and np.all(np.isfinite(images)), policy
+        finally:
+            keras.mixed_precision.set_dtype_policy("float32")
+
+
+@functools.cache
+def two_device_strategy():
+    """One MirroredStrategy per process: several would share collective keys and clash."""
+    devices = tf.config.list_logical_devices("CPU")
+    assert len(devices) >= 2, "needs two logical CPU devices (tests/conftest.py sets them up)"
+    return tf.distribute.MirroredStrategy([d.name for d in devices[:2]])
+
+
+def check_mirrored_equivalence(spec):
+    keras.utils.set_random_seed(SEED)
+    single = spec.build()
+    spec.compile(single, keras.optimizers.SGD(spec.learning_rate))
+    single.fit(spec.x[:2], None if spec.y is None else spec.y[:2], epochs=1, verbose=0)  # build all variables
+    start = [np.array(w) for w in single.get_weights()]
+    with two_device_strategy().scope():
+        mirrored = spec.build()
+        spec.compile(mirrored, keras.optimizers.SGD(spec.learning_rate))
+    mirrored.fit(spec.x[:2], None if spec.y is None else spec.y[:2], epochs=1, verbose=0)
+    mirrored.set_weights(start)
+    single.set_weights(start)
+    for model in (single, mirrored):
+        keras.utils.set_random_seed(SEED)
+        model.fit(spec.x, spec.y, batch_size=len(spec.x), epochs=1, shuffle=False, verbose=0)
+    changed = max(np.max(np.abs(a - b)) for a, b in zip(single.get_weights(), start))
+    assert changed > 1e-4, "the step did not change the weights; the comparison would prove nothing"
+    for a, b in zip(single.get_weights(), mirrored.get_weights()):
+        np.testing.assert_allclose(b, a, atol=1e-5, rtol=0)
+
+
+def run_model_contract(spec, tmp_path):
+    check_fit_and_round_trip(spec, tmp_path)
+    check_mixed_precision(spec)
+    check_mirrored_equivalence(spec)

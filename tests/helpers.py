@@ -1,0 +1,36 @@
+"""Small models and files the tests share."""
+
+import numpy as np
+
+import kerasgen as kg
+
+
+def tiny_lstm(text, level="char", fit_steps=0):
+    tokenizer = (
+        kg.text.CharTokenizer.from_text(text) if level == "char" else kg.text.WordTokenizer.from_text(text, max_vocab=50)
+    )
+    model = kg.models.LSTMGenerator(tokenizer, embedding_dim=8, units=16, num_layers=1)
+    model.compile(optimizer="adam")
+    ids = tokenizer.encode(text)
+    x = ids[: 8 * 16].reshape(8, 16)
+    y = ids[1 : 8 * 16 + 1].reshape(8, 16)
+    if fit_steps:
+        model.fit(x, y, batch_size=8, epochs=fit_steps, verbose=0)
+    else:
+        model(x[:1])
+    return model
+
+
+def tfevents_records(log_dir):
+    """(tag, step, plugin, value) of every summary under ``log_dir``."""
+    from pathlib import Path
+
+    import tensorflow as tf
+
+    records = []
+    for path in sorted(Path(log_dir).rglob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                tensor = tf.make_ndarray(value.tensor) if value.HasField("tensor") else np.array(value.simple_value)
+                records.append((value.tag, event.step, value.metadata.plugin_data.plugin_name, tensor))
+    return records

@@ -1,0 +1,113 @@
+"""The kerasgen command: usage errors are one line with exit status 2; commands do their job."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from helpers import tiny_lstm
+
+from kerasgen import cli
+
+TF_NOISE = ("oneDNN", "cuda", "cuInit", "absl::InitializeLog", "cpu_feature_guard")
+
+
+def run(*args, env=None, cwd=None):
+    """The real command in a new process, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "kerasgen", *args], capture_output=True, text=True, timeout=300,
+        env={**os.environ, **(env or {})}, cwd=cwd,
+    )
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    from conftest import TEXT
+
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    tiny_lstm(TEXT, fit_steps=3).save(path)
+    return path
+
+
+@pytest.fixture
+def text_file(tmp_path, text):
+    path = tmp_path / "corpus.txt"
+    path.write_text(text)
+    return path
+
+
+def assert_usage_error(capsys, argv, fragment):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kerasgen: error: "), err
+    assert fragment in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        ([], "required: command"),
+        (["bogus"], "invalid choice"),
+        (["zoo"], "required: zoo_command"),
+        (["zoo", "info", "no-such-model"], "unknown zoo model 'no-such-model'"),
+        (["generate", "missing.keras"], "missing.keras does not exist"),
+        (["generate", "x.keras", "--temperature", "-1"], "temperature must be"),
+        (["generate", "x.keras", "--temperature", "nan"], "temperature must be"),
+        (["generate", "x.keras", "--top-k", "0"], "top_k must be"),
+        (["generate", "x.keras", "--top-p", "1.5"], "top_p must lie"),
+        (["generate", "x.keras", "--max-new-tokens", "-3"], "max_new_tokens must be"),
+        (["generate", "x.keras", "--max-new-tokens", "many"], "invalid int value"),
+        (["sample", "x.keras", "-n", "0", "--out", "g.png"], "n must be"),
+        (["sample", "x.keras", "-n", "4", "--out", "g.jpg"], "--out must end in .png or .npz"),
+        (["sample", "x.keras", "-n", "4"], "required: --out"),
+        (["train", "gan"], "unknown model family 'gan'"),
+        (["train", "lstm", "--epochs", "0"], "--epochs: must be >= 1"),
+        (["train", "lstm", "--level", "byte"], "invalid choice"),
+        (["eval", "no-such-model"], "unknown zoo model"),
+    ],
+)
+def test_usage_errors_are_one_line_with_status_2(capsys, argv, fragment):
+    assert_usage_error(capsys, argv, fragment)
+
+
+def test_bad_text_file_and_wrong_model_kind(capsys, tmp_path, model_file):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    assert_usage_error(capsys, ["train", "lstm", "--text", str(empty)], "is empty")
+    binary = tmp_path / "latin1.txt"
+    binary.write_bytes(b"caf\xe9 au lait\n")
+    assert_usage_error(capsys, ["train", "lstm", "--text", str(binary)], "is not UTF-8")
+    assert_usage_error(capsys, ["sample", str(model_file), "-n", "4", "--out", str(tmp_path / "g.png")], "not an image model")
+
+
+def test_generate_prints_prompt_and_continuation_reproducibly(model_file):
+    first = run("generate", str(model_file), "--prompt", "All:", "--max-new-tokens", "40", "--seed", "1")
+    again = run("generate", str(model_file), "--prompt", "All:", "--max-new-tokens", "40", "--seed", "1")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("All:") and len(first.stdout.rstrip("\n")) == len("All:") + 40
+    assert first.stdout == again.stdout
+    assert not any(noise in first.stderr for noise in TF_NOISE), first.stderr
+
+
+def test_process_level_usage_error_has_no_traceback_or_tensorflow_noise():
+    result = run("generate", "missing.keras", "--prompt", "x")
+    assert result.returncode == 2
+    assert result.stderr == "kerasgen: error: model file missing.keras does not exist\n"
+
+
+def test_zoo_list_outside_the_repository(tmp_path):
+    result = run("zoo", "list", cwd=tmp_path, env={"PYTHONPATH": os.pathsep.join(sys.path)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("name") or "the zoo is empty" in result.stdout
+
+
+def test_train_then_generate_from_the_saved_model(text_file, tmp_path, capsys):
+    out = tmp_path / "trained.keras"
+    argv = ["train", "lstm", "--text", str(text_file), "--epochs", "1", "--steps-per-epoch", "2", "--seq-len", "16",
+            "--batch-size", "4", "--units", "8", "--embedding-dim", "4", "--num-layers", "1", "--policy", "float32",
+            "--logdir", str(tmp_path / "logs"), "--out", str(out)]
+    assert cli.main(argv) == 0
+    assert out.exists() and f"saved {out}" in capsys.readouterr().out
+    assert cli.main(["generate", str(out), "--prompt", "All:", "--max-new-tokens", "10", "--seed", "0"]) == 0
+    assert capsys.readouterr().out.startswith("All:")

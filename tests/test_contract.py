@@ -1,0 +1,33 @@
+"""Every model family passes the one contract in tests/contract.py."""
+
+import numpy as np
+import pytest
+from contract import ContractSpec, run_model_contract
+
+import kerasgen as kg
+
+
+def _text_spec(tokenizer, text, seq_len=16):
+    ids = tokenizer.encode(text)
+    count = 4
+    x = np.stack([ids[i * seq_len : (i + 1) * seq_len] for i in range(count)])
+    y = np.stack([ids[i * seq_len + 1 : (i + 1) * seq_len + 1] for i in range(count)])
+    return x, y
+
+
+def lstm_spec(level, text):
+    tokenizer = (
+        kg.text.CharTokenizer.from_text(text) if level == "char" else kg.text.WordTokenizer.from_text(text, max_vocab=30)
+    )
+    x, y = _text_spec(tokenizer, text)
+    return ContractSpec(
+        build=lambda: kg.models.LSTMGenerator(tokenizer, embedding_dim=8, units=16, num_layers=2),
+        compile=lambda model, optimizer: model.compile(optimizer=optimizer),
+        x=x,
+        y=y,
+    )
+
+
+@pytest.mark.parametrize("level", ["char", "word"])
+def test_lstm_generator_contract(level, text, tmp_path):
+    run_model_contract(lstm_spec(level, text), tmp_path)

@@ -1,0 +1,85 @@
+"""Zoo machinery on a temporary zoo: publish, list, info, load, checksum, close names."""
+
+import json
+
+import numpy as np
+import pytest
+from helpers import tiny_lstm
+
+import kerasgen as kg
+
+
+@pytest.fixture
+def zoo_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERASGEN_ZOO_DIR", str(tmp_path / "zoo"))
+    return tmp_path / "zoo"
+
+
+@pytest.fixture
+def published(zoo_dir, text, tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(text)
+    model = tiny_lstm(text, fit_steps=2)
+    metric = {"key": "text_nll", "name": "validation nats/char", "args": {"dataset": str(corpus), "split": "validation", "seq_len": 32}}
+    value = kg.metrics.evaluate(model, metric["key"], **metric["args"])
+    card = kg.zoo.publish(
+        model, "tiny-char-lstm", {"family": "lstm", "dataset": "test text", "metric": {**metric, "value": value},
+                                  "command": "pytest", "training_time": "1 s", "hardware": "CPU"},
+    )
+    return model, card
+
+
+def test_publish_writes_card_with_checksum_and_parameters(published, zoo_dir):
+    model, card = published
+    on_disk = json.loads((zoo_dir / "tiny-char-lstm.json").read_text())
+    assert on_disk == card
+    assert card["sha256"] == kg.zoo.sha256(zoo_dir / card["file"])
+    assert card["parameters"] == model.count_params()
+    assert sorted(p.name for p in zoo_dir.iterdir()) == ["tiny-char-lstm.json", "tiny-char-lstm.keras"]
+
+
+def test_list_info_and_load_round_trip(published):
+    model, card = published
+    [entry] = kg.zoo.list()
+    assert entry["name"] == "tiny-char-lstm" and entry["size"] > 0
+    assert kg.zoo.info("tiny-char-lstm") == card
+    loaded = kg.zoo.load("tiny-char-lstm")
+    x = model.tokenizer.encode("First Citizen")[None]
+    np.testing.assert_allclose(loaded(x), model(x), rtol=1e-6, atol=1e-6)
+    assert loaded.generate("All:", 20, seed=3) == model.generate("All:", 20, seed=3)
+
+
+def test_evaluate_reproduces_card(published):
+    expected, measured = kg.zoo.evaluate("tiny-char-lstm")
+    assert measured == pytest.approx(expected, rel=1e-6)
+
+
+def test_changed_byte_is_a_checksum_error_naming_the_file(published, zoo_dir):
+    path = zoo_dir / "tiny-char-lstm.keras"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(kg.zoo.ChecksumError, match="tiny-char-lstm.keras"):
+        kg.zoo.load("tiny-char-lstm")
+
+
+def test_unknown_name_lists_closest(published):
+    with pytest.raises(KeyError, match="did you mean tiny-char-lstm"):
+        kg.zoo.info("tiny-char-lstn")
+    with pytest.raises(KeyError, match="unknown zoo model"):
+        kg.zoo.load("completely-different")
+
+
+def test_missing_file_is_named(published, zoo_dir):
+    (zoo_dir / "tiny-char-lstm.keras").unlink()
+    with pytest.raises(FileNotFoundError, match="tiny-char-lstm.keras"):
+        kg.zoo.load("tiny-char-lstm")
+
+
+def test_publish_stores_float32_layers_after_mixed_precision_training(zoo_dir, text):
+    kg.precision.set_policy("mixed_bfloat16")
+    model = tiny_lstm(text, fit_steps=1)
+    kg.precision.set_policy("float32")
+    kg.zoo.publish(model, "bf16-trained", {"family": "lstm", "dataset": "t", "metric": {"key": "text_nll", "name": "n", "value": 0}, "command": "", "training_time": "", "hardware": ""})
+    loaded = kg.zoo.load("bf16-trained")
+    assert {layer.dtype_policy.name for layer in loaded._flatten_layers()} == {"float32"}
