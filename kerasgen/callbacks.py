@@ -131,3 +131,35 @@ class MixedPrecisionMonitor(keras.callbacks.Callback):
                     tf.summary.scalar(f"{prefix}skipped_steps", logs[f"{prefix}skipped_steps"], step=epoch + 1)
         if self._writer:
             self._writer.flush()
+
+
+class EmbeddingProjector(keras.callbacks.Callback):
+    """At the end of training, writes the token embedding and its vocabulary for TensorBoard's projector.
+
+    Files go to ``log_dir/projector``: a checkpoint of the embedding matrix,
+    ``metadata.tsv`` (one token per line, escaped so line breaks and tabs stay
+    visible) and ``projector_config.pbtxt``. Open TensorBoard on ``log_dir``
+    and choose the Projector tab.
+    """
+
+    def __init__(self, log_dir):
+        super().__init__()
+        self.log_dir = log_dir
+
+    def on_train_end(self, logs=None):
+        import json
+
+        from tensorboard.plugins import projector
+
+        root = os.path.join(self.log_dir, "projector")
+        os.makedirs(root, exist_ok=True)
+        with open(os.path.join(root, "metadata.tsv"), "w", encoding="utf-8") as f:
+            for token in self.model.tokenizer.tokens:
+                f.write(json.dumps(token, ensure_ascii=False)[1:-1] + "\n")
+        matrix = tf.Variable(keras.ops.convert_to_numpy(self.model.token_embeddings()).astype(np.float32))
+        tf.train.Checkpoint(embedding=matrix).save(os.path.join(root, "embedding.ckpt"))
+        config = projector.ProjectorConfig()
+        embedding = config.embeddings.add()
+        embedding.tensor_name = "embedding/.ATTRIBUTES/VARIABLE_VALUE"
+        embedding.metadata_path = "metadata.tsv"
+        projector.visualize_embeddings(root, config)

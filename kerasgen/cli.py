@@ -95,6 +95,7 @@ def build_parser():
     train.add_argument("--units", type=_positive_int)
     train.add_argument("--num-layers", type=_positive_int)
     train.add_argument("--dropout", type=float)
+    train.add_argument("--tie-embeddings", action="store_true", default=None, help="output layer reuses the embedding")
     train.add_argument("--init", help="zoo name or .keras file to start from (keeps its tokenizer)")
     train.add_argument("--logdir", help="TensorBoard logs and the resume checkpoint")
     train.add_argument("--out", help="where to save the trained model (.keras)")
@@ -103,6 +104,11 @@ def build_parser():
     train.add_argument("--data-dir", help=f"local data directory (default ${'KERASGEN_DATA_DIR'})")
     train.add_argument("--prompt", help="prompt for the temperature samples logged each epoch")
     train.add_argument("--seed", type=int, default=0)
+
+    neighbors = commands.add_parser("neighbors", help="nearest tokens in a text model's embedding")
+    neighbors.add_argument("name", help="zoo name or .keras file")
+    neighbors.add_argument("--word", required=True, help="the word (or character) to look up")
+    neighbors.add_argument("-k", type=_positive_int, default=10)
 
     evaluate = commands.add_parser("eval", help="recompute a zoo card's metric")
     evaluate.add_argument("name")
@@ -198,7 +204,7 @@ def _train(args):
         raise UsageError(f"unknown model family {args.family!r}: use one of {', '.join(training.text_families())}")
     model_kwargs = {
         key: getattr(args, key)
-        for key in ("embedding_dim", "units", "num_layers", "dropout")
+        for key in ("embedding_dim", "units", "num_layers", "dropout", "tie_embeddings")
         if getattr(args, key) is not None
     }
     if args.init and model_kwargs:
@@ -214,6 +220,16 @@ def _train(args):
         print(f"saved {args.out}")
 
 
+def _neighbors(args):
+    from kerasgen.models.base import TextGenerator
+
+    model = _load(args.name)
+    if not isinstance(model, TextGenerator):
+        raise UsageError(f"{args.name} is not a text model")
+    for token, similarity in model.nearest_tokens(args.word, args.k):
+        print(f"{similarity:.3f}  {token}")
+
+
 def _eval(args):
     from kerasgen import zoo
 
@@ -223,7 +239,7 @@ def _eval(args):
           f"difference {100 * (measured - expected) / expected:+.2f}%)")
 
 
-COMMANDS = {"generate": _generate, "sample": _sample, "train": _train, "eval": _eval}
+COMMANDS = {"generate": _generate, "sample": _sample, "train": _train, "neighbors": _neighbors, "eval": _eval}
 
 
 def main(argv=None):

@@ -195,7 +195,9 @@ def load_images(name_or_dir, split="train", data_dir=None, image_size=None):
 
     if image_size is None:
         image_size = _first_image_size(folder)
-    kwargs = {} if split == "all" else {"validation_split": 1 - _TRAIN_FRACTION, "subset": split, "seed": 0}
+    # keras names the subsets "training"/"validation"; round so that 10 images give 1 for validation, not 0.
+    subset = {"train": "training", "validation": "validation"}.get(split)
+    kwargs = {} if split == "all" else {"validation_split": round(1 - _TRAIN_FRACTION, 6), "subset": subset, "seed": 0}
     ds = keras.utils.image_dataset_from_directory(
         folder, batch_size=None, image_size=image_size, shuffle=split != "all", **kwargs
     )

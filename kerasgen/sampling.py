@@ -64,7 +64,7 @@ def next_tokens(logits, temperature=1.0, top_k=None, top_p=None, seed=(0, 0)):
     greedy = tf.argmax(logits, axis=-1, output_type=tf.int32)
     temperature = tf.cast(temperature, tf.float32)
     scaled = logits / tf.maximum(temperature, 1e-6)
-    if top_k is not None and top_k < logits.shape[-1]:
+    if top_k is not None and (logits.shape[-1] is None or top_k < logits.shape[-1]):
         kth_largest = tf.math.top_k(scaled, k=top_k).values[:, -1:]
         scaled = tf.where(scaled < kth_largest, -np.inf, scaled)
     if top_p is not None:

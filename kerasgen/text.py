@@ -49,6 +49,11 @@ class Tokenizer:
         return len(self._tokens)
 
     @property
+    def tokens(self):
+        """Every token by id: ``tokens[0]`` is ``oov_token``, then the vocabulary."""
+        return self._tokens.tolist()
+
+    @property
     def boundary_id(self):
         """Id of the token that starts generation from an empty prompt."""
         return int(self.encode_tokens([self.boundary_token])[0])

@@ -33,22 +33,16 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
     BackupAndRestore at the end of the previous epoch) stays the last good one.
     """
 
-    def __init__(self):
-        super().__init__()
-        self.stopped_at = None
-
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
-            self.stopped_at = batch
-            self.model.stop_training = True
             raise NonFiniteLossError(
                 f"training stopped: loss became {float(loss)} at batch {batch}; the last good checkpoint is kept"
             )
 
 
-class NonFiniteLossError(RuntimeError):
-    pass
+class NonFiniteLossError(ValueError):
+    """Training diverged; the message says where and what was kept."""
 
 
 def build_text_model(family, tokenizer, model_kwargs):
@@ -116,10 +110,11 @@ def train_text(
     callbacks = [StopOnNonFiniteLoss()]
     backup_dir = backup_dir or (os.path.join(logdir, "backup") if logdir else None)
     if backup_dir:
-        callbacks.append(keras.callbacks.BackupAndRestore(backup_dir))
+        callbacks.append(keras.callbacks.BackupAndRestore(backup_dir, double_checkpoint=True))
     if logdir:
         _check_writable(logdir)
         callbacks.append(keras.callbacks.TensorBoard(logdir))
+        callbacks.append(kg_callbacks.EmbeddingProjector(logdir))
     callbacks.append(
         kg_callbacks.TemperatureSampler(
             temperatures, log_dir=logdir, prompt=prompt, max_new_tokens=200, verbose=verbose

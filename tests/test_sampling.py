@@ -1,4 +1,4 @@
-"""kerasgen.sampling: greedy, temperature, top-k and nucleus (top-p) sampling, seeds, compiled loops, argument checks."""
+"""kerasgen.sampling: greedy, temperature, top-k and nucleus sampling, seeds, compiled loops, argument checks."""
 
 import math
 

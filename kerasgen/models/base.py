@@ -91,6 +91,23 @@ class TextGenerator:
         """(batch, prompt_len) int32 -> (batch, max_new_tokens) int32 new ids."""
         raise NotImplementedError
 
+    def token_embeddings(self):
+        """The (vocab_size, dim) input embedding matrix."""
+        raise NotImplementedError
+
+    def nearest_tokens(self, token, k=10):
+        """The ``k`` tokens whose embeddings are closest to ``token``'s by cosine similarity: [(token, similarity)]."""
+        k = check_positive_int(k, "k")
+        [token_id] = self.tokenizer.encode_tokens([token])
+        if token_id == 0 and token != self.tokenizer.oov_token:
+            raise ValueError(f"token {token!r} is not in the vocabulary")
+        vectors = np.asarray(keras.ops.convert_to_numpy(self.token_embeddings()), np.float64)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        similarity = vectors @ vectors[token_id]
+        similarity[token_id] = -np.inf
+        order = np.argsort(-similarity)[:k]
+        return [(self.tokenizer.tokens[i], float(similarity[i])) for i in order]
+
     def get_config(self):
         config = super().get_config()
         config["tokenizer"] = keras.saving.serialize_keras_object(self.tokenizer)

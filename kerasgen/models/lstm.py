@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from kerasgen import sampling
+from kerasgen.layers import TiedLogits
 from kerasgen.models.base import TextGenerator, check_positive_int
 
 
@@ -23,7 +24,9 @@ class LSTMGenerator(TextGenerator, keras.Model):
     >>> lm.generate("ROMEO:", max_new_tokens=50, temperature=0.8, seed=0)
     """
 
-    def __init__(self, tokenizer, embedding_dim=256, units=512, num_layers=2, dropout=0.0, **kwargs):
+    def __init__(
+        self, tokenizer, embedding_dim=256, units=512, num_layers=2, dropout=0.0, tie_embeddings=False, **kwargs
+    ):
         super().__init__(**kwargs)
         self.tokenizer = tokenizer
         self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
@@ -32,13 +35,19 @@ class LSTMGenerator(TextGenerator, keras.Model):
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
         self.dropout = float(dropout)
+        self.tie_embeddings = bool(tie_embeddings)
         self.embedding = keras.layers.Embedding(tokenizer.vocab_size, embedding_dim, name="embedding")
         self.lstm_layers = [
             keras.layers.LSTM(units, return_sequences=True, return_state=True, name=f"lstm_{i}")
             for i in range(num_layers)
         ]
         self.dropout_layer = keras.layers.Dropout(dropout)
-        self.head = keras.layers.Dense(tokenizer.vocab_size, dtype="float32", name="logits")
+        if tie_embeddings:
+            # The last LSTM's output is projected to the embedding width, then scored against the embeddings.
+            self.projection = None if units == embedding_dim else keras.layers.Dense(embedding_dim, name="projection")
+            self.head = TiedLogits(tokenizer.vocab_size, name="logits")
+        else:
+            self.head = keras.layers.Dense(tokenizer.vocab_size, dtype="float32", name="logits")
         self._generation_loops = {}
 
     def call(self, token_ids, training=False, initial_state=None, return_state=False):
@@ -48,8 +57,18 @@ class LSTMGenerator(TextGenerator, keras.Model):
             x = self.dropout_layer(x, training=training)
             x, h, c = lstm(x, initial_state=None if initial_state is None else initial_state[i], training=training)
             states.append((h, c))
-        logits = self.head(self.dropout_layer(x, training=training))
+        logits = self._logits(self.dropout_layer(x, training=training))
         return (logits, states) if return_state else logits
+
+    def _logits(self, x):
+        if not self.tie_embeddings:
+            return self.head(x)
+        if self.projection is not None:
+            x = self.projection(x)
+        return self.head(x, self.embedding.embeddings)
+
+    def token_embeddings(self):
+        return self.embedding.embeddings
 
     def _step(self, token, states):
         """One token through the cells: (batch,) ids -> float32 logits (batch, vocab), new states."""
@@ -58,7 +77,7 @@ class LSTMGenerator(TextGenerator, keras.Model):
         for lstm, (h, c) in zip(self.lstm_layers, states):
             x, (h, c) = lstm.cell(x, [h, c])
             new_states.append((h, c))
-        return self.head(x), new_states
+        return self._logits(x), new_states
 
     def generate_ids(self, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed):
         key = (top_k, top_p is None)
@@ -86,6 +105,10 @@ class LSTMGenerator(TextGenerator, keras.Model):
     def get_config(self):
         config = super().get_config()
         config.update(
-            embedding_dim=self.embedding_dim, units=self.units, num_layers=self.num_layers, dropout=self.dropout
+            embedding_dim=self.embedding_dim,
+            units=self.units,
+            num_layers=self.num_layers,
+            dropout=self.dropout,
+            tie_embeddings=self.tie_embeddings,
         )
         return config
