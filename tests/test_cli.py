@@ -1,14 +1,17 @@
 """The kerasgen command: usage errors are one line with exit status 2; commands do their job."""
 
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from helpers import tiny_lstm
 
 from kerasgen import cli
 
+REPO = Path(__file__).resolve().parents[1]
 TF_NOISE = ("oneDNN", "cuda", "cuInit", "absl::InitializeLog", "cpu_feature_guard")
 
 
@@ -96,10 +99,21 @@ def test_process_level_usage_error_has_no_traceback_or_tensorflow_noise():
     assert result.stderr == "kerasgen: error: model file missing.keras does not exist\n"
 
 
-def test_zoo_list_outside_the_repository(tmp_path):
-    result = run("zoo", "list", cwd=tmp_path, env={"PYTHONPATH": os.pathsep.join(sys.path)})
+def test_installed_command_lists_the_shipped_zoo_outside_the_repository(tmp_path):
+    """After a non-editable ``pip install .`` the console script finds the zoo in site-packages."""
+    script = Path(sys.executable).parent / "kerasgen"
+    if not script.exists():
+        pytest.skip("kerasgen is not installed in this environment (run the README's test command)")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KERASGEN_ZOO_DIR")}
+    result = subprocess.run([str(script), "zoo", "list"], capture_output=True, text=True, cwd=tmp_path, env=env,
+                            timeout=120)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("name") or "the zoo is empty" in result.stdout
+    shipped = sorted(json.loads(p.read_text())["name"] for p in (REPO / "zoo").glob("*.json"))
+    if shipped:
+        listed = sorted(line.split()[0] for line in result.stdout.splitlines()[1:])
+        assert listed == shipped, result.stdout
+    else:
+        assert "the zoo is empty" in result.stdout and "site-packages" in result.stdout, result.stdout
 
 
 def test_train_then_generate_from_the_saved_model(text_file, tmp_path, capsys):
