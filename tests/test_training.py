@@ -1,0 +1,113 @@
+"""Training runs: resume after SIGKILL, fine-tuning from a saved model, the embedding projector, neighbours."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import pytest
+from helpers import tiny_lstm
+
+from kerasgen import cli
+
+
+def train_command(text_file, logdir, epochs, out):
+    return [
+        sys.executable, "-m", "kerasgen", "train", "lstm", "--text", str(text_file), "--epochs", str(epochs),
+        "--steps-per-epoch", "3", "--seq-len", "16", "--batch-size", "4", "--units", "8", "--embedding-dim", "4",
+        "--num-layers", "1", "--policy", "float32", "--logdir", str(logdir), "--out", str(out),
+    ]
+
+
+@pytest.fixture
+def text_file(tmp_path, text):
+    path = tmp_path / "corpus.txt"
+    path.write_text(text)
+    return path
+
+
+def test_sigkilled_run_resumes_from_its_last_finished_epoch(text_file, tmp_path):
+    logdir, out = tmp_path / "run", tmp_path / "model.keras"
+    metadata = logdir / "backup" / "training_metadata.json"
+    process = subprocess.Popen(train_command(text_file, logdir, 200, out), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and process.poll() is None:
+            if metadata.exists() and metadata.read_text().strip() and json.loads(metadata.read_text())["epoch"] >= 2:
+                break
+            time.sleep(0.2)
+        assert process.poll() is None, "the run ended before it could be killed"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    saved_epoch = json.loads(metadata.read_text())["epoch"]
+    assert saved_epoch >= 2 and not out.exists()
+
+    resumed = subprocess.run(train_command(text_file, logdir, saved_epoch + 2, out), capture_output=True, text=True,
+                             timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    epochs_run = [int(n) for n in re.findall(r"^Epoch (\d+)/", resumed.stdout, flags=re.M)]
+    assert epochs_run == [saved_epoch + 1, saved_epoch + 2], resumed.stdout[-2000:]
+    assert out.exists()
+
+
+def test_fine_tuning_keeps_the_initial_tokenizer(text, tmp_path, capsys):
+    base = tiny_lstm(text, fit_steps=1)
+    base_path = tmp_path / "base.keras"
+    base.save(base_path)
+    other = tmp_path / "other.txt"
+    other.write_text("zebra quartz jinx vex " * 200)  # characters the base vocabulary lacks
+    out = tmp_path / "tuned.keras"
+    argv = ["train", "lstm", "--text", str(other), "--init", str(base_path), "--epochs", "1", "--steps-per-epoch",
+            "2", "--seq-len", "16", "--batch-size", "4", "--policy", "float32", "--out", str(out)]
+    assert cli.main(argv) == 0
+    tuned = keras.saving.load_model(out, safe_mode=True)
+    assert tuned.tokenizer.vocabulary == base.tokenizer.vocabulary
+    assert any(abs(a - b).max() > 0 for a, b in zip(tuned.get_weights(), base.get_weights()))
+
+
+def test_fine_tuning_refuses_size_options(text, tmp_path, capsys):
+    assert cli.main(["train", "lstm", "--init", "x.keras", "--units", "64"]) == 2
+    assert "--init keeps the zoo model's architecture" in capsys.readouterr().err
+
+
+def test_logdir_gets_the_embedding_projector(text_file, tmp_path):
+    logdir = tmp_path / "run"
+    assert cli.main(train_command(text_file, logdir, 1, tmp_path / "m.keras")[3:]) == 0
+    projector = logdir / "projector"
+    model = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    tokens = (projector / "metadata.tsv").read_text(encoding="utf-8").split("\n")[:-1]
+    assert len(tokens) == model.tokenizer.vocab_size
+    assert tokens[model.tokenizer.encode_tokens(["\n"])[0]] == "\\n"
+    config = (projector / "projector_config.pbtxt").read_text()
+    assert "metadata.tsv" in config and "embedding/.ATTRIBUTES/VARIABLE_VALUE" in config
+
+
+def test_neighbors_ranks_by_cosine_similarity(text, tmp_path, capsys):
+    model = tiny_lstm(text, level="word")
+    matrix = model.embedding.embeddings
+    values = matrix.numpy() * 0
+    values[:, 7] = 1.0  # every other token orthogonal to the three below
+    ids = model.tokenizer.encode_tokens(["Speak,", "famish?", "All:"])
+    values[ids[0]] = [1.0, 0.1, 0, 0, 0, 0, 0, 0]
+    values[ids[1]] = [1.0, 0.2, 0, 0, 0, 0, 0, 0]  # nearly parallel to "Speak,"
+    values[ids[2]] = [-1.0, 0, 0, 0, 0, 0, 0, 0]  # opposite
+    matrix.assign(values)
+    ranked = model.nearest_tokens("Speak,", k=model.tokenizer.vocab_size - 1)
+    assert ranked[0][0] == "famish?" and ranked[0][1] == pytest.approx(1.02 / (1.04 * 1.01) ** 0.5)
+    assert ranked[-1][0] == "All:" and ranked[-1][1] == pytest.approx(-1 / 1.01**0.5)
+    assert all(similarity == pytest.approx(0) for _, similarity in ranked[1:-1])
+    path = tmp_path / "words.keras"
+    model.save(path)
+    assert cli.main(["neighbors", str(path), "--word", "Speak,", "-k", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and all(re.match(r"^-?\d\.\d{3}  \S+$", line) for line in lines)
+    assert cli.main(["neighbors", str(path), "--word", "zzz"]) == 2
+    assert "not in the vocabulary" in capsys.readouterr().err
