@@ -23,7 +23,7 @@ TOKENIZERS = {"char": CharTokenizer, "word": WordTokenizer}
 def text_families():
     from kerasgen import models
 
-    return {"lstm": models.LSTMGenerator}
+    return {"lstm": models.LSTMGenerator, "gpt": models.DecoderTransformer}
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):

@@ -31,3 +31,15 @@ def lstm_spec(level, text):
 @pytest.mark.parametrize("level", ["char", "word"])
 def test_lstm_generator_contract(level, text, tmp_path):
     run_model_contract(lstm_spec(level, text), tmp_path)
+
+
+def test_decoder_transformer_contract(text, tmp_path):
+    tokenizer = kg.text.CharTokenizer.from_text(text)
+    x, y = _text_spec(tokenizer, text)
+    spec = ContractSpec(
+        build=lambda: kg.models.DecoderTransformer(tokenizer, max_length=16, num_layers=2, num_heads=2, embedding_dim=16),
+        compile=lambda model, optimizer: model.compile(optimizer=optimizer),
+        x=x,
+        y=y,
+    )
+    run_model_contract(spec, tmp_path)

@@ -2,5 +2,6 @@
 
 from kerasgen.models.base import ImageGenerator, TextGenerator
 from kerasgen.models.lstm import LSTMGenerator
+from kerasgen.models.transformer import DecoderTransformer
 
-__all__ = ["ImageGenerator", "LSTMGenerator", "TextGenerator"]
+__all__ = ["DecoderTransformer", "ImageGenerator", "LSTMGenerator", "TextGenerator"]

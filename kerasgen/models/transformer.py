@@ -1,0 +1,144 @@
+"""Decoder-only transformer (GPT) with key/value-cached compiled generation."""
+
+import keras
+import tensorflow as tf
+
+from kerasgen import sampling
+from kerasgen.layers import PositionEmbedding, TiedLogits, TransformerBlock
+from kerasgen.models.base import TextGenerator, check_positive_int
+
+
+@keras.saving.register_keras_serializable(package="kerasgen")
+class DecoderTransformer(TextGenerator, keras.Model):
+    """GPT: token + position embedding, pre-LayerNorm causal blocks, final LayerNorm, output projection.
+
+    ``model(token_ids)`` gives float32 logits for sequences of up to
+    ``max_length`` tokens. ``generate`` fills a key/value cache of static size
+    ``max_length`` from the prompt in one pass, then runs one cached step per
+    token inside a single ``tf.function``.
+
+    Context rule: the model sees at most ``max_length`` tokens. A longer prompt
+    keeps its most recent ``max_length`` tokens. When generation fills the
+    context, it restarts from the most recent ``max_length // 2`` tokens (one
+    pass refills the cache) and continues; the returned text is never cut.
+
+    Example:
+    >>> gpt = DecoderTransformer(tok, max_length=128, num_layers=2, num_heads=2, embedding_dim=64)
+    >>> gpt.compile(optimizer="adam")
+    >>> gpt.fit(kerasgen.data.text_windows(text, tok, seq_len=128, batch_size=32), epochs=1)
+    >>> gpt.generate("ROMEO:", max_new_tokens=100, temperature=0.8, top_k=40, seed=0)
+    """
+
+    def __init__(
+        self, tokenizer, max_length=256, num_layers=4, num_heads=4, embedding_dim=256, dropout=0.0,
+        tie_embeddings=True, **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.tokenizer = tokenizer
+        self.max_length = check_positive_int(max_length, "max_length", 2)
+        self.num_layers = check_positive_int(num_layers, "num_layers")
+        self.num_heads = check_positive_int(num_heads, "num_heads")
+        self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
+        if embedding_dim % num_heads:
+            raise ValueError(f"embedding_dim ({embedding_dim}) must be divisible by num_heads ({num_heads})")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
+        self.dropout = float(dropout)
+        self.tie_embeddings = bool(tie_embeddings)
+        self.token_embedding = keras.layers.Embedding(
+            tokenizer.vocab_size, embedding_dim, embeddings_initializer=keras.initializers.RandomNormal(stddev=0.02),
+            name="token_embedding",
+        )
+        self.position_embedding = PositionEmbedding(max_length, name="position_embedding")
+        self.embedding_dropout = keras.layers.Dropout(dropout)
+        self.blocks = [TransformerBlock(num_heads, dropout=dropout, name=f"block_{i}") for i in range(num_layers)]
+        self.final_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")
+        if tie_embeddings:
+            self.head = TiedLogits(tokenizer.vocab_size, name="logits")
+        else:
+            self.head = keras.layers.Dense(tokenizer.vocab_size, dtype="float32", name="logits")
+        self._generation_loops = {}
+
+    def call(self, token_ids, training=False):
+        length = token_ids.shape[1]
+        if length is not None and length > self.max_length:
+            raise ValueError(f"sequences are {length} tokens long; this model reads at most max_length={self.max_length}")
+        x = self.embedding_dropout(self.position_embedding(self.token_embedding(token_ids)), training=training)
+        for block in self.blocks:
+            x = block(x, training=training)
+        return self._logits(x)
+
+    def _logits(self, x):
+        x = self.final_norm(x)
+        return self.head(x, self.token_embedding.embeddings) if self.tie_embeddings else self.head(x)
+
+    def token_embeddings(self):
+        return self.token_embedding.embeddings
+
+    def _prefill(self, token_ids):
+        """Run a context from position 0: last-position logits and the cache, padded to max_length."""
+        x = self.position_embedding(self.token_embedding(token_ids))
+        pad = [[0, 0], [0, self.max_length - tf.shape(token_ids)[1]], [0, 0], [0, 0]]
+        cache = []
+        for block in self.blocks:
+            x, k, v = block(x, return_kv=True)
+            shape = [tf.shape(k)[0], self.max_length, k.shape[2], k.shape[3]]
+            cache.append((tf.reshape(tf.pad(k, pad), shape), tf.reshape(tf.pad(v, pad), shape)))
+        return self._logits(x[:, -1:])[:, 0], cache
+
+    def _decode_step(self, token, cache, index):
+        x = self.position_embedding(self.token_embedding(token[:, None]), start=index)
+        new_cache = []
+        for block, (k, v) in zip(self.blocks, cache):
+            x, k, v = block.step(x, k, v, index)
+            new_cache.append((k, v))
+        return self._logits(x)[:, 0], new_cache
+
+    def generate_ids(self, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed):
+        prompt_ids = prompt_ids[:, -self.max_length :]
+        key = (top_k, top_p is None)
+        if key not in self._generation_loops:
+            self._generation_loops[key] = tf.function(self._loop_fn(top_k, top_p is not None), reduce_retracing=True)
+        top_p = 1.0 if top_p is None else float(top_p)
+        return self._generation_loops[key](
+            prompt_ids, tf.constant(max_new_tokens), tf.constant(float(temperature)), tf.constant(top_p), seed
+        )
+
+    def _loop_fn(self, top_k, use_top_p):
+        max_length, keep = self.max_length, self.max_length // 2
+
+        def loop(prompt_ids, steps, temperature, top_p, seed):
+            last, cache = self._prefill(prompt_ids)
+            index = tf.shape(prompt_ids)[1]
+            context = tf.pad(prompt_ids, [[0, 0], [0, max_length - index]])
+            tokens = tf.TensorArray(tf.int32, size=steps)
+            for step in tf.range(steps):
+                token = sampling.next_tokens(
+                    last, temperature, top_k, top_p if use_top_p else None,
+                    tf.random.experimental.stateless_fold_in(seed, step),
+                )
+                tokens = tokens.write(step, token)
+                if index == max_length:  # context full: restart from the most recent `keep` tokens
+                    recent = tf.concat([context[:, max_length - keep + 1 :], token[:, None]], axis=1)
+                    last, cache = self._prefill(recent)
+                    context = tf.pad(recent, [[0, 0], [0, max_length - keep]])
+                    index = tf.constant(keep)
+                else:
+                    context = tf.where(tf.range(max_length)[None] == index, token[:, None], context)
+                    last, cache = self._decode_step(token, cache, index)
+                    index += 1
+            return tf.transpose(tokens.stack())
+
+        return loop
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            max_length=self.max_length,
+            num_layers=self.num_layers,
+            num_heads=self.num_heads,
+            embedding_dim=self.embedding_dim,
+            dropout=self.dropout,
+            tie_embeddings=self.tie_embeddings,
+        )
+        return config
