@@ -66,6 +66,8 @@ def train_text(
     backup_dir=None,
     out=None,
     learning_rate=1e-3,
+    schedule="constant",
+    warmup_steps=0,
     clipnorm=5.0,
     policy="auto",
     strategy="default",
@@ -101,8 +103,10 @@ def train_text(
                 else WordTokenizer.from_text(train_split, max_vocab=max_vocab)
             )
             model = build_text_model(family, tokenizer, model_kwargs)
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=clipnorm))
-    train_ds = data.text_windows(train_split, tokenizer, seq_len, batch_size, seed=seed)
+        train_ds = data.text_windows(train_split, tokenizer, seq_len, batch_size, seed=seed)
+        total_steps = epochs * (steps_per_epoch or int(train_ds.cardinality()))
+        rate = learning_rate_schedule(learning_rate, schedule, total_steps, warmup_steps)
+        model.compile(optimizer=keras.optimizers.Adam(rate, clipnorm=clipnorm))
     validation_ds = data.text_windows(validation_split, tokenizer, seq_len, batch_size, shuffle=False)
     if not model.built:  # BackupAndRestore restores into built models only
         model(next(iter(train_ds))[0][:1])
@@ -139,6 +143,18 @@ def train_text(
     return model, history
 
 
+def learning_rate_schedule(learning_rate, schedule, total_steps, warmup_steps=0):
+    """``constant``, or ``cosine``: linear warm-up to ``learning_rate``, then cosine decay to 10% of it."""
+    if schedule == "constant":
+        return learning_rate
+    if schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(
+            0.0 if warmup_steps else learning_rate, max(total_steps - warmup_steps, 1), alpha=0.1,
+            warmup_target=learning_rate if warmup_steps else None, warmup_steps=warmup_steps,
+        )
+    raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
+
+
 def _check_writable(directory):
     path = Path(directory)
     try:
@@ -148,3 +164,41 @@ def _check_writable(directory):
         probe.unlink()
     except OSError as error:
         raise ValueError(f"log dir {directory!r} is not writable: {error.strerror}") from None
+
+
+def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file, default_epochs, **train_kwargs):
+    """Train a text model for zoo entry ``name``, measure ``metric`` and publish weights and card.
+
+    The command line of the recipe script is ``[--epochs N] [--logdir DIR]``;
+    the card records the exact command that reproduces the entry.
+    """
+    import argparse
+    import platform
+
+    from kerasgen import metrics, zoo
+
+    parser = argparse.ArgumentParser(description=f"Reproduce zoo entry {name} (resumable: rerun after a crash).")
+    parser.add_argument("--epochs", type=int, default=default_epochs)
+    parser.add_argument("--logdir", default=f"runs/{name}")
+    args = parser.parse_args()
+    model, history = train_text(family, epochs=args.epochs, logdir=args.logdir, **train_kwargs)
+    value = metrics.evaluate(model, metric["key"], **metric["args"])
+    card = zoo.publish(
+        model,
+        name,
+        {
+            "family": family,
+            "dataset": dataset_description,
+            "metric": {**metric, "value": round(value, 4)},
+            "command": f"python zoo/recipes/{Path(recipe_file).name} --epochs {args.epochs}",
+            "training_time": (
+                f"{history.seconds / 60:.0f} min for the final session of the run "
+                f"({len(history.epoch)} of {args.epochs} epochs; earlier sessions resumed from checkpoints), "
+                f"policy {history.policy}"
+            ),
+            "hardware": f"{platform.machine()} CPU ({os.cpu_count()} cores), no GPU",
+            "notes": notes,
+        },
+    )
+    print(card)
+    return card
