@@ -47,3 +47,27 @@ def is_chief(strategy=None):
     if resolver is None or not resolver.task_type:
         return True
     return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
+
+
+def replica_noise(shape, seed, distribution="normal", dtype=tf.float32):
+    """Random noise for this replica's slice of the global batch.
+
+    The whole global batch's noise is drawn from ``seed`` (a shape-(2,) int
+    tensor, e.g. built from the optimizer's step counter) and each replica
+    keeps its own rows, so a step under MirroredStrategy sees exactly the noise
+    the same step sees on one device. ``shape[0]`` is the per-replica batch.
+    ``distribution`` is ``normal`` (standard) or ``uniform`` ([0, 1)).
+    """
+    context = tf.distribute.get_replica_context()
+    replicas = context.num_replicas_in_sync if context is not None else 1
+    replica = context.replica_id_in_sync_group if context is not None else 0
+    local = shape[0]
+    global_shape = tf.concat([[local * replicas], tf.cast(shape[1:], tf.int32)], axis=0)
+    draw = tf.random.stateless_normal if distribution == "normal" else tf.random.stateless_uniform
+    noise = draw(global_shape, seed=seed, dtype=tf.float32)
+    return tf.cast(noise[replica * local : (replica + 1) * local], dtype)
+
+
+def step_seed(counter, salt):
+    """A shape-(2,) seed from a step counter (a variable shared by all replicas) and a per-use salt."""
+    return tf.stack([tf.cast(counter, tf.int32), tf.constant(salt, tf.int32)])

@@ -80,3 +80,21 @@ def test_chief_is_worker_zero():
     assert distribute.is_chief(tf.distribute.get_strategy())
     assert distribute.is_chief(Strategy(Resolver("worker", 0)))
     assert not distribute.is_chief(Strategy(Resolver("worker", 1)))
+
+
+def test_replica_noise_is_the_same_however_the_batch_is_split():
+    from contract import two_device_strategy
+
+    seed = tf.constant([3, 4])
+    single = distribute.replica_noise(tf.constant([6, 2]), seed)
+    strategy = two_device_strategy()
+
+    @tf.function
+    def per_replica():
+        return distribute.replica_noise(tf.constant([3, 2]), seed)
+
+    parts = strategy.experimental_local_results(strategy.run(per_replica))
+    assert tf.reduce_max(tf.abs(tf.concat(parts, axis=0) - single)) == 0
+    assert float(tf.math.reduce_std(single)) > 0.1
+    uniform = distribute.replica_noise(tf.constant([1000, 1]), seed, "uniform")
+    assert 0 <= float(tf.reduce_min(uniform)) and float(tf.reduce_max(uniform)) < 1
