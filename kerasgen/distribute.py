@@ -71,3 +71,14 @@ def replica_noise(shape, seed, distribution="normal", dtype=tf.float32):
 def step_seed(counter, salt):
     """A shape-(2,) seed from a step counter (a variable shared by all replicas) and a per-use salt."""
     return tf.stack([tf.cast(counter, tf.int32), tf.constant(salt, tf.int32)])
+
+
+def scale_for_replicas(loss):
+    """A per-replica mean loss divided by the number of replicas.
+
+    Gradients are summed across replicas, so this makes a step under a
+    strategy equal to the step on the global batch. Keras does this for
+    compiled losses; custom ``compute_loss``/``train_step`` code calls it.
+    """
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss

@@ -43,3 +43,32 @@ def test_decoder_transformer_contract(text, tmp_path):
         y=y,
     )
     run_model_contract(spec, tmp_path)
+
+
+def tiny_images(count=8, shape=(8, 8, 1), binary=False):
+    rng = np.random.default_rng(0)
+    rows = np.linspace(0, 1, shape[0], dtype=np.float32)[None, :, None, None]
+    images = np.clip(rows * rng.uniform(0.5, 1.0, (count, 1, 1, 1)) + 0.05 * rng.standard_normal((count, *shape)), 0, 1)
+    return (images > 0.5).astype(np.float32) if binary else images.astype(np.float32)
+
+
+def test_vae_contract(tmp_path):
+    spec = ContractSpec(
+        build=lambda: kg.models.VAE(image_shape=(8, 8, 1), latent_dim=4, filters=(4, 8), hidden_dim=16),
+        compile=lambda model, optimizer: model.compile(optimizer=optimizer),
+        x=tiny_images(binary=True),
+    )
+    run_model_contract(spec, tmp_path)
+
+
+def test_dcgan_contract(tmp_path):
+    def compile_gan(model, optimizer):
+        model.compile(d_optimizer=optimizer, g_optimizer=optimizer.__class__.from_config(optimizer.get_config()))
+
+    spec = ContractSpec(
+        build=lambda: kg.models.DCGAN(image_shape=(8, 8, 1), latent_dim=4, filters=4),
+        compile=compile_gan,
+        x=tiny_images(),
+        loss_key="d_loss",
+    )
+    run_model_contract(spec, tmp_path)

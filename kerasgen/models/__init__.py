@@ -1,7 +1,9 @@
 """Model families. Each is a subclassed ``keras.Model`` registered for ``.keras`` loading."""
 
 from kerasgen.models.base import ImageGenerator, TextGenerator
+from kerasgen.models.dcgan import DCGAN
 from kerasgen.models.lstm import LSTMGenerator
 from kerasgen.models.transformer import DecoderTransformer
+from kerasgen.models.vae import VAE
 
-__all__ = ["DecoderTransformer", "ImageGenerator", "LSTMGenerator", "TextGenerator"]
+__all__ = ["DCGAN", "DecoderTransformer", "ImageGenerator", "LSTMGenerator", "TextGenerator", "VAE"]

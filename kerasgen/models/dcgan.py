@@ -1,0 +1,148 @@
+"""DCGAN: a convolutional generator and discriminator trained adversarially."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasgen import distribute, precision, sampling
+from kerasgen.models.base import ImageGenerator, check_positive_int, check_sample_args
+from kerasgen.models.vae import _check_image_shape
+
+
+@keras.saving.register_keras_serializable(package="kerasgen")
+class DCGAN(ImageGenerator, keras.Model):
+    """Deep convolutional GAN (Radford et al.) for images in [0, 1].
+
+    The generator maps z ~ N(0, I) to images through strided transposed
+    convolutions with (synchronised) batch normalisation; the discriminator is
+    a strided convolutional classifier. ``train_step`` alternates one
+    discriminator and one generator update (non-saturating loss), each with
+    its own optimizer; under ``mixed_float16`` both optimizers are loss-scaled
+    and under a tf.distribute strategy the noise and losses are split so a
+    step equals the single-device step. Both optimizers are restored on load.
+    ``sample(n, temperature)`` scales the latent noise (the truncation trick).
+
+    Example:
+    >>> gan = DCGAN(image_shape=(28, 28, 1), latent_dim=128)
+    >>> gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+    ...             g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
+    >>> gan.fit(kerasgen.data.image_batches(train_images, 128), epochs=20)
+    >>> images = gan.sample(64, temperature=0.8, seed=0)
+    """
+
+    def __init__(self, image_shape=(28, 28, 1), latent_dim=128, filters=64, label_smoothing=0.1, **kwargs):
+        super().__init__(**kwargs)
+        self.image_shape = _check_image_shape(image_shape)
+        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
+        self.filters = check_positive_int(filters, "filters")
+        if not 0 <= label_smoothing < 0.5:
+            raise ValueError(f"label_smoothing must lie in [0, 0.5), got {label_smoothing}")
+        self.label_smoothing = float(label_smoothing)
+        height, width, channels = self.image_shape
+        f = self.filters
+        self.generator = keras.Sequential(
+            [
+                keras.Input((latent_dim,)),
+                keras.layers.Dense((height // 4) * (width // 4) * 2 * f, use_bias=False),
+                keras.layers.BatchNormalization(synchronized=True),
+                keras.layers.LeakyReLU(0.2),
+                keras.layers.Reshape((height // 4, width // 4, 2 * f)),
+                keras.layers.Conv2DTranspose(f, 4, strides=2, padding="same", use_bias=False),
+                keras.layers.BatchNormalization(synchronized=True),
+                keras.layers.LeakyReLU(0.2),
+                keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same", activation="sigmoid",
+                                             dtype="float32"),
+            ],
+            name="generator",
+        )
+        self.discriminator = keras.Sequential(
+            [
+                keras.Input(self.image_shape),
+                keras.layers.Conv2D(f, 4, strides=2, padding="same"),
+                keras.layers.LeakyReLU(0.2),
+                keras.layers.Conv2D(2 * f, 4, strides=2, padding="same"),
+                keras.layers.LeakyReLU(0.2),
+                keras.layers.Flatten(),
+                keras.layers.Dense(1, dtype="float32"),
+            ],
+            name="discriminator",
+        )
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+
+    def compile(self, d_optimizer="adam", g_optimizer="adam", **kwargs):
+        """Two optimizers, loss-scaled under ``mixed_float16`` (Keras wraps only ``model.optimizer``)."""
+        super().compile(**kwargs)
+        self.d_optimizer = precision.loss_scaled(d_optimizer)
+        self.g_optimizer = precision.loss_scaled(g_optimizer)
+
+    def get_compile_config(self):
+        return {
+            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
+        }
+
+    def compile_from_config(self, config):
+        self.compile(**{key: keras.saving.deserialize_keras_object(value) for key, value in config.items()})
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    def call(self, images, training=False):
+        """Discriminator logits for images: what ``fit`` feeds the model. Generate with ``sample``."""
+        return self.discriminator(images, training=training)
+
+    def build(self, input_shape=None):
+        self.generator.build((None, self.latent_dim))
+        self.discriminator.build((None, *self.image_shape))
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker]
+
+    def _bce(self, logits, target):
+        labels = tf.fill(tf.shape(logits), target)
+        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
+
+    @staticmethod
+    def _objective(optimizer, loss):
+        """What to differentiate (inside the tape): split across replicas, scaled for float16."""
+        return precision.scale_loss(optimizer, distribute.scale_for_replicas(loss))
+
+    def train_step(self, data):
+        real = data[0] if isinstance(data, tuple) else data
+        real = tf.cast(real, tf.float32)
+        batch = tf.shape(real)[0]
+        step = self.d_optimizer.iterations
+        z = distribute.replica_noise([batch, self.latent_dim], distribute.step_seed(step, 1))
+        with tf.GradientTape() as tape:
+            fake = self.generator(z, training=True)
+            d_loss = self._bce(self.discriminator(real, training=True), 1.0 - self.label_smoothing) + self._bce(
+                self.discriminator(fake, training=True), 0.0
+            )
+            objective = self._objective(self.d_optimizer, d_loss)
+        variables = self.discriminator.trainable_variables
+        self.d_optimizer.apply(tape.gradient(objective, variables), variables)
+
+        z = distribute.replica_noise([batch, self.latent_dim], distribute.step_seed(step, 2))
+        with tf.GradientTape() as tape:
+            g_loss = self._bce(self.discriminator(self.generator(z, training=True), training=True), 1.0)
+            objective = self._objective(self.g_optimizer, g_loss)
+        variables = self.generator.trainable_variables
+        self.g_optimizer.apply(tape.gradient(objective, variables), variables)
+
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        return {"d_loss": self.d_loss_tracker.result(), "g_loss": self.g_loss_tracker.result()}
+
+    def sample(self, n, temperature=1.0, seed=None):
+        n, temperature = check_sample_args(n, temperature)
+        z = temperature * tf.random.stateless_normal((n, self.latent_dim), seed=sampling.seed_pair(seed))
+        return np.asarray(self.generator(z, training=False), np.float32)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            image_shape=self.image_shape, latent_dim=self.latent_dim, filters=self.filters,
+            label_smoothing=self.label_smoothing,
+        )
+        return config
