@@ -112,6 +112,8 @@ def train_text(
         model(next(iter(train_ds))[0][:1])
 
     callbacks = [StopOnNonFiniteLoss()]
+    if schedule == "step":
+        callbacks.append(keras.callbacks.LearningRateScheduler(step_decay(learning_rate, epochs)))
     backup_dir = backup_dir or (os.path.join(logdir, "backup") if logdir else None)
     if backup_dir:
         callbacks.append(keras.callbacks.BackupAndRestore(backup_dir, double_checkpoint=True))
@@ -143,16 +145,25 @@ def train_text(
     return model, history
 
 
+def step_decay(learning_rate, epochs):
+    """The ``step`` schedule by epoch: ``learning_rate``, divided by 4 from half-way and by 16 from three quarters."""
+
+    def rate(epoch, current=None):
+        return learning_rate / (1 if epoch < epochs // 2 else 4 if epoch < (3 * epochs) // 4 else 16)
+
+    return rate
+
+
 def learning_rate_schedule(learning_rate, schedule, total_steps, warmup_steps=0):
-    """``constant``, or ``cosine``: linear warm-up to ``learning_rate``, then cosine decay to 10% of it."""
-    if schedule == "constant":
+    """``constant`` and ``step`` (applied per epoch by a callback), or ``cosine``: linear warm-up, cosine decay to 10%."""
+    if schedule in ("constant", "step"):
         return learning_rate
     if schedule == "cosine":
         return keras.optimizers.schedules.CosineDecay(
             0.0 if warmup_steps else learning_rate, max(total_steps - warmup_steps, 1), alpha=0.1,
             warmup_target=learning_rate if warmup_steps else None, warmup_steps=warmup_steps,
         )
-    raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
+    raise ValueError(f"schedule must be 'constant', 'step' or 'cosine', got {schedule!r}")
 
 
 def _check_writable(directory):

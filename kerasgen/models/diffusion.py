@@ -1,0 +1,248 @@
+"""Denoising diffusion (DDPM training, DDIM and DDPM sampling) on a residual U-Net.
+
+The pieces are separate, as in diffusers: the cosine noise schedule and the two
+sampler updates are plain functions of a noise prediction, ``run_sampler``
+drives any compiled step, and ``DiffusionModel`` trains the network and plugs
+it (or its EMA copy) into the samplers.
+"""
+
+import math
+import numbers
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasgen import distribute, sampling
+from kerasgen.layers.unet import UNet
+from kerasgen.models.base import ImageGenerator, check_positive_int, check_sample_args
+
+SAMPLERS = ("ddim", "ddpm")
+_TIMESTEP_SALT, _NOISE_SALT = 1, 2
+
+
+def cosine_alpha_bars(timesteps=1000, offset=0.008, max_beta=0.999):
+    """The cosine schedule (Nichol & Dhariwal, 2021): signal fraction ``alpha_bar[t]`` for t = 0..timesteps-1.
+
+    ``x_t = sqrt(alpha_bar[t]) * x_0 + sqrt(1 - alpha_bar[t]) * noise``.
+    ``alpha_bar`` follows ``cos((t / T + offset) / (1 + offset) * pi / 2) ** 2``
+    from just below 1 to about 0, with each step's beta clipped to ``max_beta``.
+    """
+    f = np.cos((np.arange(timesteps + 1) / timesteps + offset) / (1 + offset) * math.pi / 2) ** 2
+    betas = np.minimum(1 - f[1:] / f[:-1], max_beta)
+    return np.cumprod(1 - betas)
+
+
+def sampling_timesteps(steps, timesteps):
+    """``steps`` evenly spaced timesteps, descending from ``timesteps - 1`` (the "trailing" spacing).
+
+    ``steps == timesteps`` is the full chain T-1, ..., 0; fewer steps stride it.
+    Starting at the last timestep means sampling starts from pure noise.
+    """
+    return np.array([(steps - i) * timesteps // steps - 1 for i in range(steps)], np.int32)
+
+
+def predict_clean(x, predicted_noise, alpha_bar):
+    """The clean image implied by a noise prediction, clipped to [-1, 1], and the noise consistent with it."""
+    x0 = tf.clip_by_value((x - tf.sqrt(1 - alpha_bar) * predicted_noise) / tf.sqrt(alpha_bar), -1.0, 1.0)
+    return x0, (x - tf.sqrt(alpha_bar) * x0) / tf.sqrt(1 - alpha_bar)
+
+
+def ddim_step(x, predicted_noise, alpha_bar, alpha_bar_prev, eta, noise):
+    """One DDIM update x_t -> x_prev (Song et al., 2021, eq. 12); ``eta=0`` is deterministic, 1 is DDPM."""
+    x0, predicted_noise = predict_clean(x, predicted_noise, alpha_bar)
+    sigma = eta * tf.sqrt((1 - alpha_bar_prev) / (1 - alpha_bar) * (1 - alpha_bar / alpha_bar_prev))
+    direction = tf.sqrt(tf.maximum(1 - alpha_bar_prev - sigma**2, 0.0)) * predicted_noise
+    return tf.sqrt(alpha_bar_prev) * x0 + direction + sigma * noise
+
+
+def ddpm_step(x, predicted_noise, alpha_bar, alpha_bar_prev, noise):
+    """One ancestral DDPM update: a draw from the posterior q(x_prev | x_t, x_0) at the predicted x_0.
+
+    With strided timesteps the step's beta is ``1 - alpha_bar / alpha_bar_prev``;
+    the variance is the posterior's (beta tilde), zero on the last step.
+    """
+    x0, _ = predict_clean(x, predicted_noise, alpha_bar)
+    beta = 1 - alpha_bar / alpha_bar_prev
+    mean = (tf.sqrt(alpha_bar_prev) * beta * x0 + tf.sqrt(1 - beta) * (1 - alpha_bar_prev) * x) / (1 - alpha_bar)
+    return mean + tf.sqrt(beta * (1 - alpha_bar_prev) / (1 - alpha_bar)) * noise
+
+
+def make_sampling_step(predict_noise, sampler):
+    """A compiled denoising step for a noise predictor ``predict_noise(x, timesteps) -> noise``.
+
+    The step is ``(x, t, alpha_bar, alpha_bar_prev, eta, temperature, seed) -> x_prev``
+    with every argument a tensor, so one trace serves all steps of a chain.
+    """
+
+    def step(x, t, alpha_bar, alpha_bar_prev, eta, temperature, seed):
+        predicted_noise = tf.cast(predict_noise(x, tf.fill(tf.shape(x)[:1], t)), tf.float32)
+        noise = temperature * tf.random.stateless_normal(tf.shape(x), seed)
+        if sampler == "ddim":
+            return ddim_step(x, predicted_noise, alpha_bar, alpha_bar_prev, eta, noise)
+        return ddpm_step(x, predicted_noise, alpha_bar, alpha_bar_prev, noise)
+
+    return tf.function(step, reduce_retracing=True)
+
+
+def run_sampler(step, x, alpha_bars, steps, eta=0.0, temperature=1.0, seed=(0, 0), progress=None):
+    """Denoise ``x`` (pure noise at the last timestep) in ``steps`` calls of a compiled ``step``.
+
+    Step ``i`` draws its noise from ``seed`` folded with ``i``; ``progress(i, steps)``
+    is called after each step. Returns x_0 (float32 tensor, in [-1, 1]).
+    """
+    timesteps = sampling_timesteps(steps, len(alpha_bars))
+    previous = [alpha_bars[t] for t in timesteps[1:]] + [1.0]
+    eta, temperature = tf.constant(eta, tf.float32), tf.constant(temperature, tf.float32)
+    for i, (t, alpha_bar_prev) in enumerate(zip(timesteps, previous)):
+        x = step(
+            x, tf.constant(t), tf.constant(alpha_bars[t], tf.float32), tf.constant(alpha_bar_prev, tf.float32),
+            eta, temperature, tf.random.experimental.stateless_fold_in(seed, i),
+        )
+        if progress is not None:
+            progress(i + 1, steps)
+    return x
+
+
+@keras.saving.register_keras_serializable(package="kerasgen")
+class DiffusionModel(ImageGenerator, keras.Model):
+    """DDPM with a cosine schedule and epsilon prediction, sampled by DDIM or DDPM from an EMA of the weights.
+
+    Training: ``fit(images)`` with float32 images in [0, 1] (scaled to [-1, 1]
+    inside). Each step draws a timestep per image and Gaussian noise from the
+    optimizer's step counter (``distribute.replica_noise``), so a step under
+    MirroredStrategy equals the single-device step; ``model(images)`` returns
+    ``(noise, predicted_noise)`` and the loss is their mean squared error, in
+    float32 under any policy.
+
+    EMA: ``ema_network`` is a second U-Net, not trained by the optimizer, that
+    after every training step becomes ``decay * ema + (1 - decay) * weights``
+    (the first step copies the weights instead). It is a tracked sub-layer, so
+    ``.keras`` files keep both the raw and the EMA weights. ``sample`` uses the
+    EMA network unless ``use_ema=False``.
+
+    Sampling: ``sample(n, steps=50, sampler="ddim")`` runs ``steps`` strided
+    timesteps, one compiled call each. DDIM with ``eta=0`` is deterministic
+    given the initial noise; ``sampler="ddpm"`` is ancestral sampling
+    (``steps=timesteps`` is the full chain).
+
+    Example:
+    >>> model = DiffusionModel(image_shape=(28, 28, 1))
+    >>> model.compile(optimizer=keras.optimizers.AdamW(2e-4))
+    >>> images, _ = kerasgen.data.load_image_arrays("mnist", "train")
+    >>> model.fit(kerasgen.data.image_batches(images, batch_size=64), epochs=10)
+    >>> model.sample(16, steps=50, sampler="ddim", seed=0)   # float32 (16, 28, 28, 1) in [0, 1]
+    """
+
+    def __init__(
+        self, image_shape, widths=(32, 64, 96), block_depth=2, attention=False, timesteps=1000, ema_decay=0.999,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(image_shape, (tuple, list)) or len(image_shape) != 3:
+            raise ValueError(f"image_shape must be (height, width, channels), got {image_shape!r}")
+        self.image_shape = tuple(check_positive_int(d, "image_shape") for d in image_shape)
+        if not isinstance(widths, (tuple, list)) or not widths:
+            raise ValueError(f"widths must be a non-empty sequence of channel counts, got {widths!r}")
+        self.widths = tuple(check_positive_int(w, "widths") for w in widths)
+        self.block_depth = check_positive_int(block_depth, "block_depth")
+        self.attention = bool(attention)
+        self.timesteps = check_positive_int(timesteps, "timesteps", 2)
+        if isinstance(ema_decay, bool) or not isinstance(ema_decay, numbers.Real) or not 0 <= ema_decay < 1:
+            raise ValueError(f"ema_decay must be a number in [0, 1), got {ema_decay!r}")
+        self.ema_decay = float(ema_decay)
+        self.alpha_bars = cosine_alpha_bars(self.timesteps)
+        unet = dict(channels=self.image_shape[-1], widths=self.widths, block_depth=self.block_depth, attention=self.attention)
+        self.network = UNet(**unet, name="network")
+        self.ema_network = UNet(**unet, name="ema_network")
+        self.ema_network.trainable = False
+        self._sampling_steps = {}
+
+    def build(self, input_shape):
+        """Create the weights of both networks by one forward pass over a dummy batch."""
+        if tuple(input_shape[1:]) != self.image_shape:
+            raise ValueError(f"images must have shape (batch, {', '.join(map(str, self.image_shape))}), got {input_shape}")
+        for network in (self.network, self.ema_network):
+            network(tf.zeros((1, *self.image_shape)), tf.zeros((1,), tf.int32))
+
+    def call(self, images):
+        """Noise ``images`` (in [0, 1]) at random timesteps; return ``(noise, predicted_noise)``, float32."""
+        counter = 0 if self.optimizer is None else self.optimizer.iterations
+        x0 = 2 * tf.cast(images, tf.float32) - 1
+        uniform = distribute.replica_noise(tf.shape(x0)[:1], distribute.step_seed(counter, _TIMESTEP_SALT), "uniform")
+        timesteps = tf.minimum(tf.cast(uniform * self.timesteps, tf.int32), self.timesteps - 1)
+        noise = distribute.replica_noise(tf.shape(x0), distribute.step_seed(counter, _NOISE_SALT), "normal")
+        alpha_bar = tf.gather(tf.constant(self.alpha_bars, tf.float32), timesteps)[:, None, None, None]
+        noisy = tf.sqrt(alpha_bar) * x0 + tf.sqrt(1 - alpha_bar) * noise
+        return noise, tf.cast(self.network(noisy, timesteps), tf.float32)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Mean squared error between the noise and its prediction (scaled per replica, as Keras losses are)."""
+        noise, predicted_noise = y_pred
+        return keras.losses.MeanSquaredError(dtype="float32")(noise, predicted_noise)
+
+    def train_step(self, data):
+        logs = super().train_step(data)
+        tf.distribute.get_replica_context().merge_call(self._update_ema)
+        return logs
+
+    def _update_ema(self, strategy):
+        """ema <- decay * ema + (1 - decay) * weights on every device; the first step copies the weights."""
+        decay = tf.where(self.optimizer.iterations <= 1, 0.0, self.ema_decay)
+
+        def average(ema, weight):
+            return ema.assign(decay * ema + (1 - decay) * weight)
+
+        for ema, weight in zip(self.ema_network.weights, self.network.weights):
+            strategy.extended.update(ema.value, average, args=(weight.value,), group=False)
+
+    def sample(
+        self, n, steps=50, sampler="ddim", eta=0.0, temperature=1.0, seed=None, use_ema=True, progress=None
+    ):
+        """``n`` images, float32 (n, H, W, C) in [0, 1].
+
+        Args:
+            steps: denoising steps, 1 to ``timesteps`` (strided through the schedule).
+            sampler: ``"ddim"`` or ``"ddpm"`` (ancestral).
+            eta: DDIM's noise scale, in [0, 1]: 0 is deterministic, 1 equals DDPM. DDIM only.
+            temperature: scales the initial noise and every step's added noise.
+            seed: an int (the same seed gives the same images) or None.
+            use_ema: denoise with the EMA weights (default) or the raw trained weights.
+            progress: None, or a callable ``progress(step, steps)`` run after each step.
+        """
+        n, temperature = check_sample_args(n, temperature)
+        steps = check_positive_int(steps, "steps", 1, self.timesteps)
+        if sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}; got {sampler!r}")
+        if isinstance(eta, bool) or not isinstance(eta, numbers.Real):
+            raise TypeError(f"eta must be a number, got {type(eta).__name__}")
+        if not 0 <= eta <= 1:
+            raise ValueError(f"eta must lie in [0, 1], got {eta}")
+        if sampler == "ddpm" and eta != 0:
+            raise ValueError("eta applies to sampler='ddim' only (DDPM is DDIM with eta=1)")
+        if progress is not None and not callable(progress):
+            raise TypeError(f"progress must be a callable (step, steps) or None, got {type(progress).__name__}")
+        seed = sampling.seed_pair(seed)
+        if not self.built:
+            self.build((None, *self.image_shape))
+
+        key = (sampler, bool(use_ema))
+        if key not in self._sampling_steps:
+            network = self.ema_network if use_ema else self.network
+            self._sampling_steps[key] = make_sampling_step(network, sampler)
+        start_seed, steps_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        x = temperature * tf.random.stateless_normal((n, *self.image_shape), start_seed)
+        x = run_sampler(self._sampling_steps[key], x, self.alpha_bars, steps, eta, temperature, steps_seed, progress)
+        return np.clip((x.numpy() + 1) / 2, 0, 1).astype(np.float32)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            image_shape=list(self.image_shape),
+            widths=list(self.widths),
+            block_depth=self.block_depth,
+            attention=self.attention,
+            timesteps=self.timesteps,
+            ema_decay=self.ema_decay,
+        )
+        return config

@@ -1,0 +1,312 @@
+"""RealNVP normalizing flow (Dinh et al. 2017) for images and for low-dimensional vectors."""
+
+import math
+import numbers
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasgen import distribute, sampling
+from kerasgen.layers.coupling import ActNorm, AffineCoupling, Squeeze
+from kerasgen.models.base import ImageGenerator, check_positive_int, check_sample_args
+
+_DEQUANTIZE_SALT = 3
+_LOG_256 = math.log(256.0)
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def dequantize(images, seed=0):
+    """uint8 images k as float32 (k + u) / 256 in [0, 1), u ~ U[0, 1) drawn from ``seed`` (stateless)."""
+    images = np.asarray(images)
+    noise = tf.random.stateless_uniform(images.shape, seed=sampling.seed_pair(seed))
+    return ((images.astype(np.float32) + np.asarray(noise)) / 256.0).astype(np.float32)
+
+
+def _check_input_shape(input_shape, num_scales):
+    try:
+        shape = tuple(int(d) for d in input_shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"input_shape must be a tuple of ints, (d,) or (H, W, C); got {input_shape!r}") from None
+    if len(shape) == 1 and shape[0] >= 2:
+        return shape
+    factor = 2 ** (num_scales - 1)
+    if len(shape) == 3 and min(shape) >= 1 and shape[0] % factor == 0 and shape[1] % factor == 0:
+        if (shape[0] // factor) * (shape[1] // factor) >= 2:
+            return shape
+    raise ValueError(
+        f"input_shape must be (d,) with d >= 2, or (H, W, C) with H and W divisible by 2**(num_scales-1) = {factor} "
+        f"and at least 2 pixels at the last scale; got {input_shape!r}"
+    )
+
+
+def _standard_normal_log_prob(z):
+    return tf.reduce_sum(-0.5 * tf.square(z) - _HALF_LOG_2PI, axis=list(range(1, len(z.shape))))
+
+
+@keras.saving.register_keras_serializable(package="kerasgen")
+class RealNVP(ImageGenerator, keras.Model):
+    """A RealNVP flow: an invertible map from data to a standard normal latent of the same shape.
+
+    Vectors (``input_shape=(d,)``, e.g. 2-D toy data): ``num_couplings``
+    affine couplings with alternating masks and MLP networks, each preceded by
+    ActNorm. Data are raw real vectors; ``sample`` returns raw points (no
+    clipping).
+
+    Images (``input_shape=(H, W, C)``, pixels in [0, 1]): the paper's
+    multi-scale architecture with ActNorm (data-dependent initialisation, exact
+    log-determinant) before every coupling. Each of the ``num_scales`` scales
+    but the last runs 3 checkerboard couplings, a squeeze (H, W, C) -> (H/2,
+    W/2, 4C), 3 channel couplings, and factors out half the channels as latent;
+    the last scale runs 4 checkerboard couplings. Coupling networks are
+    residual conv nets with ``num_blocks`` blocks of ``hidden_units`` channels.
+    The latents are reassembled into the input's shape, so ``z`` has the shape
+    of ``x``. Preprocessing (counted in every log-likelihood): during
+    ``fit``/``evaluate``, uniform dequantisation ``x' = (255 x + u) / 256``;
+    then ``y = logit(alpha + (1 - 2 alpha) x')``. The flow proper
+    (``forward``/``inverse``) acts on ``y``, the flow space;
+    ``preprocess``/``postprocess`` map between [0, 1] images and it.
+
+    Training: ``model.fit(images)`` with float images in [0, 1] as
+    ``kerasgen.data.image_batches`` yields (labels, if given, are ignored).
+    ``model(x)`` is the per-example log-likelihood in nats that training
+    maximises; the loss is the negative log-likelihood in nats per dimension;
+    the tracked metric is ``bits_per_dim`` for images (of the 8-bit data, as
+    ``bits_per_dim()``), ``nll`` in nats per example for vectors. The flow runs
+    in float32 under any dtype policy; only the coupling networks follow it.
+
+    Example:
+    >>> nvp = RealNVP(input_shape=(28, 28, 1))
+    >>> nvp.compile(optimizer=keras.optimizers.Adam(1e-3))
+    >>> images, _ = kerasgen.data.load_image_arrays("mnist", "train")
+    >>> nvp.fit(kerasgen.data.image_batches(images, batch_size=64), epochs=1)
+    >>> nvp.sample(16, temperature=0.7, seed=0)      # float32 (16, 28, 28, 1) in [0, 1]
+    >>> nvp.bits_per_dim(test_images)                # test_images: uint8 (n, 28, 28, 1)
+
+    >>> moons = RealNVP(input_shape=(2,))
+    >>> moons.compile(optimizer="adam")
+    >>> moons.fit(kerasgen.toy_data.make_moons(4096, seed=0), batch_size=256, epochs=20)
+    >>> moons.log_prob([[0.0, 0.5]]), moons.sample(1000, seed=0)
+    """
+
+    def __init__(
+        self, input_shape=(28, 28, 1), num_scales=2, num_couplings=8, hidden_units=32, num_blocks=1, alpha=0.05,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        # The flow reads its inputs in float32 under any policy (the coupling networks cast for themselves).
+        self.autocast = False
+        self.num_scales = check_positive_int(num_scales, "num_scales")
+        self.input_shape = _check_input_shape(input_shape, self.num_scales)
+        self.num_couplings = check_positive_int(num_couplings, "num_couplings")
+        self.hidden_units = check_positive_int(hidden_units, "hidden_units")
+        self.num_blocks = check_positive_int(num_blocks, "num_blocks")
+        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 < alpha < 0.5:
+            raise ValueError(f"alpha must be a number in (0, 0.5), got {alpha!r}")
+        self.alpha = float(alpha)
+        self.is_image = len(self.input_shape) == 3
+        self.image_shape = self.input_shape if self.is_image else None
+        self.num_dims = int(np.prod(self.input_shape))
+
+        # One flat list of steps; scale i runs steps[scale_bounds[i]:scale_bounds[i + 1]].
+        self.steps = []
+        self.scale_bounds = [0]
+        if self.is_image:
+            for scale in range(self.num_scales):
+                last = scale == self.num_scales - 1
+                self._add_couplings(f"scale{scale}_checkerboard", "checkerboard", 4 if last else 3)
+                if not last:
+                    self.steps.append(Squeeze(name=f"scale{scale}_squeeze"))
+                    self._add_couplings(f"scale{scale}_channel", "channel", 3)
+                self.scale_bounds.append(len(self.steps))
+        else:
+            self._add_couplings("coupling", "checkerboard", self.num_couplings)
+            self.scale_bounds.append(len(self.steps))
+        self.metric_tracker = keras.metrics.Mean(name="bits_per_dim" if self.is_image else "nll")
+
+    def _add_couplings(self, prefix, mask, count):
+        for i in range(count):
+            self.steps.append(ActNorm(name=f"{prefix}{i}_actnorm"))
+            self.steps.append(
+                AffineCoupling(mask, i % 2, self.hidden_units, self.num_blocks, name=f"{prefix}{i}_coupling")
+            )
+
+    def build(self, input_shape=None):
+        """Create every weight with one forward pass (ActNorm keeps its identity until the first training step)."""
+        self._forward(tf.zeros((1, *self.input_shape)))
+
+    def _ensure_built(self):
+        if not self.built:
+            self.build((None, *self.input_shape))
+
+    # The flow proper, on the flow space (logit space for images).
+
+    def _forward(self, y, training=False):
+        log_det = tf.zeros(tf.shape(y)[:1])
+        factored = []
+        for scale in range(len(self.scale_bounds) - 1):
+            for step in self.steps[self.scale_bounds[scale] : self.scale_bounds[scale + 1]]:
+                y, step_log_det = step(y, training=training)
+                log_det += step_log_det
+            if scale < len(self.scale_bounds) - 2:
+                latent, y = tf.split(y, 2, axis=-1)
+                factored.append(latent)
+        for latent in reversed(factored):
+            y = tf.nn.depth_to_space(tf.concat([latent, y], axis=-1), 2)
+        return y, log_det
+
+    def _inverse(self, z):
+        factored = []
+        for _ in range(len(self.scale_bounds) - 2):
+            latent, z = tf.split(tf.nn.space_to_depth(z, 2), 2, axis=-1)
+            factored.append(latent)
+        for scale in reversed(range(len(self.scale_bounds) - 1)):
+            if scale < len(factored):
+                z = tf.concat([factored[scale], z], axis=-1)
+            for step in reversed(self.steps[self.scale_bounds[scale] : self.scale_bounds[scale + 1]]):
+                z, _ = step(z, inverse=True)
+        return z
+
+    # Preprocessing between [0, 1] images and the flow space.
+
+    def _preprocess(self, x):
+        squashed = self.alpha + (1.0 - 2.0 * self.alpha) * x
+        y = tf.math.log(squashed) - tf.math.log1p(-squashed)
+        log_det = math.log(1.0 - 2.0 * self.alpha) - tf.math.log(squashed) - tf.math.log1p(-squashed)
+        return y, tf.reduce_sum(log_det, axis=[1, 2, 3])
+
+    def _postprocess(self, y):
+        return (tf.sigmoid(y) - self.alpha) / (1.0 - 2.0 * self.alpha)
+
+    def _log_prob(self, x, training=False):
+        """log p(x) in nats per example: base density + flow log-det (+ preprocessing log-det for images)."""
+        y, log_det = self._preprocess(x) if self.is_image else (x, 0.0)
+        z, flow_log_det = self._forward(y, training=training)
+        return _standard_normal_log_prob(z) + flow_log_det + log_det
+
+    def call(self, x, training=False):
+        x = tf.cast(x, tf.float32)
+        if self.is_image:
+            # Uniform dequantisation; the noise is a function of the step, identical under any strategy.
+            iterations = self.optimizer.iterations if getattr(self, "optimizer", None) is not None else 0
+            noise = distribute.replica_noise(
+                tf.shape(x), distribute.step_seed(iterations, _DEQUANTIZE_SALT), distribution="uniform"
+            )
+            x = (x * 255.0 + noise) / 256.0
+        return self._log_prob(x, training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        nll = -y_pred
+        if self.is_image:
+            self.metric_tracker.update_state((nll / self.num_dims + _LOG_256) / math.log(2.0))
+        else:
+            self.metric_tracker.update_state(nll)
+        return distribute.scale_for_replicas(tf.reduce_mean(nll) / self.num_dims)
+
+    @property
+    def metrics(self):
+        return [*super().metrics, self.metric_tracker]
+
+    # Public API.
+
+    def _check_array(self, x, name, space="data"):
+        x = tf.convert_to_tensor(x)
+        if not x.dtype.is_floating:
+            hint = " (for uint8 images use bits_per_dim, or divide by 255)" if self.is_image else ""
+            raise TypeError(f"{name} must be floating point, got {x.dtype.name}{hint}")
+        if len(x.shape) != len(self.input_shape) + 1 or tuple(x.shape[1:]) != self.input_shape:
+            expected = ", ".join(map(str, self.input_shape))
+            raise ValueError(f"{name} must have shape (n, {expected}), got {tuple(x.shape)}")
+        x = tf.cast(x, tf.float32)
+        if self.is_image and space == "data" and tf.executing_eagerly() and tf.size(x) > 0:
+            low, high = float(tf.reduce_min(x)), float(tf.reduce_max(x))
+            if low < 0 or high > 1:
+                raise ValueError(f"{name} must be images in [0, 1], got values in [{low}, {high}]")
+        self._ensure_built()
+        return x
+
+    def forward(self, x):
+        """Flow space -> latent: ``(z, log_det)``, z of x's shape, log_det (n,) = log|det dz/dx|.
+
+        For images the flow space is the logit space: pass ``preprocess(images)[0]``.
+        """
+        return self._forward(self._check_array(x, "x", space="flow"))
+
+    def inverse(self, z):
+        """Latent -> flow space: the exact inverse of ``forward`` (for images, ``postprocess`` gives [0, 1] images)."""
+        return self._inverse(self._check_array(z, "z", space="flow"))
+
+    def preprocess(self, images):
+        """Images in [0, 1] -> flow space: ``(logit(alpha + (1 - 2 alpha) x), log|det dy/dx|)`` per example."""
+        if not self.is_image:
+            raise ValueError("preprocess applies to image flows; vector flows act on the data directly")
+        return self._preprocess(self._check_array(images, "images"))
+
+    def postprocess(self, y):
+        """Flow space -> images: the inverse of ``preprocess`` (not clipped)."""
+        if not self.is_image:
+            raise ValueError("postprocess applies to image flows; vector flows act on the data directly")
+        return self._postprocess(self._check_array(y, "y", space="flow"))
+
+    def log_prob(self, x):
+        """log density of x in nats per example, float32 tensor (n,).
+
+        Vectors: the density of the raw points. Images: the density on the
+        continuous cube [0, 1]^D, counting the logit transform's Jacobian
+        (no dequantisation: x is a point, not an 8-bit image; see
+        ``bits_per_dim`` for those).
+        """
+        return self._log_prob(self._check_array(x, "x"))
+
+    @tf.function(reduce_retracing=True)
+    def _compiled_log_prob(self, x):
+        return self._log_prob(x)
+
+    def bits_per_dim(self, images, seed=0, batch_size=256):
+        """Mean negative log-likelihood of 8-bit images in bits per dimension (RealNVP/Glow convention).
+
+        ``images`` are uint8 (n, H, W, C). Each is dequantised with uniform
+        noise from ``seed`` (``dequantize``) and scored by the continuous
+        density, with the 1/256 bin volume per dimension counted:
+        ``mean(-log_prob(dequantize(images, seed))) / (D ln 2) + 8``.
+        """
+        if not self.is_image:
+            raise ValueError("bits_per_dim applies to image flows of 8-bit data; use log_prob for vectors")
+        images = np.asarray(images)
+        if images.dtype != np.uint8:
+            raise TypeError(f"images must be uint8 pixel values (0-255), got {images.dtype}")
+        if images.ndim != 4 or images.shape[1:] != self.input_shape or not len(images):
+            expected = ", ".join(map(str, self.input_shape))
+            raise ValueError(f"images must have shape (n, {expected}) with n >= 1, got {images.shape}")
+        batch_size = check_positive_int(batch_size, "batch_size")
+        self._ensure_built()
+        x = dequantize(images, seed)
+        log_probs = [self._compiled_log_prob(tf.constant(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
+        nll = -np.concatenate([np.asarray(p, np.float64) for p in log_probs])
+        return float(np.mean(nll) / (self.num_dims * math.log(2.0)) + _LOG_256 / math.log(2.0))
+
+    def sample(self, n, temperature=1.0, seed=None):
+        """n draws, float32 numpy (n, *input_shape); images are clipped to [0, 1], vectors are raw points.
+
+        ``temperature`` scales the standard deviation of the base Gaussian;
+        the same ``seed`` gives the same samples.
+        """
+        n, temperature = check_sample_args(n, temperature)
+        self._ensure_built()
+        z = temperature * tf.random.stateless_normal((n, *self.input_shape), seed=sampling.seed_pair(seed))
+        x = self._inverse(z)
+        if self.is_image:
+            x = tf.clip_by_value(self._postprocess(x), 0.0, 1.0)
+        return np.asarray(x, np.float32)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            input_shape=self.input_shape,
+            num_scales=self.num_scales,
+            num_couplings=self.num_couplings,
+            hidden_units=self.hidden_units,
+            num_blocks=self.num_blocks,
+            alpha=self.alpha,
+        )
+        return config
