@@ -80,6 +80,12 @@ def build_parser():
     sample.add_argument("--out", required=True, help=".png for a grid, .npz for a uint8 data set")
     sample.add_argument("--temperature", type=float, default=1.0)
     sample.add_argument("--seed", type=int)
+    sample.add_argument("--steps", type=_positive_int, help="denoising steps (diffusion models)")
+    sample.add_argument("--sampler", help="ddim or ddpm (diffusion models)")
+    sample.add_argument("--eta", type=float, help="DDIM noise (diffusion models)")
+    sample.add_argument("--interpolate", action="store_true",
+                        help="VAE: rows of images along the latent line between pairs of test images")
+    sample.add_argument("--data-dir", help="local data directory for --interpolate (default $KERASGEN_DATA_DIR)")
 
     train = commands.add_parser("train", help="train (or fine-tune with --init) a model")
     train.add_argument("family", help="model family, e.g. lstm")
@@ -174,27 +180,37 @@ def _sample(args):
     model = _load(args.name)
     if not isinstance(model, ImageGenerator):
         raise UsageError(f"{args.name} is not an image model; use 'kerasgen generate'")
-    images = sample_in_chunks(model, args.n, args.temperature, args.seed)
+    if args.interpolate:
+        images = _interpolation_rows(model, args)
+    else:
+        extra = {key: getattr(args, key) for key in ("steps", "sampler", "eta") if getattr(args, key) is not None}
+        from kerasgen.models.base import sample_in_chunks
+
+        progress = _progress if args.n > 256 else None
+        images = sample_in_chunks(model, args.n, args.seed, progress=progress, temperature=args.temperature, **extra)
     if args.out.endswith(".png"):
-        save_png(image_grid(images), args.out)
+        save_png(image_grid(images, cols=8 if args.interpolate else None), args.out)
     else:
         np.savez_compressed(args.out, images=np.round(images * 255).astype(np.uint8))
-    print(f"wrote {args.n} images to {args.out}")
+    print(f"wrote {len(images)} images to {args.out}")
 
 
-def sample_in_chunks(model, n, temperature, seed, chunk=256):
-    """``model.sample`` in chunks, with progress on stderr when there is more than one."""
+def _interpolation_rows(model, args, steps=8):
+    """``args.n // 8`` rows (at least one): each row walks from one test image to another."""
     import numpy as np
 
-    parts = []
-    for index, start in enumerate(range(0, n, chunk)):
-        chunk_seed = None if seed is None else seed + index
-        parts.append(model.sample(min(chunk, n - start), temperature=temperature, seed=chunk_seed))
-        if n > chunk:
-            print(f"\rsampled {start + len(parts[-1])}/{n}", end="", file=sys.stderr, flush=True)
-    if n > chunk:
-        print(file=sys.stderr)
-    return np.concatenate(parts)
+    from kerasgen import data
+
+    if not hasattr(model, "interpolate"):
+        raise UsageError(f"{args.name} cannot interpolate (a VAE can)")
+    images = data.load_image_arrays("mnist", "test", args.data_dir)[0].astype(np.float32) / 255.0
+    rows = max(1, args.n // steps)
+    pick = np.random.default_rng(args.seed or 0).choice(len(images), size=2 * rows, replace=False)
+    return np.concatenate([model.interpolate(images[a], images[b], steps) for a, b in pick.reshape(rows, 2)])
+
+
+def _progress(done, total):
+    print(f"\rsampled {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
 
 
 def _train(args):

@@ -111,23 +111,9 @@ def train_text(
     if not model.built:  # BackupAndRestore restores into built models only
         model(next(iter(train_ds))[0][:1])
 
-    callbacks = [StopOnNonFiniteLoss()]
+    callbacks = _run_callbacks(model, logdir, backup_dir, temperatures, prompt, verbose, image_model=False)
     if schedule == "step":
         callbacks.append(keras.callbacks.LearningRateScheduler(step_decay(learning_rate, epochs)))
-    backup_dir = backup_dir or (os.path.join(logdir, "backup") if logdir else None)
-    if backup_dir:
-        callbacks.append(keras.callbacks.BackupAndRestore(backup_dir, double_checkpoint=True))
-    if logdir:
-        _check_writable(logdir)
-        callbacks.append(keras.callbacks.TensorBoard(logdir))
-        callbacks.append(kg_callbacks.EmbeddingProjector(logdir))
-    callbacks.append(
-        kg_callbacks.TemperatureSampler(
-            temperatures, log_dir=logdir, prompt=prompt, max_new_tokens=200, verbose=verbose
-        )
-    )
-    if precision.uses_loss_scaling():
-        callbacks.append(kg_callbacks.MixedPrecisionMonitor(logdir))
 
     start = time.time()
     history = model.fit(
@@ -154,6 +140,27 @@ def step_decay(learning_rate, epochs):
     return rate
 
 
+def _run_callbacks(model, logdir, backup_dir, temperatures, prompt, verbose, image_model):
+    """Stop on non-finite loss, resume checkpoint, TensorBoard, samples per temperature, precision monitor."""
+    callbacks = [StopOnNonFiniteLoss()]
+    backup_dir = backup_dir or (os.path.join(logdir, "backup") if logdir else None)
+    if backup_dir:
+        callbacks.append(keras.callbacks.BackupAndRestore(backup_dir, double_checkpoint=True))
+    if logdir:
+        _check_writable(logdir)
+        callbacks.append(keras.callbacks.TensorBoard(logdir))
+        if not image_model and hasattr(model, "tokenizer"):
+            callbacks.append(kg_callbacks.EmbeddingProjector(logdir))
+    if hasattr(model, "generate") or image_model:
+        callbacks.append(
+            kg_callbacks.TemperatureSampler(temperatures, log_dir=logdir, prompt=prompt, max_new_tokens=200,
+                                            verbose=verbose)
+        )
+    if precision.uses_loss_scaling():
+        callbacks.append(kg_callbacks.MixedPrecisionMonitor(logdir))
+    return callbacks
+
+
 def learning_rate_schedule(learning_rate, schedule, total_steps, warmup_steps=0):
     """``constant`` and ``step`` (applied per epoch by a callback), or ``cosine``: linear warm-up, cosine decay to 10%."""
     if schedule in ("constant", "step"):
@@ -177,30 +184,124 @@ def _check_writable(directory):
         raise ValueError(f"log dir {directory!r} is not writable: {error.strerror}") from None
 
 
-def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file, default_epochs, **train_kwargs):
-    """Train a text model for zoo entry ``name``, measure ``metric`` and publish weights and card.
+def image_families():
+    from kerasgen import models
+
+    return {"vae": models.VAE, "dcgan": models.DCGAN, "classifier": models.ImageClassifier}
+
+
+def train_images(
+    family,
+    dataset="mnist",
+    data_dir=None,
+    epochs=10,
+    batch_size=128,
+    steps_per_epoch=None,
+    learning_rate=1e-3,
+    init=None,
+    logdir=None,
+    backup_dir=None,
+    out=None,
+    policy="auto",
+    strategy="default",
+    temperatures=(0.7, 1.0),
+    model_kwargs=None,
+    seed=0,
+    verbose=2,
+):
+    """Train an image model on ``dataset`` (``mnist``, ``fashion_mnist`` or a folder) and return (model, history).
+
+    VAEs see dynamically binarised images (each pixel 1 with probability equal
+    to its intensity, redrawn every epoch) and validate on the test split
+    binarised with a fixed seed. The classifier trains on labels; the other
+    families on images alone. Resume, logging and saving as ``train_text``.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    from kerasgen import zoo
+    from kerasgen.models.vae import binarize
+
+    families = image_families()
+    if family not in families:
+        raise ValueError(f"unknown image model family {family!r}: use one of {', '.join(families)}")
+    keras.utils.set_random_seed(seed)
+    policy = precision.set_policy(policy)
+    strategy = distribute.get_strategy(strategy)
+    train_x, train_y = data.load_image_arrays(dataset, "train", data_dir)
+    test_x, test_y = data.load_image_arrays(dataset, "test", data_dir)
+    train_x, test_x = train_x.astype(np.float32) / 255.0, test_x.astype(np.float32) / 255.0
+    if family == "classifier":
+        train_ds = tf.data.Dataset.from_tensor_slices((train_x, train_y.astype(np.int32)))
+        validation = (test_x, test_y.astype(np.int32))
+    else:
+        train_ds = tf.data.Dataset.from_tensor_slices(train_x)
+        validation = (binarize(test_x, seed=0) if family == "vae" else test_x, None)
+    train_ds = train_ds.shuffle(len(train_x), seed=seed, reshuffle_each_iteration=True)
+    if family == "vae":
+        train_ds = train_ds.map(lambda x: tf.cast(tf.random.uniform(tf.shape(x), seed=seed) < x, tf.float32))
+    train_ds = train_ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    validation_ds = tf.data.Dataset.from_tensor_slices(validation[0] if validation[1] is None else validation)
+    validation_ds = validation_ds.batch(500).prefetch(tf.data.AUTOTUNE)
+
+    with strategy.scope():
+        if init:
+            model = zoo.load_model(init)
+        else:
+            model = families[family](image_shape=train_x.shape[1:], **(model_kwargs or {}))
+        if family == "dcgan":
+            model.compile(
+                d_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5),
+                g_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5),
+            )
+        elif family == "classifier":
+            model.compile(
+                optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"],
+            )
+        else:
+            model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+        model.build((None, *train_x.shape[1:]))  # BackupAndRestore restores into built models only
+    callbacks = _run_callbacks(model, logdir, backup_dir, temperatures, None, verbose, image_model=family != "classifier")
+    start = time.time()
+    history = model.fit(
+        train_ds, validation_data=validation_ds if family != "dcgan" else None, epochs=epochs,
+        steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
+    )
+    history.seconds = time.time() - start
+    history.policy = policy
+    if out:
+        atomic_save(float32_copy(model), out)
+    return model, history
+
+
+def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file, default_epochs, report=None,
+                   **train_kwargs):
+    """Train a model for zoo entry ``name``, measure ``metric`` and publish weights and card.
 
     The command line of the recipe script is ``[--epochs N] [--logdir DIR]``;
-    the card records the exact command that reproduces the entry.
+    the card records the exact command that reproduces the entry. ``report``
+    (model -> dict) adds further figures to the card's metric.
     """
     import argparse
     import platform
 
-    from kerasgen import metrics, zoo
+    from kerasgen import zoo
 
     parser = argparse.ArgumentParser(description=f"Reproduce zoo entry {name} (resumable: rerun after a crash).")
     parser.add_argument("--epochs", type=int, default=default_epochs)
     parser.add_argument("--logdir", default=f"runs/{name}")
     args = parser.parse_args()
-    model, history = train_text(family, epochs=args.epochs, logdir=args.logdir, **train_kwargs)
-    value = metrics.evaluate(model, metric["key"], **metric["args"])
+    trainer = train_images if family in image_families() else train_text
+    model, history = trainer(family, epochs=args.epochs, logdir=args.logdir, **train_kwargs)
+    value = zoo.measure(model, metric)
     card = zoo.publish(
         model,
         name,
         {
             "family": family,
             "dataset": dataset_description,
-            "metric": {**metric, "value": round(value, 4)},
+            "metric": {**metric, "value": round(value, 4), **(report(model) if report else {})},
             "command": f"python zoo/recipes/{Path(recipe_file).name} --epochs {args.epochs}",
             "training_time": (
                 f"{history.seconds / 60:.0f} min for the final session of the run "

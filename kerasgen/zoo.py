@@ -112,15 +112,20 @@ def load_model(name_or_path):
     return load(name_or_path)
 
 
-def evaluate(name, data_dir=None):
-    """Recompute the card's metric; returns (card value, measured value)."""
+def measure(model, metric, data_dir=None):
+    """The value of a card's ``metric`` spec ({key, args}) for ``model``; a named classifier is loaded from the zoo."""
     from kerasgen import metrics
 
+    args = dict(metric.get("args", {}))
+    if "classifier" in args:
+        args["classifier"] = load(args["classifier"])
+    return metrics.evaluate(model, metric["key"], data_dir=data_dir, **args)
+
+
+def evaluate(name, data_dir=None):
+    """Recompute the card's metric; returns (card value, measured value)."""
     card = info(name)
-    spec = dict(card["metric"])
-    model = load(name)
-    measured = metrics.evaluate(model, spec.pop("key"), data_dir=data_dir, **spec.pop("args", {}))
-    return spec["value"], measured
+    return card["metric"]["value"], measure(load(name), card["metric"], data_dir)
 
 
 def publish(model, name, card, directory=None):

@@ -178,16 +178,13 @@ class AffineCoupling(keras.layers.Layer):
             h = tf.nn.relu(h)
         return tf.cast(self.output_layer(h), tf.float32)
 
-    def _shift_and_log_scale(self, x_kept):
-        raw_log_scale, shift = tf.split(self._network(x_kept), 2, axis=-1)
-        return shift, (1.0 - self.mask_values) * self.scale * tf.tanh(raw_log_scale)
-
     def call(self, x, inverse=False):
-        kept = self.mask_values * x
-        shift, log_scale = self._shift_and_log_scale(kept)
-        axes = list(range(1, len(x.shape)))
-        log_det = tf.reduce_sum(log_scale, axis=axes)
-        transformed = 1.0 - self.mask_values
+        mask = tf.constant(self.mask_values)
+        transformed = 1.0 - mask
+        kept = mask * x
+        raw_log_scale, shift = tf.split(self._network(kept), 2, axis=-1)
+        log_scale = transformed * self.scale * tf.tanh(raw_log_scale)
+        log_det = tf.reduce_sum(log_scale, axis=list(range(1, len(x.shape))))
         if inverse:
             return kept + transformed * (x - shift) * tf.exp(-log_scale), -log_det
         return kept + transformed * (x * tf.exp(log_scale) + shift), log_det

@@ -1,9 +1,10 @@
 """Model families. Each is a subclassed ``keras.Model`` registered for ``.keras`` loading."""
 
 from kerasgen.models.base import ImageGenerator, TextGenerator
+from kerasgen.models.classifier import ImageClassifier
 from kerasgen.models.dcgan import DCGAN
 from kerasgen.models.lstm import LSTMGenerator
 from kerasgen.models.transformer import DecoderTransformer
 from kerasgen.models.vae import VAE
 
-__all__ = ["DCGAN", "DecoderTransformer", "ImageGenerator", "LSTMGenerator", "TextGenerator", "VAE"]
+__all__ = ["DCGAN", "DecoderTransformer", "ImageClassifier", "ImageGenerator", "LSTMGenerator", "TextGenerator", "VAE"]

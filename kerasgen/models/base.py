@@ -139,3 +139,18 @@ class ImageGenerator:
 
     def sample(self, n, temperature=1.0, seed=None):
         raise NotImplementedError
+
+
+def sample_in_chunks(model, n, seed=None, chunk=256, progress=None, **sample_args):
+    """``model.sample(n, ...)`` drawn in chunks of ``chunk`` (chunk i seeded ``seed + i``).
+
+    ``progress(done, n)`` is called after each chunk. Returns one float32 array.
+    """
+    n = check_positive_int(n, "n")
+    parts = []
+    for index, start in enumerate(range(0, n, chunk)):
+        chunk_seed = None if seed is None else seed + index
+        parts.append(model.sample(min(chunk, n - start), seed=chunk_seed, **sample_args))
+        if progress:
+            progress(start + len(parts[-1]), n)
+    return np.concatenate(parts)

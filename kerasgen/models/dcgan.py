@@ -72,9 +72,16 @@ class DCGAN(ImageGenerator, keras.Model):
 
     def compile(self, d_optimizer="adam", g_optimizer="adam", **kwargs):
         """Two optimizers, loss-scaled under ``mixed_float16`` (Keras wraps only ``model.optimizer``)."""
-        super().compile(**kwargs)
+        super().compile(optimizer=None, **kwargs)
         self.d_optimizer = precision.loss_scaled(d_optimizer)
         self.g_optimizer = precision.loss_scaled(g_optimizer)
+        if self.built:
+            self._build_optimizers()
+
+    def _build_optimizers(self):
+        """Optimizer variables exist before training, so checkpoints and ``.keras`` files restore into them."""
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
 
     def get_compile_config(self):
         return {
@@ -84,8 +91,6 @@ class DCGAN(ImageGenerator, keras.Model):
 
     def compile_from_config(self, config):
         self.compile(**{key: keras.saving.deserialize_keras_object(value) for key, value in config.items()})
-        self.d_optimizer.build(self.discriminator.trainable_variables)
-        self.g_optimizer.build(self.generator.trainable_variables)
 
     def call(self, images, training=False):
         """Discriminator logits for images: what ``fit`` feeds the model. Generate with ``sample``."""
@@ -94,6 +99,8 @@ class DCGAN(ImageGenerator, keras.Model):
     def build(self, input_shape=None):
         self.generator.build((None, self.latent_dim))
         self.discriminator.build((None, *self.image_shape))
+        if getattr(self, "d_optimizer", None) is not None:
+            self._build_optimizers()
 
     @property
     def metrics(self):

@@ -155,7 +155,6 @@ class DiffusionModel(ImageGenerator, keras.Model):
         unet = dict(channels=self.image_shape[-1], widths=self.widths, block_depth=self.block_depth, attention=self.attention)
         self.network = UNet(**unet, name="network")
         self.ema_network = UNet(**unet, name="ema_network")
-        self.ema_network.trainable = False
         self._sampling_steps = {}
 
     def build(self, input_shape):
@@ -164,6 +163,7 @@ class DiffusionModel(ImageGenerator, keras.Model):
             raise ValueError(f"images must have shape (batch, {', '.join(map(str, self.image_shape))}), got {input_shape}")
         for network in (self.network, self.ema_network):
             network(tf.zeros((1, *self.image_shape)), tf.zeros((1,), tf.int32))
+        self.ema_network.trainable = False  # after its weights exist, so that it covers them all
 
     def call(self, images):
         """Noise ``images`` (in [0, 1]) at random timesteps; return ``(noise, predicted_noise)``, float32."""

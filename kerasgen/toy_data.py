@@ -1,0 +1,32 @@
+"""Low-dimensional toy data sets for density models (e.g. a 2-D RealNVP)."""
+
+import numpy as np
+
+from kerasgen.models.base import check_positive_int
+
+
+def make_moons(n, noise=0.05, seed=None):
+    """Two interleaving half circles, as scikit-learn's ``make_moons``, normalised per coordinate.
+
+    Returns float32 (n, 2) points in random order with zero mean and unit
+    standard deviation per coordinate; ``noise`` is the standard deviation of
+    the Gaussian noise added before normalisation. The same ``seed`` gives the
+    same points.
+    """
+    n = check_positive_int(n, "n", 2)
+    if not np.isfinite(noise) or noise < 0:
+        raise ValueError(f"noise must be a finite number >= 0, got {noise}")
+    rng = np.random.default_rng(seed)
+    outer, inner = n - n // 2, n // 2
+    angles_outer = np.linspace(0.0, np.pi, outer)
+    angles_inner = np.linspace(0.0, np.pi, inner)
+    points = np.concatenate(
+        [
+            np.stack([np.cos(angles_outer), np.sin(angles_outer)], axis=1),
+            np.stack([1.0 - np.cos(angles_inner), 0.5 - np.sin(angles_inner)], axis=1),
+        ]
+    )
+    points += rng.normal(scale=noise, size=points.shape)
+    points = points[rng.permutation(n)]
+    points = (points - points.mean(axis=0)) / points.std(axis=0)
+    return points.astype(np.float32)

@@ -1,0 +1,212 @@
+"""DiffusionModel: the contract, the schedule, the samplers against an exact noise oracle, EMA, bad inputs."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from contract import ContractSpec, run_model_contract
+
+from kerasgen.layers.unet import UNet
+from kerasgen.models.diffusion import (
+    DiffusionModel,
+    cosine_alpha_bars,
+    ddim_step,
+    ddpm_step,
+    make_sampling_step,
+    run_sampler,
+    sampling_timesteps,
+)
+
+
+def tiny_model(**kwargs):
+    return DiffusionModel(image_shape=(8, 8, 1), widths=(8, 16), block_depth=1, **kwargs)
+
+
+def tiny_images(count=8, seed=0):
+    """Binary 8x8 images: a bright 4x4 square at a random place on a dark background."""
+    rng = np.random.default_rng(seed)
+    images = np.zeros((count, 8, 8, 1), np.float32)
+    for image, (row, col) in zip(images, rng.integers(0, 5, size=(count, 2))):
+        image[row : row + 4, col : col + 4] = 1.0
+    return images
+
+
+@pytest.fixture(scope="module")
+def trained():
+    keras.utils.set_random_seed(0)
+    model = tiny_model()
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    model.fit(tiny_images(), batch_size=8, epochs=4, verbose=0)
+    return model
+
+
+def test_diffusion_contract(tmp_path):
+    spec = ContractSpec(
+        build=tiny_model,
+        compile=lambda model, optimizer: model.compile(optimizer=optimizer),
+        x=tiny_images(),
+        y=None,
+    )
+    run_model_contract(spec, tmp_path)
+
+
+def test_cosine_schedule_falls_from_one_to_zero():
+    alpha_bars = cosine_alpha_bars(1000)
+    assert alpha_bars.shape == (1000,)
+    assert np.all(np.diff(alpha_bars) < 0)
+    assert 0.999 < alpha_bars[0] < 1 and 0 < alpha_bars[-1] < 1e-6
+    # Cosine: about half the signal variance is left halfway through.
+    assert 0.4 < alpha_bars[500] < 0.6
+
+
+def test_sampling_timesteps_stride_the_chain_from_the_last_timestep():
+    np.testing.assert_array_equal(sampling_timesteps(1000, 1000), np.arange(999, -1, -1))
+    np.testing.assert_array_equal(sampling_timesteps(1, 1000), [999])
+    strided = sampling_timesteps(50, 1000)
+    assert len(strided) == 50 and strided[0] == 999 and strided[-1] == 19
+    assert np.all(np.diff(strided) == -20)
+
+
+def test_ddpm_step_is_ddim_with_eta_one():
+    rng = np.random.default_rng(0)
+    x, predicted, noise = (tf.constant(rng.normal(size=(3, 4, 4, 1)), tf.float32) for _ in range(3))
+    alpha_bars = cosine_alpha_bars(1000)
+    for t, t_prev in [(999, 979), (500, 499), (100, 60), (19, None)]:
+        a, a_prev = alpha_bars[t], 1.0 if t_prev is None else alpha_bars[t_prev]
+        a, a_prev = tf.constant(a, tf.float32), tf.constant(a_prev, tf.float32)
+        np.testing.assert_allclose(
+            ddpm_step(x, predicted, a, a_prev, noise), ddim_step(x, predicted, a, a_prev, 1.0, noise), atol=2e-5
+        )
+
+
+def mixture_oracle(alpha_bars, points, weights):
+    """The exact noise prediction E[noise | x_t] when the data are ``points`` (k, H, W, C) with ``weights``."""
+    alpha_bars = tf.constant(alpha_bars, tf.float64)
+    points = tf.constant(points, tf.float64)
+    log_weights = tf.math.log(tf.constant(weights, tf.float64))
+
+    def predict_noise(x, timesteps):
+        x = tf.cast(x, tf.float64)
+        a = tf.gather(alpha_bars, timesteps)[:, None]
+        flat, means = tf.reshape(x, [tf.shape(x)[0], -1]), tf.reshape(points, [len(weights), -1])
+        distances = tf.reduce_sum((flat[:, None, :] - tf.sqrt(a)[:, :, None] * means[None]) ** 2, axis=-1)
+        posterior = tf.nn.softmax(log_weights[None] - distances / (2 * (1 - a)), axis=-1)
+        x0 = tf.reshape(posterior @ means, tf.shape(x))
+        a = a[:, :, None, None]
+        return (x - tf.sqrt(a) * x0) / tf.sqrt(1 - a)
+
+    return predict_noise
+
+
+@pytest.mark.parametrize("sampler, steps, eta", [("ddpm", 1000, 0.0), ("ddpm", 100, 0.0), ("ddim", 50, 0.0), ("ddim", 50, 0.5)])
+def test_samplers_with_an_exact_noise_oracle_draw_the_data_distribution(sampler, steps, eta):
+    """Data: two 2x2 images, -0.5 everywhere (weight 0.25) or +0.5 (0.75). Exact noise predictions must give
+    samples on those two images in those proportions: wrong means or variances miss one or the other."""
+    alpha_bars = cosine_alpha_bars(1000)
+    points = np.stack([np.full((2, 2, 1), -0.5), np.full((2, 2, 1), 0.5)])
+    step = make_sampling_step(mixture_oracle(alpha_bars, points, [0.25, 0.75]), sampler)
+    seed = tf.constant([3, 0])
+    x = tf.random.stateless_normal((2000, 2, 2, 1), tf.constant([4, 0]))
+    samples = run_sampler(step, x, alpha_bars, steps, eta=eta, seed=seed).numpy().reshape(2000, 4)
+    distance = np.minimum(np.abs(samples + 0.5).max(axis=1), np.abs(samples - 0.5).max(axis=1))
+    assert distance.max() < 0.02, distance.max()
+    assert abs(np.mean(samples[:, 0] > 0) - 0.75) < 0.04
+
+
+def test_unet_keeps_any_image_size():
+    for shape, widths, attention in [((28, 28, 1), (4, 8, 8), False), ((12, 12, 3), (4, 8, 8, 8), True), ((7, 5, 2), (4, 4), False)]:
+        unet = UNet(shape[-1], widths=widths, block_depth=1, attention=attention)
+        out = unet(tf.zeros((2, *shape)), tf.constant([0, 999]))
+        assert out.shape == (2, *shape) and out.dtype == tf.float32
+
+
+def test_sampling_is_seeded_and_samplers_differ(trained):
+    ddim = trained.sample(3, steps=5, seed=1)
+    assert ddim.shape == (3, 8, 8, 1) and ddim.dtype == np.float32
+    assert 0 <= ddim.min() and ddim.max() <= 1
+    np.testing.assert_array_equal(trained.sample(3, steps=5, seed=1), ddim)
+    assert np.abs(trained.sample(3, steps=5, seed=2) - ddim).max() > 1e-3
+    assert np.abs(trained.sample(3, steps=5, sampler="ddpm", seed=1) - ddim).max() > 1e-3
+    assert np.abs(trained.sample(3, steps=5, eta=1.0, seed=1) - ddim).max() > 1e-3
+    assert np.abs(trained.sample(3, steps=5, seed=1, use_ema=False) - ddim).max() > 1e-3
+    # Temperature 0 starts from zeros and adds no noise: the seed no longer matters.
+    np.testing.assert_array_equal(
+        trained.sample(2, steps=5, sampler="ddpm", temperature=0.0, seed=1),
+        trained.sample(2, steps=5, sampler="ddpm", temperature=0.0, seed=2),
+    )
+
+
+def test_progress_is_called_after_every_step(trained):
+    calls = []
+    trained.sample(1, steps=4, seed=0, progress=lambda step, total: calls.append((step, total)))
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+
+def test_ema_follows_the_weights_and_survives_saving(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = tiny_model(ema_decay=0.5)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    images = tiny_images()
+    model.fit(images, batch_size=8, epochs=1, verbose=0)
+    first = model.network.get_weights()
+    for ema, weight in zip(model.ema_network.get_weights(), first):  # the first step copies
+        np.testing.assert_array_equal(ema, weight)
+    model.fit(images, batch_size=8, epochs=1, verbose=0)
+    second = model.network.get_weights()
+    for ema, a, b in zip(model.ema_network.get_weights(), first, second):
+        np.testing.assert_allclose(ema, 0.5 * a + 0.5 * b, rtol=1e-6, atol=1e-7)
+    assert max(np.abs(e - w).max() for e, w in zip(model.ema_network.get_weights(), second)) > 1e-4
+    assert not model.ema_network.trainable_weights and len(model.trainable_weights) == len(second)
+
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    for name in ("network", "ema_network"):
+        for a, b in zip(getattr(model, name).get_weights(), getattr(loaded, name).get_weights()):
+            np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(loaded.sample(2, steps=3, seed=0), model.sample(2, steps=3, seed=0))
+    assert loaded.get_config() == model.get_config()
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"n": 0}, ValueError, "n must"),
+        ({"n": 2.5}, TypeError, "n must"),
+        ({"steps": 0}, ValueError, "steps must"),
+        ({"steps": 1001}, ValueError, "steps must"),
+        ({"sampler": "euler"}, ValueError, "sampler must"),
+        ({"eta": -0.1}, ValueError, "eta must"),
+        ({"eta": "0"}, TypeError, "eta must"),
+        ({"sampler": "ddpm", "eta": 0.5}, ValueError, "eta applies"),
+        ({"temperature": -1.0}, ValueError, "temperature must"),
+        ({"seed": "a"}, TypeError, "seed must"),
+        ({"progress": 3}, TypeError, "progress must"),
+    ],
+)
+def test_sample_rejects_bad_arguments(kwargs, error, match):
+    model = tiny_model()
+    with pytest.raises(error, match=match):
+        model.sample(**{"n": 1, **kwargs})
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"image_shape": (8, 8)}, "image_shape"),
+        ({"image_shape": (8, 0, 1)}, "image_shape"),
+        ({"widths": ()}, "widths"),
+        ({"block_depth": 0}, "block_depth"),
+        ({"timesteps": 1}, "timesteps"),
+        ({"ema_decay": 1.0}, "ema_decay"),
+    ],
+)
+def test_constructor_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        DiffusionModel(**{"image_shape": (8, 8, 1), **kwargs})
+
+
+def test_fit_rejects_images_of_another_shape():
+    model = tiny_model()
+    model.compile(optimizer="adam")
+    with pytest.raises(ValueError, match="images must have shape"):
+        model.fit(np.zeros((2, 9, 8, 1), np.float32), verbose=0)
