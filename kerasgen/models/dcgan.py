@@ -32,6 +32,7 @@ class DCGAN(ImageGenerator, keras.Model):
 
     def __init__(self, image_shape=(28, 28, 1), latent_dim=128, filters=64, label_smoothing=0.1, **kwargs):
         super().__init__(**kwargs)
+        self.d_optimizer = self.g_optimizer = None
         self.image_shape = _check_image_shape(image_shape)
         self.latent_dim = check_positive_int(latent_dim, "latent_dim")
         self.filters = check_positive_int(filters, "filters")
@@ -84,6 +85,8 @@ class DCGAN(ImageGenerator, keras.Model):
         self.g_optimizer.build(self.generator.trainable_variables)
 
     def get_compile_config(self):
+        if self.d_optimizer is None:
+            return None
         return {
             "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
             "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
@@ -99,7 +102,7 @@ class DCGAN(ImageGenerator, keras.Model):
     def build(self, input_shape=None):
         self.generator.build((None, self.latent_dim))
         self.discriminator.build((None, *self.image_shape))
-        if getattr(self, "d_optimizer", None) is not None:
+        if self.d_optimizer is not None:
             self._build_optimizers()
 
     @property

@@ -1,0 +1,160 @@
+"""VAE, DCGAN, the feature classifier and the image metrics: behaviour beyond the shared contract."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+
+import kerasgen as kg
+from kerasgen import cli, metrics
+from kerasgen.models.vae import binarize
+
+
+def test_iwae_nll_matches_the_exact_likelihood_of_a_one_dimensional_latent():
+    keras.utils.set_random_seed(1)
+    vae = kg.models.VAE(image_shape=(4, 4, 1), latent_dim=1, filters=(2, 2), hidden_dim=8)
+    x = binarize(np.random.default_rng(0).random((3, 4, 4, 1)), seed=1)
+    vae.build((None, 4, 4, 1))
+    # log p(x) = log integral p(x|z) N(z; 0, 1) dz, by quadrature on a fine grid.
+    z = np.linspace(-8, 8, 4001, dtype=np.float32)[:, None]
+    logits = np.asarray(vae.decoder(z), np.float64).reshape(len(z), -1)
+    flat = x.reshape(len(x), -1)
+    log_px_z = -(np.logaddexp(0, logits)[None] - flat[:, None] * logits[None]).sum(-1)
+    log_prior = -0.5 * (z[:, 0] ** 2 + math.log(2 * math.pi))
+    integrand = log_px_z + log_prior[None]
+    peak = integrand.max(axis=1, keepdims=True)
+    exact = -(peak[:, 0] + np.log(np.exp(integrand - peak).sum(1) * (z[1, 0] - z[0, 0])))
+    estimated = vae.nll(x, num_samples=5000, batch_size=1)
+    assert estimated == pytest.approx(exact.mean(), rel=0.01)
+    assert vae.nll(x, num_samples=1, batch_size=1) >= estimated - 1e-3  # the bound tightens with more samples
+
+
+def test_vae_sampling_interpolation_and_decoding():
+    vae = kg.models.VAE(image_shape=(8, 8, 1), latent_dim=3, filters=(4, 8), hidden_dim=16)
+    vae.build((None, 8, 8, 1))
+    images = vae.sample(5, temperature=1.0, seed=3)
+    assert images.shape == (5, 8, 8, 1) and images.dtype == np.float32 and 0 <= images.min() <= images.max() <= 1
+    np.testing.assert_array_equal(images, vae.sample(5, seed=3))
+    assert not np.allclose(images, vae.sample(5, seed=4))
+    at_zero = vae.sample(4, temperature=0.0, seed=9)
+    np.testing.assert_allclose(at_zero, np.repeat(vae.decode(np.zeros((1, 3))), 4, axis=0), atol=1e-6)
+    a, b = np.full((8, 8, 1), 0.2, np.float32), np.eye(8, dtype=np.float32)[..., None]
+    strip = vae.interpolate(a, b, steps=6)
+    means = np.asarray(vae.encode(np.stack([a, b]))[0])
+    assert strip.shape == (6, 8, 8, 1)
+    np.testing.assert_allclose(strip[0], vae.decode(means[:1])[0], atol=1e-6)
+    np.testing.assert_allclose(strip[-1], vae.decode(means[1:])[0], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda vae: vae.nll(np.full((2, 8, 8, 1), 0.5, np.float32)), "only 0 and 1"),
+        (lambda vae: vae.nll(np.zeros((2, 9, 8, 1), np.float32)), "shape"),
+        (lambda vae: vae.nll(np.zeros((2, 8, 8, 1), np.uint8)), "uint8"),
+        (lambda vae: vae.interpolate(np.full((8, 8, 1), 2.0), np.zeros((8, 8, 1))), "lie in \\[0, 1\\]"),
+        (lambda vae: vae.sample(0), "n must be"),
+        (lambda vae: vae.sample(2, temperature=-1), "temperature"),
+    ],
+)
+def test_vae_bad_input(call, message):
+    vae = kg.models.VAE(image_shape=(8, 8, 1), latent_dim=2, filters=(2, 2), hidden_dim=4)
+    vae.build((None, 8, 8, 1))
+    with pytest.raises((ValueError, TypeError), match=message):
+        call(vae)
+
+
+def test_image_shapes_must_halve_twice():
+    with pytest.raises(ValueError, match="divisible by 4"):
+        kg.models.DCGAN(image_shape=(10, 10, 1))
+
+
+def test_dcgan_truncation_and_seeds():
+    gan = kg.models.DCGAN(image_shape=(8, 8, 1), latent_dim=4, filters=4)
+    gan.build()
+    images = gan.sample(6, seed=1)
+    assert images.shape == (6, 8, 8, 1) and 0 <= images.min() <= images.max() <= 1
+    np.testing.assert_array_equal(images, gan.sample(6, seed=1))
+    collapsed = gan.sample(3, temperature=0.0, seed=5)
+    np.testing.assert_allclose(collapsed, np.repeat(collapsed[:1], 3, axis=0))
+    spread = lambda t: gan.sample(64, temperature=t, seed=2).std(axis=0).mean()  # noqa: E731
+    assert spread(0.3) < spread(1.0)
+
+
+def test_frechet_distance_against_the_general_formula():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((400, 5)) @ rng.standard_normal((5, 5))
+    b = rng.standard_normal((300, 5)) * 2 + 1
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    expected = (
+        np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(cov_a) + np.trace(cov_b)
+        - 2 * np.sqrt(np.linalg.eigvals(cov_a @ cov_b).real.clip(0)).sum()
+    )
+    assert metrics.frechet_distance(a, b) == pytest.approx(expected, rel=1e-8)
+    assert metrics.frechet_distance(a, a) == pytest.approx(0, abs=1e-8)
+    assert metrics.frechet_distance(a, b) == pytest.approx(metrics.frechet_distance(b, a), rel=1e-8)
+    with pytest.raises(ValueError, match="same d"):
+        metrics.frechet_distance(a, b[:, :3])
+
+
+def bars(count, seed=0):
+    """Two classes of 8x8 images: a horizontal bar (0) or a vertical bar (1) at a random place."""
+    rng = np.random.default_rng(seed)
+    images = np.zeros((count, 8, 8, 1), np.float32)
+    labels = rng.integers(0, 2, count)
+    for image, label, place in zip(images, labels, rng.integers(0, 8, count)):
+        if label:
+            image[:, place] = 1
+        else:
+            image[place, :] = 1
+    return images, labels
+
+
+def test_classifier_learns_and_reports_features_and_histograms():
+    keras.utils.set_random_seed(0)
+    x, y = bars(256)
+    clf = kg.models.ImageClassifier(image_shape=(8, 8, 1), num_classes=2, feature_dim=16, dropout=0.0)
+    clf.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
+    clf.fit(x, y, epochs=15, batch_size=32, verbose=0)
+    test_x, test_y = bars(200, seed=1)
+    assert np.mean(clf.predict_classes(test_x) == test_y) > 0.95
+    assert clf.features(test_x).shape == (200, 16)
+    histogram = metrics.class_histogram(clf, test_x, num_classes=2)
+    assert histogram.sum() == pytest.approx(1) and histogram == pytest.approx([np.mean(test_y == 0), np.mean(test_y == 1)], abs=0.05)
+
+
+def test_cli_writes_a_uint8_data_set_and_a_grid(tmp_path, capsys):
+    gan = kg.models.DCGAN(image_shape=(8, 8, 1), latent_dim=4, filters=4)
+    gan.build()
+    path = tmp_path / "gan.keras"
+    gan.save(path)
+    assert cli.main(["sample", str(path), "-n", "300", "--out", str(tmp_path / "set.npz"), "--seed", "0"]) == 0
+    captured = capsys.readouterr()
+    assert "sampled 300/300" in captured.err
+    images = np.load(tmp_path / "set.npz")["images"]
+    assert images.shape == (300, 8, 8, 1) and images.dtype == np.uint8
+    expected = kg.models.base.sample_in_chunks(gan, 300, seed=0)
+    np.testing.assert_array_equal(images, np.round(expected * 255).astype(np.uint8))
+    assert cli.main(["sample", str(path), "-n", "16", "--out", str(tmp_path / "grid.png")]) == 0
+    from PIL import Image
+
+    assert Image.open(tmp_path / "grid.png").size == (4 * 9 + 1, 4 * 9 + 1)
+
+
+def test_cli_interpolation_strip_from_test_images(tmp_path, data_dir, capsys):
+    vae = kg.models.VAE(image_shape=(28, 28, 1), latent_dim=2, filters=(2, 2), hidden_dim=4)
+    vae.build((None, 28, 28, 1))
+    path = tmp_path / "vae.keras"
+    vae.save(path)
+    out = tmp_path / "strip.png"
+    assert cli.main(["sample", str(path), "-n", "16", "--interpolate", "--out", str(out)]) == 0
+    from PIL import Image
+
+    assert Image.open(out).size == (8 * 29 + 1, 2 * 29 + 1)  # two rows of eight
+    gan = tmp_path / "gan.keras"
+    g = kg.models.DCGAN(image_shape=(8, 8, 1), latent_dim=4, filters=4)
+    g.build()
+    g.save(gan)
+    assert cli.main(["sample", str(gan), "-n", "8", "--interpolate", "--out", str(out)]) == 2
+    assert "cannot interpolate" in capsys.readouterr().err

@@ -1,0 +1,291 @@
+"""RealNVP: exact inverses and log-determinants, a normalised density, bits/dim, sampling, errors, the contract."""
+
+import math
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from contract import ContractSpec, run_model_contract, two_device_strategy
+
+import kerasgen.models
+from kerasgen.layers.coupling import ActNorm, AffineCoupling, Squeeze
+from kerasgen.models.realnvp import RealNVP, dequantize
+from kerasgen.toy_data import make_moons
+
+
+def tiny_images(n=8, shape=(4, 4, 1), seed=0):
+    """uint8 images with structure: a bright diagonal on a dark background, plus noise."""
+    rng = np.random.default_rng(seed)
+    base = 200 * np.eye(shape[0], shape[1])[None, :, :, None] + 20
+    return np.clip(base + rng.integers(-20, 30, (n, *shape)), 0, 255).astype(np.uint8)
+
+
+def tiny_image_flow(num_scales=2):
+    return RealNVP(input_shape=(4, 4, 1), num_scales=num_scales, hidden_units=8, num_blocks=1)
+
+
+def tiny_vector_flow():
+    return RealNVP(input_shape=(2,), num_couplings=4, hidden_units=16, num_blocks=2)
+
+
+def randomize(model_or_layer, seed=0, scale=0.3):
+    """Random weights everywhere, so no coupling or normalisation is the identity."""
+    rng = np.random.default_rng(seed)
+    for weight in model_or_layer.trainable_weights:
+        weight.assign(rng.normal(scale=scale, size=weight.shape).astype(np.float32))
+    return model_or_layer
+
+
+def jacobian_log_det(function, x):
+    """log|det J| per example of ``function`` at ``x`` from the full (batch) Jacobian, in float64."""
+    x = tf.constant(x, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = function(x)
+    jacobian = np.asarray(tape.batch_jacobian(y, x), np.float64)
+    dims = int(np.prod(x.shape[1:]))
+    sign, log_det = np.linalg.slogdet(jacobian.reshape(len(x), dims, dims))
+    assert np.all(sign != 0)
+    return log_det
+
+
+# Mathematics
+
+
+def test_inverse_of_forward_is_identity_for_vectors_and_images():
+    vectors = randomize(tiny_vector_flow())
+    points = np.random.default_rng(1).normal(size=(16, 2)).astype(np.float32)
+    z, _ = vectors.forward(points)
+    np.testing.assert_allclose(vectors.inverse(z), points, atol=1e-4)
+
+    images = randomize(tiny_image_flow())
+    y, _ = images.preprocess(tiny_images() / 255.0)
+    z, _ = images.forward(y)
+    assert z.shape == y.shape
+    np.testing.assert_allclose(images.inverse(z), y, atol=1e-4)
+    np.testing.assert_allclose(images.postprocess(y), tiny_images() / 255.0, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "layer, shape",
+    [
+        (AffineCoupling("checkerboard", 0, hidden_units=8, num_blocks=2), (2,)),
+        (AffineCoupling("checkerboard", 1, hidden_units=8, num_blocks=2), (3,)),
+        (AffineCoupling("channel", 0, hidden_units=8, num_blocks=2), (4,)),
+        (AffineCoupling("checkerboard", 0, hidden_units=4, num_blocks=1), (4, 4, 1)),
+        (AffineCoupling("checkerboard", 1, hidden_units=4, num_blocks=1), (2, 2, 3)),
+        (AffineCoupling("channel", 1, hidden_units=4, num_blocks=1), (2, 2, 4)),
+        (ActNorm(), (3,)),
+        (ActNorm(), (4, 4, 2)),
+        (Squeeze(), (4, 4, 1)),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, keras.layers.Layer) else str(value),
+)
+def test_layer_log_det_equals_numerical_jacobian(layer, shape):
+    x = np.random.default_rng(2).normal(size=(3, *shape)).astype(np.float32)
+    layer(x, training=True)  # builds; ActNorm initialises from the batch
+    randomize(layer)
+    y, log_det = layer(x)
+    np.testing.assert_allclose(log_det, jacobian_log_det(lambda t: layer(t)[0], x), atol=1e-4)
+    x_again, inverse_log_det = layer(y, inverse=True)
+    np.testing.assert_allclose(x_again, x, atol=1e-4)
+    np.testing.assert_allclose(inverse_log_det, -np.asarray(log_det), atol=1e-5)
+
+
+def test_image_log_prob_counts_every_jacobian_term():
+    """log p(x) on [0, 1]^D = log N(z) + log|det dz/dx| for the whole map: logit transform, squeeze, factor-out."""
+    model = randomize(tiny_image_flow())
+    x = tiny_images(3) / 255.0
+
+    def to_latent(images):
+        return model.forward(model.preprocess(images)[0])[0]
+
+    z = np.asarray(to_latent(x), np.float64).reshape(3, -1)
+    expected = np.sum(-0.5 * z**2 - 0.5 * math.log(2 * math.pi), axis=1) + jacobian_log_det(to_latent, x)
+    np.testing.assert_allclose(model.log_prob(x), expected, rtol=1e-5, atol=1e-3)
+
+
+@pytest.fixture(scope="module")
+def moons_flow():
+    """A 2-D flow trained briefly on two moons."""
+    keras.utils.set_random_seed(0)
+    model = RealNVP(input_shape=(2,), num_couplings=6, hidden_units=32, num_blocks=2)
+    model.compile(optimizer=keras.optimizers.Adam(5e-3))
+    model.fit(make_moons(1024, seed=0), batch_size=128, epochs=15, verbose=0)
+    return model
+
+
+def test_density_integrates_to_one_on_2d_data(moons_flow):
+    axis = np.linspace(-6, 6, 400, dtype=np.float32)
+    grid = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2)
+    density = np.exp(np.asarray(moons_flow.log_prob(grid), np.float64))
+    cell = (axis[1] - axis[0]) ** 2
+    assert abs(density.sum() * cell - 1.0) < 0.02
+    # Trained: the data are far more likely than under the standard normal the flow started from.
+    data = make_moons(512, seed=1)
+    standard_normal = np.sum(-0.5 * data**2 - 0.5 * math.log(2 * math.pi), axis=1)
+    assert np.mean(moons_flow.log_prob(data)) > np.mean(standard_normal) + 0.5
+
+
+# The contract every family passes
+
+
+@pytest.fixture
+def fresh_processes_import_realnvp(tmp_path, monkeypatch):
+    """The contract's fresh process imports kerasgen.models; until that exports RealNVP, import it at start-up."""
+    if hasattr(kerasgen.models, "RealNVP"):
+        return
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "sitecustomize.py").write_text("import kerasgen.models.realnvp\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(shim), os.environ.get("PYTHONPATH")])))
+
+
+@pytest.mark.parametrize("kind", ["images", "vectors"])
+def test_realnvp_contract(kind, tmp_path, fresh_processes_import_realnvp):
+    if kind == "images":
+        spec = ContractSpec(
+            build=tiny_image_flow,
+            compile=lambda model, optimizer: model.compile(optimizer=optimizer),
+            x=tiny_images(8) / np.float32(255),
+            y=None,
+        )
+    else:
+        spec = ContractSpec(
+            build=tiny_vector_flow,
+            compile=lambda model, optimizer: model.compile(optimizer=optimizer),
+            x=make_moons(16, seed=0),
+            y=None,
+        )
+    run_model_contract(spec, tmp_path)
+
+
+def test_actnorm_initialisation_is_the_same_under_mirrored_strategy():
+    """Data-dependent initialisation uses the global batch's statistics, whatever the number of replicas."""
+    x = make_moons(8, seed=3) * np.array([3.0, 0.5], np.float32) + 1.0
+    keras.utils.set_random_seed(0)
+    single = tiny_vector_flow()
+    single.build()
+    start = single.get_weights()
+    with two_device_strategy().scope():
+        mirrored = tiny_vector_flow()
+        mirrored.build()
+    for model in (single, mirrored):
+        model.set_weights(start)
+        model.compile(optimizer=keras.optimizers.SGD(0.0))
+        model.fit(x, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    actnorm = single.steps[0]
+    np.testing.assert_allclose(actnorm.bias, -x.mean(axis=0), atol=1e-5)
+    np.testing.assert_allclose(np.exp(-np.asarray(actnorm.log_scale)), x.std(axis=0), rtol=1e-4)
+    for a, b in zip(single.get_weights(), mirrored.get_weights()):
+        np.testing.assert_allclose(b, a, atol=1e-6)
+
+
+# bits/dim, sampling, configuration
+
+
+def test_bits_per_dim_is_the_documented_conversion_of_log_prob():
+    model = randomize(tiny_image_flow(), scale=0.1)
+    images = tiny_images(5)
+    bits = model.bits_per_dim(images, seed=4, batch_size=2)
+    assert np.isfinite(bits)
+    log_prob = np.asarray(model.log_prob(dequantize(images, seed=4)), np.float64)
+    expected = np.mean(-log_prob) / (16 * math.log(2)) + 8
+    assert bits == pytest.approx(expected, rel=1e-5)
+    assert model.bits_per_dim(images, seed=4) == pytest.approx(bits, rel=1e-6)  # batching does not matter
+    # An untrained flow is the logistic-in-logit-space density: close to the uniform one (8 bits).
+    assert 7 < tiny_image_flow().bits_per_dim(images) < 9
+
+
+def test_fit_reports_bits_per_dim_of_the_training_objective():
+    model = tiny_image_flow(num_scales=1)
+    model.compile(optimizer="adam")
+    logs = model.fit(tiny_images(8) / np.float32(255), batch_size=8, epochs=1, verbose=0).history
+    assert logs["bits_per_dim"][0] == pytest.approx(logs["loss"][0] / math.log(2) + 8, rel=1e-5)
+
+
+def test_dequantize_stays_in_each_pixel_bin():
+    images = tiny_images(4)
+    x = dequantize(images, seed=0)
+    assert x.dtype == np.float32
+    assert np.all(np.floor(x * 256) == images)
+    np.testing.assert_array_equal(dequantize(images, seed=0), x)
+
+
+def test_samples_shape_dtype_range_and_seed():
+    images = randomize(tiny_image_flow())
+    samples = images.sample(5, temperature=0.7, seed=3)
+    assert samples.shape == (5, 4, 4, 1) and samples.dtype == np.float32
+    assert samples.min() >= 0 and samples.max() <= 1
+    np.testing.assert_array_equal(images.sample(5, temperature=0.7, seed=3), samples)
+    assert not np.array_equal(images.sample(5, temperature=0.7, seed=4), samples)
+
+    vectors = randomize(tiny_vector_flow())
+    points = vectors.sample(200, seed=0)
+    assert points.shape == (200, 2) and points.dtype == np.float32
+    assert np.abs(points).max() > 1  # raw points, not clipped to [0, 1]
+    # Temperature scales the base Gaussian: at 0 every sample is the image of z = 0.
+    np.testing.assert_allclose(vectors.sample(3, temperature=0.0, seed=1), np.tile(vectors.inverse(np.zeros((1, 2))), (3, 1)))
+
+
+def test_config_round_trip():
+    model = RealNVP(input_shape=(8, 8, 3), num_scales=3, num_couplings=2, hidden_units=4, num_blocks=2, alpha=0.01)
+    config = model.get_config()
+    assert RealNVP.from_config(config).get_config() == config
+    assert config["input_shape"] == (8, 8, 3) and config["num_scales"] == 3 and config["alpha"] == 0.01
+
+
+def test_make_moons_is_normalised_and_seeded():
+    points = make_moons(1001, noise=0.1, seed=0)
+    assert points.shape == (1001, 2) and points.dtype == np.float32
+    np.testing.assert_allclose(points.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(points.std(axis=0), 1, atol=1e-5)
+    np.testing.assert_array_equal(make_moons(1001, noise=0.1, seed=0), points)
+
+
+# Errors
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"input_shape": (28, 28)}, ValueError, "input_shape"),
+        ({"input_shape": (1,)}, ValueError, "input_shape"),
+        ({"input_shape": (6, 6, 1), "num_scales": 3}, ValueError, "divisible"),
+        ({"input_shape": "28x28"}, TypeError, "input_shape"),
+        ({"input_shape": (4, 4, 1), "num_scales": 0}, ValueError, "num_scales"),
+        ({"input_shape": (4, 4, 1), "hidden_units": 0}, ValueError, "hidden_units"),
+        ({"input_shape": (4, 4, 1), "num_blocks": 2.5}, TypeError, "num_blocks"),
+        ({"input_shape": (4, 4, 1), "alpha": 0.5}, ValueError, "alpha"),
+    ],
+)
+def test_bad_constructor_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        RealNVP(**kwargs)
+
+
+def test_bad_inputs_are_clear_errors():
+    images = tiny_image_flow()
+    with pytest.raises(ValueError, match=r"x must have shape \(n, 4, 4, 1\)"):
+        images.log_prob(np.zeros((2, 4, 4), np.float32))
+    with pytest.raises(ValueError, match=r"x must be images in \[0, 1\]"):
+        images.log_prob(np.full((2, 4, 4, 1), 2.0, np.float32))
+    with pytest.raises(TypeError, match="x must be floating point.*bits_per_dim"):
+        images.log_prob(tiny_images(2))
+    with pytest.raises(TypeError, match="images must be uint8"):
+        images.bits_per_dim(tiny_images(2) / 255.0)
+    with pytest.raises(ValueError, match="images must have shape"):
+        images.bits_per_dim(np.zeros((2, 8, 8, 1), np.uint8))
+    with pytest.raises(ValueError, match="n must be"):
+        images.sample(0)
+    with pytest.raises(TypeError, match="n must be an int"):
+        images.sample(2.0)
+    with pytest.raises(ValueError, match="temperature"):
+        images.sample(2, temperature=-1.0)
+    vectors = tiny_vector_flow()
+    with pytest.raises(ValueError, match=r"z must have shape \(n, 2\)"):
+        vectors.inverse(np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match="bits_per_dim applies to image flows"):
+        vectors.bits_per_dim(np.zeros((2, 2), np.uint8))
