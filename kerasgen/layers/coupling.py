@@ -47,25 +47,22 @@ class ActNorm(keras.layers.Layer):
 
     def build(self, input_shape):
         channels = input_shape[-1]
-        # Assigned inside the replica step by the initialisation, with the same value on every replica.
-        self.bias = self.add_weight(
-            shape=(channels,), initializer="zeros", name="bias", aggregation="only_first_replica"
-        )
-        self.log_scale = self.add_weight(
-            shape=(channels,), initializer="zeros", name="log_scale", aggregation="only_first_replica"
-        )
-        self.initialized = self.add_weight(
-            shape=(), initializer="zeros", trainable=False, name="initialized", aggregation="only_first_replica"
-        )
+        self.bias = self.add_weight(shape=(channels,), initializer="zeros", name="bias")
+        self.log_scale = self.add_weight(shape=(channels,), initializer="zeros", name="log_scale")
+        self.initialized = self.add_weight(shape=(), initializer="zeros", trainable=False, name="initialized")
 
-    def _initialize(self, x):
+    def _global_moments(self, x):
+        """Per-channel mean and variance of the global batch (all-reduced over replicas)."""
         axes = list(range(len(x.shape) - 1))
         moments = [tf.reduce_mean(x, axes), tf.reduce_mean(tf.square(x), axes)]
         context = tf.distribute.get_replica_context()
         if context is not None and context.num_replicas_in_sync > 1:
             moments = context.all_reduce(tf.distribute.ReduceOp.MEAN, moments)
         mean, mean_square = moments
-        variance = tf.maximum(mean_square - tf.square(mean), 0.0)
+        return mean, tf.maximum(mean_square - tf.square(mean), 0.0)
+
+    def _initialize(self, mean, variance):
+        # Each replica writes its own copy of the variables, with the same (all-reduced) values.
         self.bias.assign(-mean)
         self.log_scale.assign(-0.5 * tf.math.log(variance + self.epsilon))
         self.initialized.assign(1.0)
@@ -73,7 +70,9 @@ class ActNorm(keras.layers.Layer):
 
     def call(self, x, inverse=False, training=False):
         if training and not inverse:
-            tf.cond(self.initialized > 0, lambda: tf.constant(False), lambda: self._initialize(x))
+            # The all-reduce must stay outside the cond: a cross-replica sync inside control flow is unsupported.
+            mean, variance = self._global_moments(x)
+            tf.cond(self.initialized > 0, lambda: tf.constant(False), lambda: self._initialize(mean, variance))
         log_scale = tf.convert_to_tensor(self.log_scale)
         log_det = _per_example(_positions(x) * tf.reduce_sum(log_scale), x)
         if inverse:

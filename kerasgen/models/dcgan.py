@@ -94,6 +94,8 @@ class DCGAN(ImageGenerator, keras.Model):
 
     def compile_from_config(self, config):
         self.compile(**{key: keras.saving.deserialize_keras_object(value) for key, value in config.items()})
+        if not self.built:
+            self.build()  # also builds both optimizers, so their saved state loads
 
     def call(self, images, training=False):
         """Discriminator logits for images: what ``fit`` feeds the model. Generate with ``sample``."""
