@@ -61,7 +61,8 @@ def build_parser():
 
     zoo = commands.add_parser("zoo", help="list or describe pretrained models")
     zoo_commands = zoo.add_subparsers(dest="zoo_command", required=True, parser_class=_Parser)
-    zoo_commands.add_parser("list", help="one line per zoo entry")
+    listing = zoo_commands.add_parser("list", help="one line per zoo entry")
+    listing.add_argument("--markdown", action="store_true", help="as a markdown table (the README's)")
     info = zoo_commands.add_parser("info", help="the card of one entry")
     info.add_argument("name")
 
@@ -134,6 +135,12 @@ def _zoo_list(args):
         metric = f"{e['metric']['name']} = {e['metric']['value']}"
         size = f"{e['size'] / 1e6:.1f} MB" if e["size"] else "missing"
         rows.append((e["name"], e["family"], e["dataset"].split(" ")[0], metric, size))
+    if args.markdown:
+        for index, row in enumerate(rows):
+            print("| " + " | ".join(row) + " |")
+            if index == 0:
+                print("|" + " --- |" * len(row))
+        return
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())

@@ -294,14 +294,13 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
     args = parser.parse_args()
     trainer = train_images if family in image_families() else train_text
     model, history = trainer(family, epochs=args.epochs, logdir=args.logdir, **train_kwargs)
-    value = zoo.measure(model, metric)
     card = zoo.publish(
         model,
         name,
         {
             "family": family,
             "dataset": dataset_description,
-            "metric": {**metric, "value": round(value, 4), **(report(model) if report else {})},
+            "metric": {**metric, "value": None},
             "command": f"python zoo/recipes/{Path(recipe_file).name} --epochs {args.epochs}",
             "training_time": (
                 f"{history.seconds / 60:.0f} min for the final session of the run "
@@ -312,5 +311,10 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
             "notes": notes,
         },
     )
+    # The figure is measured on the shipped file, as `kerasgen eval` loads it: float32, from the zoo.
+    precision.set_policy("float32")
+    shipped = zoo.load(name)
+    card["metric"] = {**metric, "value": round(zoo.measure(shipped, metric), 4), **(report(shipped) if report else {})}
+    zoo.write_card(card)
     print(card)
     return card

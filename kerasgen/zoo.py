@@ -149,7 +149,13 @@ def publish(model, name, card, directory=None):
         "sha256": sha256(file),
         "parameters": int(exported.count_params()),
     }
-    tmp = root / f".{name}.json.tmp"
-    tmp.write_text(json.dumps(full, indent=2) + "\n")
-    os.replace(tmp, root / f"{name}.json")
-    return full
+    return write_card(full, root)
+
+
+def write_card(card, directory=None):
+    """Write ``<name>.json`` through a temporary file and a rename; returns the card."""
+    root = Path(directory) if directory else zoo_dir()
+    tmp = root / f".{card['name']}.json.tmp"
+    tmp.write_text(json.dumps(card, indent=2) + "\n")
+    os.replace(tmp, root / f"{card['name']}.json")
+    return card

@@ -83,3 +83,21 @@ def test_publish_stores_float32_layers_after_mixed_precision_training(zoo_dir, t
     kg.zoo.publish(model, "bf16-trained", {"family": "lstm", "dataset": "t", "metric": {"key": "text_nll", "name": "n", "value": 0}, "command": "", "training_time": "", "hardware": ""})
     loaded = kg.zoo.load("bf16-trained")
     assert {layer.dtype_policy.name for layer in loaded._flatten_layers()} == {"float32"}
+
+
+def test_recipe_runner_publishes_a_card_that_eval_reproduces(zoo_dir, text, tmp_path, monkeypatch):
+    from kerasgen.training import run_zoo_recipe
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(text)
+    monkeypatch.setattr("sys.argv", ["tiny_recipe.py", "--epochs", "1", "--logdir", str(tmp_path / "run")])
+    metric = {"key": "text_nll", "name": "validation nats/char", "args": {"dataset": str(corpus), "split": "validation", "seq_len": 32}}
+    card = run_zoo_recipe(
+        "tiny-recipe", "lstm", "test text", metric, "tiny", "zoo/recipes/tiny_recipe.py", 1,
+        text=str(corpus), steps_per_epoch=2, seq_len=16, batch_size=4, policy="mixed_bfloat16",
+        model_kwargs={"embedding_dim": 4, "units": 8, "num_layers": 1},
+    )
+    assert card["command"] == "python zoo/recipes/tiny_recipe.py --epochs 1"
+    assert json.loads((zoo_dir / "tiny-recipe.json").read_text()) == card
+    expected, measured = kg.zoo.evaluate("tiny-recipe")
+    assert expected == card["metric"]["value"] and measured == pytest.approx(expected, abs=1e-4)
