@@ -89,12 +89,14 @@ def build_parser():
     sample.add_argument("--data-dir", help="local data directory for --interpolate (default $KERASGEN_DATA_DIR)")
 
     train = commands.add_parser("train", help="train (or fine-tune with --init) a model")
-    train.add_argument("family", help="model family, e.g. lstm")
-    train.add_argument("--text", default="tiny_shakespeare", help="text file or data set name")
+    train.add_argument("family", help="text: lstm, gpt; images: vae, dcgan, classifier")
+    train.add_argument("--text", default="tiny_shakespeare", help="text models: text file or data set name")
+    train.add_argument("--data", default="mnist", help="image models: mnist, fashion_mnist or a folder of images")
+    train.add_argument("--latent-dim", type=_positive_int, help="image models with a latent space")
     train.add_argument("--level", choices=("char", "word"), default="char")
     train.add_argument("--epochs", type=_positive_int, default=10)
     train.add_argument("--steps-per-epoch", type=_positive_int)
-    train.add_argument("--batch-size", type=_positive_int, default=64)
+    train.add_argument("--batch-size", type=_positive_int, help="default 64 (text) or 128 (images)")
     train.add_argument("--seq-len", type=_positive_int, default=128)
     train.add_argument("--max-vocab", type=_positive_int, default=10000)
     train.add_argument("--learning-rate", type=float, default=1e-3)
@@ -223,22 +225,27 @@ def _progress(done, total):
 def _train(args):
     from kerasgen import training
 
-    if args.family not in training.text_families():
-        raise UsageError(f"unknown model family {args.family!r}: use one of {', '.join(training.text_families())}")
-    model_kwargs = {
-        key: getattr(args, key)
-        for key in ("embedding_dim", "units", "num_layers", "dropout", "tie_embeddings")
-        if getattr(args, key) is not None
-    }
+    text_families, image_families = training.text_families(), training.image_families()
+    if args.family not in text_families and args.family not in image_families:
+        known = ", ".join([*text_families, *image_families])
+        raise UsageError(f"unknown model family {args.family!r}: use one of {known}")
+    options = ("latent_dim",) if args.family in image_families else (
+        "embedding_dim", "units", "num_layers", "dropout", "tie_embeddings")
+    model_kwargs = {key: getattr(args, key) for key in options if getattr(args, key) is not None}
     if args.init and model_kwargs:
         raise UsageError("--init keeps the zoo model's architecture: drop the size options")
-    training.train_text(
-        args.family, args.text, level=args.level, data_dir=args.data_dir, epochs=args.epochs,
-        batch_size=args.batch_size, seq_len=args.seq_len, max_vocab=args.max_vocab, init=args.init,
-        logdir=args.logdir, out=args.out, learning_rate=args.learning_rate, policy=args.policy,
-        strategy=args.strategy, prompt=args.prompt, model_kwargs=model_kwargs,
+    common = dict(
+        data_dir=args.data_dir, epochs=args.epochs, init=args.init, logdir=args.logdir, out=args.out,
+        learning_rate=args.learning_rate, policy=args.policy, strategy=args.strategy, model_kwargs=model_kwargs,
         steps_per_epoch=args.steps_per_epoch, seed=args.seed,
     )
+    if args.family in image_families:
+        training.train_images(args.family, args.data, batch_size=args.batch_size or 128, **common)
+    else:
+        training.train_text(
+            args.family, args.text, level=args.level, batch_size=args.batch_size or 64, seq_len=args.seq_len,
+            max_vocab=args.max_vocab, prompt=args.prompt, **common,
+        )
     if args.out:
         print(f"saved {args.out}")
 

@@ -157,7 +157,17 @@ def read_idx(path):
 
 
 def load_image_arrays(name, split="train", data_dir=None):
-    """MNIST or Fashion-MNIST as numpy arrays: uint8 images (n, 28, 28, 1) and uint8 labels (n,)."""
+    """An image set as numpy arrays: uint8 images (n, H, W, C) and uint8 labels (n,).
+
+    MNIST and Fashion-MNIST have splits ``train`` and ``test``. A folder of
+    images (see ``load_images``) has ``train`` (90%) and ``test`` (the other 10%).
+    """
+    if name not in IMAGE_SETS and Path(str(name)).is_dir():
+        _check_split(split, tuple(_IDX_PREFIX))
+        pairs = list(load_images(name, "train" if split == "train" else "validation").as_numpy_iterator())
+        if not pairs:
+            raise ValueError(f"folder {str(name)!r} has no images in its {split} split")
+        return np.stack([image for image, _ in pairs]), np.array([label for _, label in pairs], np.uint8)
     if name not in IMAGE_SETS:
         raise ValueError(f"unknown image data set {name!r}: use one of {', '.join(IMAGE_SETS)} or a folder")
     _check_split(split, tuple(_IDX_PREFIX))
