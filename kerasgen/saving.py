@@ -39,6 +39,8 @@ def float32_copy(model):
         config.pop("dtype", None)
         copy = type(model).from_config(config)
         copy.build_from_config(model.get_build_config())
+        if not copy.built:
+            raise ValueError(f"could not rebuild {type(model).__name__} from its build config; it needs a build()")
         copy.set_weights(model.get_weights())
     finally:
         keras.mixed_precision.set_dtype_policy(previous)

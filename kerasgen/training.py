@@ -145,7 +145,8 @@ def _run_callbacks(model, logdir, backup_dir, temperatures, prompt, verbose, ima
     callbacks = [StopOnNonFiniteLoss()]
     backup_dir = backup_dir or (os.path.join(logdir, "backup") if logdir else None)
     if backup_dir:
-        callbacks.append(keras.callbacks.BackupAndRestore(backup_dir, double_checkpoint=True))
+        # Kept after the last epoch: running the same command again republishes instead of retraining.
+        callbacks.append(keras.callbacks.BackupAndRestore(backup_dir, double_checkpoint=True, delete_checkpoint=False))
     if logdir:
         _check_writable(logdir)
         callbacks.append(keras.callbacks.TensorBoard(logdir))

@@ -43,6 +43,10 @@ class ImageClassifier(keras.Model):
         self.classifier_dropout = keras.layers.Dropout(dropout)
         self.head = keras.layers.Dense(num_classes, dtype="float32", name="logits")
 
+    def build(self, input_shape=None):
+        self.feature_network.build((None, *self.image_shape))
+        self.head.build((None, self.feature_dim))
+
     def call(self, images, training=False):
         """Class probabilities for float images in [0, 1]."""
         features = self.feature_network(images, training=training)

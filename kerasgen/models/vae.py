@@ -89,6 +89,10 @@ class VAE(ImageGenerator, keras.Model):
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
 
+    def build(self, input_shape=None):
+        self.encoder.build((None, *self.image_shape))
+        self.decoder.build((None, self.latent_dim))
+
     def encode(self, x):
         """Posterior mean and log-variance of z given images x in [0, 1]."""
         stats = self.encoder(x)
