@@ -88,7 +88,22 @@ class TextGenerator:
         return outputs[0] if single else outputs
 
     def generate_ids(self, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed):
-        """(batch, prompt_len) int32 -> (batch, max_new_tokens) int32 new ids."""
+        """(batch, prompt_len) int32 -> (batch, max_new_tokens) int32 new ids, by the compiled loop.
+
+        One ``tf.function`` per (top_k, top_p used) pair: prompt length, batch,
+        token count, temperature, top_p and seed are tensors and never retrace.
+        """
+        loops = self.__dict__.setdefault("_generation_loops", {})
+        key = (top_k, top_p is not None)
+        if key not in loops:
+            loops[key] = tf.function(self._loop_fn(*key), reduce_retracing=True)
+        return loops[key](
+            prompt_ids, tf.constant(max_new_tokens), tf.constant(float(temperature)),
+            tf.constant(1.0 if top_p is None else float(top_p)), seed,
+        )
+
+    def _loop_fn(self, top_k, use_top_p):
+        """A function (prompt_ids, steps, temperature, top_p, seed) -> (batch, steps) new ids."""
         raise NotImplementedError
 
     def token_embeddings(self):

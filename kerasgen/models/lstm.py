@@ -48,7 +48,6 @@ class LSTMGenerator(TextGenerator, keras.Model):
             self.head = TiedLogits(tokenizer.vocab_size, name="logits")
         else:
             self.head = keras.layers.Dense(tokenizer.vocab_size, dtype="float32", name="logits")
-        self._generation_loops = {}
 
     def call(self, token_ids, training=False, initial_state=None, return_state=False):
         x = self.embedding(token_ids)
@@ -78,14 +77,6 @@ class LSTMGenerator(TextGenerator, keras.Model):
             x, (h, c) = lstm.cell(x, [h, c])
             new_states.append((h, c))
         return self._logits(x), new_states
-
-    def generate_ids(self, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed):
-        key = (top_k, top_p is None)
-        if key not in self._generation_loops:
-            self._generation_loops[key] = tf.function(self._loop_fn(top_k, top_p is not None), reduce_retracing=True)
-        loop = self._generation_loops[key]
-        top_p = 1.0 if top_p is None else float(top_p)
-        return loop(prompt_ids, tf.constant(max_new_tokens), tf.constant(float(temperature)), tf.constant(top_p), seed)
 
     def _loop_fn(self, top_k, use_top_p):
         def loop(prompt_ids, steps, temperature, top_p, seed):

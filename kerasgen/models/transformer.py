@@ -57,7 +57,6 @@ class DecoderTransformer(TextGenerator, keras.Model):
             self.head = TiedLogits(tokenizer.vocab_size, name="logits")
         else:
             self.head = keras.layers.Dense(tokenizer.vocab_size, dtype="float32", name="logits")
-        self._generation_loops = {}
 
     def call(self, token_ids, training=False):
         length = token_ids.shape[1]
@@ -95,14 +94,7 @@ class DecoderTransformer(TextGenerator, keras.Model):
         return self._logits(x)[:, 0], new_cache
 
     def generate_ids(self, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed):
-        prompt_ids = prompt_ids[:, -self.max_length :]
-        key = (top_k, top_p is None)
-        if key not in self._generation_loops:
-            self._generation_loops[key] = tf.function(self._loop_fn(top_k, top_p is not None), reduce_retracing=True)
-        top_p = 1.0 if top_p is None else float(top_p)
-        return self._generation_loops[key](
-            prompt_ids, tf.constant(max_new_tokens), tf.constant(float(temperature)), tf.constant(top_p), seed
-        )
+        return super().generate_ids(prompt_ids[:, -self.max_length :], max_new_tokens, temperature, top_k, top_p, seed)
 
     def _loop_fn(self, top_k, use_top_p):
         max_length, keep = self.max_length, self.max_length // 2
