@@ -22,6 +22,7 @@ _SUBMODULES = (
     "precision",
     "sampling",
     "text",
+    "toy_data",
     "zoo",
 )
 

@@ -1,5 +1,7 @@
 """DiffusionModel: the contract, the schedule, the samplers against an exact noise oracle, EMA, bad inputs."""
 
+from types import SimpleNamespace
+
 import keras
 import numpy as np
 import pytest
@@ -33,11 +35,14 @@ def tiny_images(count=8, seed=0):
 
 @pytest.fixture(scope="module")
 def trained():
+    """A tiny model (EMA decay 0.5) after two training steps, with its weights after the first and the second."""
     keras.utils.set_random_seed(0)
-    model = tiny_model()
+    model = tiny_model(ema_decay=0.5)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
-    model.fit(tiny_images(), batch_size=8, epochs=4, verbose=0)
-    return model
+    model.fit(tiny_images(), batch_size=8, epochs=1, verbose=0)
+    first, first_ema = model.network.get_weights(), model.ema_network.get_weights()
+    model.fit(tiny_images(), batch_size=8, epochs=1, verbose=0)
+    return SimpleNamespace(model=model, first=first, first_ema=first_ema, second=model.network.get_weights())
 
 
 def test_diffusion_contract(tmp_path):
@@ -98,7 +103,19 @@ def mixture_oracle(alpha_bars, points, weights):
     return predict_noise
 
 
-@pytest.mark.parametrize("sampler, steps, eta", [("ddpm", 1000, 0.0), ("ddpm", 100, 0.0), ("ddim", 50, 0.0), ("ddim", 50, 0.5)])
+@pytest.mark.parametrize("sampler", ["ddim", "ddpm"])
+def test_samplers_with_an_exact_noise_oracle_recover_the_one_training_image(sampler):
+    alpha_bars = cosine_alpha_bars(1000)
+    image = np.random.default_rng(0).uniform(-1, 1, size=(1, 4, 4, 1))
+    step = make_sampling_step(mixture_oracle(alpha_bars, image, [1.0]), sampler)
+    x = tf.random.stateless_normal((3, 4, 4, 1), tf.constant([1, 0]))
+    samples = run_sampler(step, x, alpha_bars, 10, seed=tf.constant([2, 0]))
+    np.testing.assert_allclose(samples, image.repeat(3, axis=0), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "sampler, steps, eta", [("ddpm", 1000, 0.0), ("ddpm", 100, 0.0), ("ddim", 50, 0.0), ("ddim", 50, 0.5)]
+)
 def test_samplers_with_an_exact_noise_oracle_draw_the_data_distribution(sampler, steps, eta):
     """Data: two 2x2 images, -0.5 everywhere (weight 0.25) or +0.5 (0.75). Exact noise predictions must give
     samples on those two images in those proportions: wrong means or variances miss one or the other."""
@@ -114,57 +131,61 @@ def test_samplers_with_an_exact_noise_oracle_draw_the_data_distribution(sampler,
 
 
 def test_unet_keeps_any_image_size():
-    for shape, widths, attention in [((28, 28, 1), (4, 8, 8), False), ((12, 12, 3), (4, 8, 8, 8), True), ((7, 5, 2), (4, 4), False)]:
+    # MNIST's 28 -> 14 -> 7, and odd sizes that round up going down (7 -> 4 -> 2, 5 -> 3 -> 2) and crop going up.
+    for shape, widths, attention in [((28, 28, 1), (4, 8, 8), False), ((7, 5, 2), (4, 4, 4), True)]:
         unet = UNet(shape[-1], widths=widths, block_depth=1, attention=attention)
         out = unet(tf.zeros((2, *shape)), tf.constant([0, 999]))
         assert out.shape == (2, *shape) and out.dtype == tf.float32
 
 
+def test_call_returns_the_noise_and_its_prediction():
+    noise, predicted = tiny_model()(tiny_images(2))
+    assert noise.shape == predicted.shape == (2, 8, 8, 1)
+    assert noise.dtype == predicted.dtype == tf.float32
+    np.testing.assert_array_equal(predicted, 0.0)  # the output convolution starts at zero
+
+
 def test_sampling_is_seeded_and_samplers_differ(trained):
-    ddim = trained.sample(3, steps=5, seed=1)
-    assert ddim.shape == (3, 8, 8, 1) and ddim.dtype == np.float32
+    model = trained.model
+    ddim = model.sample(2, steps=4, seed=1)
+    assert ddim.shape == (2, 8, 8, 1) and ddim.dtype == np.float32
     assert 0 <= ddim.min() and ddim.max() <= 1
-    np.testing.assert_array_equal(trained.sample(3, steps=5, seed=1), ddim)
-    assert np.abs(trained.sample(3, steps=5, seed=2) - ddim).max() > 1e-3
-    assert np.abs(trained.sample(3, steps=5, sampler="ddpm", seed=1) - ddim).max() > 1e-3
-    assert np.abs(trained.sample(3, steps=5, eta=1.0, seed=1) - ddim).max() > 1e-3
-    assert np.abs(trained.sample(3, steps=5, seed=1, use_ema=False) - ddim).max() > 1e-3
+    np.testing.assert_array_equal(model.sample(2, steps=4, seed=1), ddim)
+    assert np.abs(model.sample(2, steps=4, seed=2) - ddim).max() > 1e-3
+    assert np.abs(model.sample(2, steps=4, sampler="ddpm", seed=1) - ddim).max() > 1e-3
+    assert np.abs(model.sample(2, steps=4, eta=1.0, seed=1) - ddim).max() > 1e-3
+    assert np.abs(model.sample(2, steps=4, seed=1, use_ema=False) - ddim).max() > 1e-3
     # Temperature 0 starts from zeros and adds no noise: the seed no longer matters.
     np.testing.assert_array_equal(
-        trained.sample(2, steps=5, sampler="ddpm", temperature=0.0, seed=1),
-        trained.sample(2, steps=5, sampler="ddpm", temperature=0.0, seed=2),
+        model.sample(2, steps=4, sampler="ddpm", temperature=0.0, seed=1),
+        model.sample(2, steps=4, sampler="ddpm", temperature=0.0, seed=2),
     )
 
 
 def test_progress_is_called_after_every_step(trained):
     calls = []
-    trained.sample(1, steps=4, seed=0, progress=lambda step, total: calls.append((step, total)))
+    trained.model.sample(2, steps=4, seed=0, progress=lambda step, total: calls.append((step, total)))
     assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
 
 
-def test_ema_follows_the_weights_and_survives_saving(tmp_path):
-    keras.utils.set_random_seed(0)
-    model = tiny_model(ema_decay=0.5)
-    model.compile(optimizer=keras.optimizers.Adam(1e-2))
-    images = tiny_images()
-    model.fit(images, batch_size=8, epochs=1, verbose=0)
-    first = model.network.get_weights()
-    for ema, weight in zip(model.ema_network.get_weights(), first):  # the first step copies
+def test_ema_copies_the_first_step_then_averages(trained):
+    model = trained.model
+    for ema, weight in zip(trained.first_ema, trained.first):
         np.testing.assert_array_equal(ema, weight)
-    model.fit(images, batch_size=8, epochs=1, verbose=0)
-    second = model.network.get_weights()
-    for ema, a, b in zip(model.ema_network.get_weights(), first, second):
+    for ema, a, b in zip(model.ema_network.get_weights(), trained.first, trained.second):
         np.testing.assert_allclose(ema, 0.5 * a + 0.5 * b, rtol=1e-6, atol=1e-7)
-    assert max(np.abs(e - w).max() for e, w in zip(model.ema_network.get_weights(), second)) > 1e-4
-    assert not model.ema_network.trainable_weights and len(model.trainable_weights) == len(second)
+    assert max(np.abs(e - w).max() for e, w in zip(model.ema_network.get_weights(), trained.second)) > 1e-4
+    assert not model.ema_network.trainable_weights and len(model.trainable_weights) == len(trained.second)
 
+
+def test_save_and_load_keep_raw_and_ema_weights(trained, tmp_path):
+    model = trained.model
     model.save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert loaded.get_config() == model.get_config()
     for name in ("network", "ema_network"):
         for a, b in zip(getattr(model, name).get_weights(), getattr(loaded, name).get_weights()):
             np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(loaded.sample(2, steps=3, seed=0), model.sample(2, steps=3, seed=0))
-    assert loaded.get_config() == model.get_config()
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,21 @@
 """Building blocks shared by the model families, registered for safe ``.keras`` loading."""
 
 from kerasgen.layers.attention import CachedCausalSelfAttention, PositionEmbedding, TransformerBlock
+from kerasgen.layers.coupling import ActNorm, AffineCoupling, Squeeze
 from kerasgen.layers.embedding import TiedLogits
+from kerasgen.layers.unet import ResidualBlock, SinusoidalEmbedding, SpatialSelfAttention, UNet, Upsample
 
-__all__ = ["CachedCausalSelfAttention", "PositionEmbedding", "TiedLogits", "TransformerBlock"]
+__all__ = [
+    "ActNorm",
+    "AffineCoupling",
+    "CachedCausalSelfAttention",
+    "PositionEmbedding",
+    "ResidualBlock",
+    "SinusoidalEmbedding",
+    "SpatialSelfAttention",
+    "Squeeze",
+    "TiedLogits",
+    "TransformerBlock",
+    "UNet",
+    "Upsample",
+]

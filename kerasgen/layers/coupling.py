@@ -155,8 +155,8 @@ class AffineCoupling(keras.layers.Layer):
             self.hidden = [keras.layers.Dense(self.hidden_units, activation="relu") for _ in range(self.num_blocks)]
             self.output_layer = keras.layers.Dense(2 * channels, kernel_initializer="zeros")
         else:
-            self.hidden = [keras.layers.Conv2D(self.hidden_units, 3, padding="same")]
-            self.hidden += [keras.layers.Conv2D(self.hidden_units, 3, padding="same") for _ in range(2 * self.num_blocks)]
+            count = 1 + 2 * self.num_blocks  # an input convolution, then two per residual block
+            self.hidden = [keras.layers.Conv2D(self.hidden_units, 3, padding="same") for _ in range(count)]
             self.output_layer = keras.layers.Conv2D(2 * channels, 3, padding="same", kernel_initializer="zeros")
         self.scale = self.add_weight(shape=(channels,), initializer="ones", name="scale")
         h = input_shape

@@ -156,9 +156,10 @@ class UNet(keras.layers.Layer):
     ``widths[i]`` is the number of channels at level ``i`` (level 0 at full
     resolution, each next level at half the size). The timestep (an int, batch)
     becomes a sinusoidal embedding and a two-layer MLP, which every residual
-    block adds after its first convolution. With ``attention=True`` the lowest
-    level's middle block has a self-attention layer. The output convolution
-    starts at zero and runs in float32.
+    block adds after its first convolution. On the way up, each block reads the
+    matching down block's output too (concatenated). With ``attention=True`` a
+    self-attention layer sits between the lowest level's down and up blocks.
+    The output convolution starts at zero and runs in float32.
     """
 
     def __init__(self, channels, widths=(32, 64, 96), block_depth=2, attention=False, **kwargs):
@@ -172,16 +173,15 @@ class UNet(keras.layers.Layer):
         self.embedding_hidden = keras.layers.Dense(embedding_dim, activation="silu", name="embedding_hidden")
         self.embedding_output = keras.layers.Dense(embedding_dim, name="embedding_output")
         self.stem = keras.layers.Conv2D(self.widths[0], 3, padding="same", name="stem")
-        self.down_blocks = [ResidualBlock(w, name=f"down_{i}_{j}") for i, w in enumerate(self.widths) for j in range(block_depth)]
+        # Each list holds its blocks in the order the forward pass uses them.
+        levels = list(enumerate(self.widths))
+        self.down_blocks = [ResidualBlock(w, name=f"down_{i}_{j}") for i, w in levels for j in range(block_depth)]
         self.downsamples = [
-            keras.layers.Conv2D(w, 3, strides=2, padding="same", name=f"downsample_{i}") for i, w in enumerate(self.widths[:-1])
+            keras.layers.Conv2D(w, 3, strides=2, padding="same", name=f"downsample_{i}") for i, w in levels[:-1]
         ]
-        self.middle_blocks = [ResidualBlock(self.widths[-1], name=f"middle_{j}") for j in range(2)]
-        self.middle_attention = SpatialSelfAttention(name="middle_attention") if attention else None
-        self.up_blocks = [
-            ResidualBlock(w, name=f"up_{i}_{j}") for i, w in reversed(list(enumerate(self.widths))) for j in range(block_depth)
-        ]
-        self.upsamples = [Upsample(w, name=f"upsample_{i}") for i, w in reversed(list(enumerate(self.widths[:-1])))]
+        self.lowest_attention = SpatialSelfAttention(name="lowest_attention") if attention else None
+        self.up_blocks = [ResidualBlock(w, name=f"up_{i}_{j}") for i, w in reversed(levels) for j in range(block_depth)]
+        self.upsamples = [Upsample(w, name=f"upsample_{i}") for i, w in reversed(levels[:-1])]
         self.output_norm = group_norm(self.widths[0], "output_norm")
         self.output_conv = keras.layers.Conv2D(
             channels, 3, padding="same", kernel_initializer="zeros", dtype="float32", name="output_conv"
@@ -191,23 +191,21 @@ class UNet(keras.layers.Layer):
         embedding = self.embedding_output(self.embedding_hidden(self.timestep_embedding(timesteps)))
         x = self.stem(noisy_images)
         skips = []
-        down_blocks = iter(self.down_blocks)
+        down_blocks, downsamples = iter(self.down_blocks), iter(self.downsamples)
         for level in range(len(self.widths)):
             for _ in range(self.block_depth):
                 x = next(down_blocks)(x, embedding)
                 skips.append(x)
-            if level < len(self.downsamples):
-                x = self.downsamples[level](x)
-        x = self.middle_blocks[0](x, embedding)
-        if self.middle_attention is not None:
-            x = self.middle_attention(x)
-        x = self.middle_blocks[1](x, embedding)
+            if level < len(self.widths) - 1:
+                x = next(downsamples)(x)
+        if self.lowest_attention is not None:
+            x = self.lowest_attention(x)
         up_blocks, upsamples = iter(self.up_blocks), iter(self.upsamples)
         for level in reversed(range(len(self.widths))):
             for _ in range(self.block_depth):
                 x = next(up_blocks)(ops.concatenate([x, skips.pop()], axis=-1), embedding)
             if level > 0:
-                x = next(upsamples)(x, skips[-1])
+                x = next(upsamples)(x, skips[-1])  # to the size of the level above
         return self.output_conv(ops.silu(self.output_norm(x)))
 
     def compute_output_shape(self, noisy_images_shape, timesteps_shape):

@@ -3,8 +3,20 @@
 from kerasgen.models.base import ImageGenerator, TextGenerator
 from kerasgen.models.classifier import ImageClassifier
 from kerasgen.models.dcgan import DCGAN
+from kerasgen.models.diffusion import DiffusionModel
 from kerasgen.models.lstm import LSTMGenerator
+from kerasgen.models.realnvp import RealNVP
 from kerasgen.models.transformer import DecoderTransformer
 from kerasgen.models.vae import VAE
 
-__all__ = ["DCGAN", "DecoderTransformer", "ImageClassifier", "ImageGenerator", "LSTMGenerator", "TextGenerator", "VAE"]
+__all__ = [
+    "DCGAN",
+    "DecoderTransformer",
+    "DiffusionModel",
+    "ImageClassifier",
+    "ImageGenerator",
+    "LSTMGenerator",
+    "RealNVP",
+    "TextGenerator",
+    "VAE",
+]

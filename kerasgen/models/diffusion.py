@@ -116,10 +116,13 @@ class DiffusionModel(ImageGenerator, keras.Model):
     float32 under any policy.
 
     EMA: ``ema_network`` is a second U-Net, not trained by the optimizer, that
-    after every training step becomes ``decay * ema + (1 - decay) * weights``
-    (the first step copies the weights instead). It is a tracked sub-layer, so
-    ``.keras`` files keep both the raw and the EMA weights. ``sample`` uses the
-    EMA network unless ``use_ema=False``.
+    after every training step (``train_step``, once the optimizer has applied
+    the gradients) becomes ``ema_decay * ema + (1 - ema_decay) * weights``, in
+    a cross-replica update that is the same on every device. The optimizer's
+    first step copies the weights instead, so a freshly compiled optimizer
+    restarts the average. It is a tracked sub-layer, so ``.keras`` files and
+    ``BackupAndRestore`` keep both the raw and the EMA weights. ``sample``
+    uses the EMA network unless ``use_ema=False``.
 
     Sampling: ``sample(n, steps=50, sampler="ddim")`` runs ``steps`` strided
     timesteps, one compiled call each. DDIM with ``eta=0`` is deterministic
@@ -152,22 +155,24 @@ class DiffusionModel(ImageGenerator, keras.Model):
             raise ValueError(f"ema_decay must be a number in [0, 1), got {ema_decay!r}")
         self.ema_decay = float(ema_decay)
         self.alpha_bars = cosine_alpha_bars(self.timesteps)
-        unet = dict(channels=self.image_shape[-1], widths=self.widths, block_depth=self.block_depth, attention=self.attention)
-        self.network = UNet(**unet, name="network")
-        self.ema_network = UNet(**unet, name="ema_network")
+        unet = dict(widths=self.widths, block_depth=self.block_depth, attention=self.attention)
+        self.network = UNet(self.image_shape[-1], **unet, name="network")
+        self.ema_network = UNet(self.image_shape[-1], **unet, name="ema_network")
         self._sampling_steps = {}
 
     def build(self, input_shape):
         """Create the weights of both networks by one forward pass over a dummy batch."""
         if tuple(input_shape[1:]) != self.image_shape:
-            raise ValueError(f"images must have shape (batch, {', '.join(map(str, self.image_shape))}), got {input_shape}")
+            expected = ", ".join(map(str, self.image_shape))
+            raise ValueError(f"images must have shape (batch, {expected}), got {tuple(input_shape)}")
         for network in (self.network, self.ema_network):
             network(tf.zeros((1, *self.image_shape)), tf.zeros((1,), tf.int32))
         self.ema_network.trainable = False  # after its weights exist, so that it covers them all
 
     def call(self, images):
         """Noise ``images`` (in [0, 1]) at random timesteps; return ``(noise, predicted_noise)``, float32."""
-        counter = 0 if self.optimizer is None else self.optimizer.iterations
+        optimizer = getattr(self, "optimizer", None)  # None before compile()
+        counter = 0 if optimizer is None else optimizer.iterations
         x0 = 2 * tf.cast(images, tf.float32) - 1
         uniform = distribute.replica_noise(tf.shape(x0)[:1], distribute.step_seed(counter, _TIMESTEP_SALT), "uniform")
         timesteps = tf.minimum(tf.cast(uniform * self.timesteps, tf.int32), self.timesteps - 1)
@@ -177,9 +182,9 @@ class DiffusionModel(ImageGenerator, keras.Model):
         return noise, tf.cast(self.network(noisy, timesteps), tf.float32)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """Mean squared error between the noise and its prediction (scaled per replica, as Keras losses are)."""
+        """Mean squared error between the noise and its prediction, in float32; Keras's ``loss`` metric tracks it."""
         noise, predicted_noise = y_pred
-        return keras.losses.MeanSquaredError(dtype="float32")(noise, predicted_noise)
+        return distribute.scale_for_replicas(tf.reduce_mean(tf.square(noise - predicted_noise)))
 
     def train_step(self, data):
         logs = super().train_step(data)
@@ -197,16 +202,16 @@ class DiffusionModel(ImageGenerator, keras.Model):
             strategy.extended.update(ema.value, average, args=(weight.value,), group=False)
 
     def sample(
-        self, n, steps=50, sampler="ddim", eta=0.0, temperature=1.0, seed=None, use_ema=True, progress=None
+        self, n, temperature=1.0, seed=None, *, steps=50, sampler="ddim", eta=0.0, use_ema=True, progress=None
     ):
         """``n`` images, float32 (n, H, W, C) in [0, 1].
 
         Args:
+            temperature: scales the initial noise and every step's added noise.
+            seed: an int (the same seed gives the same images) or None.
             steps: denoising steps, 1 to ``timesteps`` (strided through the schedule).
             sampler: ``"ddim"`` or ``"ddpm"`` (ancestral).
             eta: DDIM's noise scale, in [0, 1]: 0 is deterministic, 1 equals DDPM. DDIM only.
-            temperature: scales the initial noise and every step's added noise.
-            seed: an int (the same seed gives the same images) or None.
             use_ema: denoise with the EMA weights (default) or the raw trained weights.
             progress: None, or a callable ``progress(step, steps)`` run after each step.
         """

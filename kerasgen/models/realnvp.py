@@ -49,9 +49,9 @@ class RealNVP(ImageGenerator, keras.Model):
     """A RealNVP flow: an invertible map from data to a standard normal latent of the same shape.
 
     Vectors (``input_shape=(d,)``, e.g. 2-D toy data): ``num_couplings``
-    affine couplings with alternating masks and MLP networks, each preceded by
-    ActNorm. Data are raw real vectors; ``sample`` returns raw points (no
-    clipping).
+    affine couplings with alternating masks and MLP networks (``num_blocks``
+    hidden layers of ``hidden_units``), each preceded by ActNorm. Data are raw
+    real vectors; ``sample`` returns raw points (no clipping).
 
     Images (``input_shape=(H, W, C)``, pixels in [0, 1]): the paper's
     multi-scale architecture with ActNorm (data-dependent initialisation, exact
@@ -61,19 +61,21 @@ class RealNVP(ImageGenerator, keras.Model):
     the last scale runs 4 checkerboard couplings. Coupling networks are
     residual conv nets with ``num_blocks`` blocks of ``hidden_units`` channels.
     The latents are reassembled into the input's shape, so ``z`` has the shape
-    of ``x``. Preprocessing (counted in every log-likelihood): during
-    ``fit``/``evaluate``, uniform dequantisation ``x' = (255 x + u) / 256``;
-    then ``y = logit(alpha + (1 - 2 alpha) x')``. The flow proper
-    (``forward``/``inverse``) acts on ``y``, the flow space;
-    ``preprocess``/``postprocess`` map between [0, 1] images and it.
+    of ``x``. The flow proper (``forward``/``inverse``) acts on the flow space
+    ``y = logit(alpha + (1 - 2 alpha) x)``; ``preprocess``/``postprocess`` map
+    between [0, 1] images and it, and every log-likelihood counts that
+    Jacobian.
 
     Training: ``model.fit(images)`` with float images in [0, 1] as
     ``kerasgen.data.image_batches`` yields (labels, if given, are ignored).
-    ``model(x)`` is the per-example log-likelihood in nats that training
-    maximises; the loss is the negative log-likelihood in nats per dimension;
-    the tracked metric is ``bits_per_dim`` for images (of the 8-bit data, as
-    ``bits_per_dim()``), ``nll`` in nats per example for vectors. The flow runs
-    in float32 under any dtype policy; only the coupling networks follow it.
+    ``model(x)`` is the per-example log-likelihood in nats that ``fit`` and
+    ``evaluate`` use; for images it first dequantises, ``x' = (255 x + u) /
+    256`` with u ~ U[0, 1) drawn from the optimizer's step counter (the same
+    noise under any distribution strategy). The loss is the negative
+    log-likelihood in nats per dimension; the tracked metric is
+    ``bits_per_dim`` for images (of the 8-bit data, as ``bits_per_dim()``) and
+    ``nll`` in nats per example for vectors. The flow runs in float32 under
+    any dtype policy; only the coupling networks follow it.
 
     Example:
     >>> nvp = RealNVP(input_shape=(28, 28, 1))
@@ -83,7 +85,7 @@ class RealNVP(ImageGenerator, keras.Model):
     >>> nvp.sample(16, temperature=0.7, seed=0)      # float32 (16, 28, 28, 1) in [0, 1]
     >>> nvp.bits_per_dim(test_images)                # test_images: uint8 (n, 28, 28, 1)
 
-    >>> moons = RealNVP(input_shape=(2,))
+    >>> moons = RealNVP(input_shape=(2,), num_couplings=8, hidden_units=64, num_blocks=2)
     >>> moons.compile(optimizer="adam")
     >>> moons.fit(kerasgen.toy_data.make_moons(4096, seed=0), batch_size=256, epochs=20)
     >>> moons.log_prob([[0.0, 0.5]]), moons.sample(1000, seed=0)
@@ -123,6 +125,7 @@ class RealNVP(ImageGenerator, keras.Model):
             self._add_couplings("coupling", "checkerboard", self.num_couplings)
             self.scale_bounds.append(len(self.steps))
         self.metric_tracker = keras.metrics.Mean(name="bits_per_dim" if self.is_image else "nll")
+        self._compiled_log_prob = None
 
     def _add_couplings(self, prefix, mask, count):
         for i in range(count):
@@ -171,9 +174,9 @@ class RealNVP(ImageGenerator, keras.Model):
 
     def _preprocess(self, x):
         squashed = self.alpha + (1.0 - 2.0 * self.alpha) * x
-        y = tf.math.log(squashed) - tf.math.log1p(-squashed)
-        log_det = math.log(1.0 - 2.0 * self.alpha) - tf.math.log(squashed) - tf.math.log1p(-squashed)
-        return y, tf.reduce_sum(log_det, axis=[1, 2, 3])
+        log_p, log_1mp = tf.math.log(squashed), tf.math.log1p(-squashed)
+        log_det = math.log(1.0 - 2.0 * self.alpha) - log_p - log_1mp  # d logit(p)/dp = 1 / (p (1 - p))
+        return log_p - log_1mp, tf.reduce_sum(log_det, axis=[1, 2, 3])
 
     def _postprocess(self, y):
         return (tf.sigmoid(y) - self.alpha) / (1.0 - 2.0 * self.alpha)
@@ -211,9 +214,8 @@ class RealNVP(ImageGenerator, keras.Model):
 
     def _check_array(self, x, name, space="data"):
         x = tf.convert_to_tensor(x)
-        if not x.dtype.is_floating:
-            hint = " (for uint8 images use bits_per_dim, or divide by 255)" if self.is_image else ""
-            raise TypeError(f"{name} must be floating point, got {x.dtype.name}{hint}")
+        if self.is_image and not x.dtype.is_floating:
+            raise TypeError(f"{name} must be floating point, got {x.dtype.name} (for uint8 images use bits_per_dim)")
         if len(x.shape) != len(self.input_shape) + 1 or tuple(x.shape[1:]) != self.input_shape:
             expected = ", ".join(map(str, self.input_shape))
             raise ValueError(f"{name} must have shape (n, {expected}), got {tuple(x.shape)}")
@@ -258,10 +260,6 @@ class RealNVP(ImageGenerator, keras.Model):
         """
         return self._log_prob(self._check_array(x, "x"))
 
-    @tf.function(reduce_retracing=True)
-    def _compiled_log_prob(self, x):
-        return self._log_prob(x)
-
     def bits_per_dim(self, images, seed=0, batch_size=256):
         """Mean negative log-likelihood of 8-bit images in bits per dimension (RealNVP/Glow convention).
 
@@ -280,6 +278,9 @@ class RealNVP(ImageGenerator, keras.Model):
             raise ValueError(f"images must have shape (n, {expected}) with n >= 1, got {images.shape}")
         batch_size = check_positive_int(batch_size, "batch_size")
         self._ensure_built()
+        if self._compiled_log_prob is None:
+            spec = tf.TensorSpec((None, *self.input_shape), tf.float32)
+            self._compiled_log_prob = tf.function(self._log_prob, input_signature=[spec])
         x = dequantize(images, seed)
         log_probs = [self._compiled_log_prob(tf.constant(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
         nll = -np.concatenate([np.asarray(p, np.float64) for p in log_probs])
