@@ -31,7 +31,7 @@ if __name__ == "__main__":
         "Encoder conv 32-64 (stride 2) + dense 512 -> 32-d Gaussian; decoder mirror, Bernoulli logits; "
         "Adam 1e-3, batch 128.",
         __file__,
-        default_epochs=40,
+        default_epochs=12,
         report=report,
         dataset="mnist",
         batch_size=128,
