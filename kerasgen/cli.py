@@ -5,6 +5,7 @@ exit with status 2; TensorFlow's start-up lines are kept off the terminal.
 """
 
 import argparse
+import inspect
 import json
 import os
 import sys
@@ -89,9 +90,11 @@ def build_parser():
     sample.add_argument("--data-dir", help="local data directory for --interpolate (default $KERASGEN_DATA_DIR)")
 
     train = commands.add_parser("train", help="train (or fine-tune with --init) a model")
-    train.add_argument("family", help="text: lstm, gpt; images: vae, dcgan, classifier")
+    train.add_argument("family", help="text: lstm, gpt; images: vae, dcgan, classifier, realnvp, diffusion")
     train.add_argument("--text", default="tiny_shakespeare", help="text models: text file or data set name")
-    train.add_argument("--data", default="mnist", help="image models: mnist, fashion_mnist or a folder of images")
+    train.add_argument(
+        "--data", default="mnist", help="image models: mnist, fashion_mnist or a folder of images (realnvp: also moons)"
+    )
     train.add_argument("--latent-dim", type=_positive_int, help="image models with a latent space")
     train.add_argument("--level", choices=("char", "word"), default="char")
     train.add_argument("--epochs", type=_positive_int, default=10)
@@ -189,10 +192,13 @@ def _sample(args):
     model = _load(args.name)
     if not isinstance(model, ImageGenerator):
         raise UsageError(f"{args.name} is not an image model; use 'kerasgen generate'")
+    extra = {key: getattr(args, key) for key in ("steps", "sampler", "eta") if getattr(args, key) is not None}
+    for key in extra:
+        if args.interpolate or key not in inspect.signature(model.sample).parameters:
+            raise UsageError(f"--{key} applies to diffusion sampling only, not to {args.name} ({type(model).__name__})")
     if args.interpolate:
         images = _interpolation_rows(model, args)
     else:
-        extra = {key: getattr(args, key) for key in ("steps", "sampler", "eta") if getattr(args, key) is not None}
         from kerasgen.models.base import sample_in_chunks
 
         progress = _progress if args.n > 256 else None
@@ -223,14 +229,18 @@ def _progress(done, total):
 
 
 def _train(args):
-    from kerasgen import training
+    from kerasgen import distribute, training
 
     text_families, image_families = training.text_families(), training.image_families()
     if args.family not in text_families and args.family not in image_families:
         known = ", ".join([*text_families, *image_families])
         raise UsageError(f"unknown model family {args.family!r}: use one of {known}")
-    options = ("latent_dim",) if args.family in image_families else (
-        "embedding_dim", "units", "num_layers", "dropout", "tie_embeddings")
+    if args.family in image_families:
+        options = ("latent_dim",) if args.family in ("vae", "dcgan") else ()
+        if args.latent_dim is not None and not options:
+            raise UsageError(f"--latent-dim applies to vae and dcgan, not to {args.family}")
+    else:
+        options = ("embedding_dim", "units", "num_layers", "dropout", "tie_embeddings")
     model_kwargs = {key: getattr(args, key) for key in options if getattr(args, key) is not None}
     if args.init and model_kwargs:
         raise UsageError("--init keeps the zoo model's architecture: drop the size options")
@@ -240,13 +250,13 @@ def _train(args):
         steps_per_epoch=args.steps_per_epoch, seed=args.seed,
     )
     if args.family in image_families:
-        training.train_images(args.family, args.data, batch_size=args.batch_size or 128, **common)
+        model, _ = training.train_images(args.family, args.data, batch_size=args.batch_size or 128, **common)
     else:
-        training.train_text(
+        model, _ = training.train_text(
             args.family, args.text, level=args.level, batch_size=args.batch_size or 64, seq_len=args.seq_len,
             max_vocab=args.max_vocab, prompt=args.prompt, **common,
         )
-    if args.out:
+    if args.out and distribute.is_chief(model.distribute_strategy):  # other workers of a cluster save nothing
         print(f"saved {args.out}")
 
 

@@ -224,11 +224,12 @@ def _first_image_size(folder):
     raise ValueError(f"folder {str(folder)!r} holds no images")
 
 
-def text_windows(text, tokenizer, seq_len, batch_size, shuffle=True, seed=None):
+def text_windows(text, tokenizer, seq_len, batch_size, shuffle=True, seed=None, name="text"):
     """A shuffled, batched, prefetched dataset of (inputs, next-token targets), int32 (batch, seq_len).
 
     The encoded text is cut into consecutive windows of ``seq_len + 1`` tokens
     (each overlapping the next by one), so every token is a target once.
+    ``name`` says which text a too-short error is about.
     """
     from kerasgen.models.base import check_positive_int
 
@@ -237,7 +238,7 @@ def text_windows(text, tokenizer, seq_len, batch_size, shuffle=True, seed=None):
     ids = tokenizer.encode(text)
     count = (len(ids) - 1) // seq_len
     if count < 1:
-        raise ValueError(f"text is {len(ids)} tokens long, too short for one window of seq_len={seq_len} (+1)")
+        raise ValueError(f"{name} is {len(ids)} tokens long, too short for one window of seq_len={seq_len} (+1)")
     inputs = ids[: count * seq_len].reshape(count, seq_len)
     targets = ids[1 : count * seq_len + 1].reshape(count, seq_len)
     ds = tf.data.Dataset.from_tensor_slices((inputs, targets))

@@ -1,8 +1,10 @@
 """tf.distribute strategies by name."""
 
+import functools
 import json
 import os
 
+import keras
 import tensorflow as tf
 
 STRATEGIES = ("default", "mirrored", "multiworker")
@@ -37,8 +39,52 @@ def get_strategy(name="default"):
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
         check_tf_config()
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _multiworker_strategy()
     raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; got {name!r}")
+
+
+@functools.cache
+def _multiworker_strategy():
+    """One per process: TensorFlow configures the cluster's collectives once."""
+    _let_keras_fit_run_multiworker()
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def _let_keras_fit_run_multiworker():
+    """Work around keras-team/keras#20585 so ``model.fit`` trains under ``MultiWorkerMirroredStrategy``.
+
+    Keras 3's TensorFlow trainer calls ``strategy.reduce("MEAN", ...)`` in two
+    places that fail across workers: on a whole input batch before building
+    (only its shapes matter: the first local replica's slice serves), and on
+    the scalar step logs along ``axis=0`` (an elementwise mean over replicas,
+    ``axis=None``, is what is meant). Both replacements apply to multi-worker
+    strategies only; every other strategy runs Keras's own code.
+    """
+    from keras.src.backend.tensorflow import trainer
+
+    if getattr(trainer, "_kerasgen_multiworker_fix", False):
+        return
+    multi_worker = getattr(trainer, "_collective_all_reduce_multi_worker", None)
+    reduce_per_replica = getattr(trainer, "reduce_per_replica", None)
+    maybe_symbolic_build = getattr(trainer.TensorFlowTrainer, "_maybe_symbolic_build", None)
+    if not (multi_worker and reduce_per_replica and maybe_symbolic_build):
+        raise RuntimeError("this Keras version moved the code kerasgen patches for keras-team/keras#20585")
+
+    def reduce_logs(values, strategy, reduction):
+        if reduction in ("auto", "mean") and multi_worker(strategy):
+            return tf.nest.map_structure(lambda value: strategy.reduce("MEAN", value, axis=None), values)
+        return reduce_per_replica(values, strategy, reduction)
+
+    def symbolic_build(model, iterator=None, data_batch=None):
+        if iterator is not None and multi_worker(model.distribute_strategy):
+            _, _, batches = next(iter(iterator))
+            first_replica = model.distribute_strategy.experimental_local_results
+            data_batch, iterator = tf.nest.map_structure(lambda value: first_replica(value)[0], next(batches)), None
+        return maybe_symbolic_build(model, iterator=iterator, data_batch=data_batch)
+
+    trainer.reduce_per_replica = reduce_logs
+    trainer.TensorFlowTrainer._maybe_symbolic_build = symbolic_build
+    trainer._kerasgen_multiworker_fix = True
 
 
 def is_chief(strategy=None):
@@ -47,6 +93,42 @@ def is_chief(strategy=None):
     if resolver is None or not resolver.task_type:
         return True
     return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
+
+
+class SyncWithChief(keras.callbacks.Callback):
+    """At the start of ``fit``, give every worker the chief's weights, optimizer state and starting epoch.
+
+    Only the chief reads and writes the resume checkpoint, so the hosts need
+    no shared storage: listed after the chief's ``BackupAndRestore``, this
+    copies what the chief restored (or built) to the other workers in one
+    all-reduce. Outside ``MultiWorkerMirroredStrategy`` it does nothing.
+    """
+
+    def on_train_begin(self, logs=None):
+        strategy = self.model.distribute_strategy
+        if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            return
+        variables = _training_state(self.model)
+        epoch = tf.constant([self.model._initial_epoch or 0], tf.float64)  # where BackupAndRestore resumes
+
+        def chief_only(context):  # float64 holds every float32/bfloat16 value and step count exactly
+            flat = tf.concat([tf.reshape(tf.cast(v, tf.float64), [-1]) for v in variables] + [epoch], axis=0)
+            return flat if context.replica_id_in_sync_group == 0 else tf.zeros_like(flat)
+
+        flat = strategy.reduce("SUM", strategy.experimental_distribute_values_from_function(chief_only), axis=None)
+        parts = tf.split(flat, [int(tf.size(v)) for v in variables] + [1])
+        for variable, part in zip(variables, parts):
+            variable.assign(tf.cast(tf.reshape(part, variable.shape), variable.dtype))
+        self.model._initial_epoch = int(parts[-1][0]) or None
+
+
+def _training_state(model):
+    """The variables of the model and of each optimizer it holds (a GAN has two), metrics excepted, in fixed order."""
+    held = [value for _, value in sorted(vars(model).items()) if isinstance(value, keras.optimizers.Optimizer)]
+    optimizers = [o for o in [model.optimizer, *held] if o is not None]
+    variables = [*model.variables, *(v for optimizer in optimizers for v in optimizer.variables)]
+    unique = {id(v): v for v in variables if v.synchronization != "on_read"}
+    return list(unique.values())
 
 
 def replica_noise(shape, seed, distribution="normal", dtype=tf.float32):

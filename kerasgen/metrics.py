@@ -11,12 +11,19 @@ import tensorflow as tf
 from kerasgen import data
 
 
-def text_nll(model, text, seq_len=256, batch_size=32):
+def text_nll(model, text, seq_len=256, batch_size=32, carry_state=False):
     """Mean negative log-likelihood of ``text`` in nats per token under a text model.
 
-    The text is cut into consecutive windows of ``seq_len`` predictions; each
-    window starts from an empty state (no context carried across windows).
+    By default the text is cut into consecutive windows of ``seq_len``
+    predictions, each starting from an empty state (no context across
+    windows: what a transformer with a ``seq_len`` context sees). With
+    ``carry_state`` (recurrent models) the text is read as ``batch_size``
+    contiguous streams, ``seq_len`` tokens at a time, with the recurrent state
+    carried from one chunk to the next: the usual protocol for word-level
+    perplexity on Penn Treebank (Zaremba et al., 2014).
     """
+    if carry_state:
+        return _stream_nll(model, text, seq_len, batch_size)
     windows = data.text_windows(text, model.tokenizer, seq_len, batch_size, shuffle=False)
     total, count = 0.0, 0
 
@@ -33,9 +40,44 @@ def text_nll(model, text, seq_len=256, batch_size=32):
     return total / count
 
 
-def perplexity(model, text, seq_len=256, batch_size=32):
+def _stream_nll(model, text, seq_len, batch_size):
+    import inspect
+
+    from kerasgen.models.base import check_positive_int
+
+    if "initial_state" not in inspect.signature(model.call).parameters:
+        raise ValueError(f"carry_state needs a recurrent model; {type(model).__name__} has no state to carry")
+    seq_len = check_positive_int(seq_len, "seq_len")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    ids = model.tokenizer.encode(text)
+    length = (len(ids) - 1) // batch_size
+    if length < 1:
+        raise ValueError(f"text is {len(ids)} tokens long, too short for {batch_size} streams")
+    inputs = ids[: batch_size * length].reshape(batch_size, length)
+    targets = ids[1 : batch_size * length + 1].reshape(batch_size, length)
+
+    @tf.function(reduce_retracing=True)
+    def chunk_nll(x, y, states):
+        logits, states = model(x, training=False, initial_state=states, return_state=True)
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(y, tf.cast(logits, tf.float32))
+        return tf.reduce_sum(tf.cast(losses, tf.float64)), states
+
+    total, states = 0.0, None
+    for start in range(0, length, seq_len):
+        x, y = inputs[:, start : start + seq_len], targets[:, start : start + seq_len]
+        if states is None:  # the first chunk starts from the model's zero state
+            logits, states = model(x, training=False, return_state=True)
+            losses = tf.nn.sparse_softmax_cross_entropy_with_logits(y, tf.cast(logits, tf.float32))
+            total += float(tf.reduce_sum(tf.cast(losses, tf.float64)))
+            continue
+        nll, states = chunk_nll(tf.constant(x), tf.constant(y), states)
+        total += float(nll)
+    return total / targets.size
+
+
+def perplexity(model, text, seq_len=256, batch_size=32, carry_state=False):
     """exp of ``text_nll``: the usual word-level language-model figure."""
-    return math.exp(text_nll(model, text, seq_len, batch_size))
+    return math.exp(text_nll(model, text, seq_len, batch_size, carry_state))
 
 
 def frechet_distance(features_a, features_b):
@@ -83,6 +125,20 @@ def vae_nll(model, dataset="mnist", split="test", num_samples=1000, binarize_see
     return model.nll(binarize(images, binarize_seed), num_samples=num_samples)
 
 
+def point_nll(model, dataset="moons", split="validation", data_dir=None):
+    """Mean negative log-likelihood in nats per point of a density model on a 2-D toy split (``toy_data.moons``)."""
+    from kerasgen import toy_data
+
+    if dataset != "moons":
+        raise ValueError(f"dataset must be 'moons' (the only toy data set), got {dataset!r}")
+    return -float(np.mean(np.asarray(model.log_prob(toy_data.moons(split)), np.float64)))
+
+
+def bits_per_dim(model, dataset="mnist", split="test", seed=0, data_dir=None):
+    """A flow's test bits per dimension on the 8-bit images of ``dataset`` (uniform dequantisation from ``seed``)."""
+    return model.bits_per_dim(data.load_image_arrays(dataset, split, data_dir)[0], seed=seed)
+
+
 def _text_metric(fn):
     def evaluate_on(model, dataset, split, data_dir=None, **kwargs):
         return fn(model, data.load_text(dataset, split, data_dir), **kwargs)
@@ -96,6 +152,8 @@ EVALUATORS = {
     "frechet_distance": image_frechet_distance,
     "accuracy": classifier_accuracy,
     "vae_nll": vae_nll,
+    "point_nll": point_nll,
+    "bits_per_dim": bits_per_dim,
 }
 
 

@@ -12,12 +12,21 @@ import numpy as np
 import tensorflow as tf
 
 
-def check_sampling_args(temperature=1.0, top_k=None, top_p=None):
-    """Raise ValueError/TypeError for arguments ``next_tokens`` cannot honour."""
+MAX_TEMPERATURE = 1000.0  # already uniform sampling for any sensible logits; huge values overflow float32 (NaN)
+
+
+def check_temperature(temperature, note=""):
+    """``temperature`` as a float in [0, MAX_TEMPERATURE]; TypeError/ValueError naming it otherwise."""
     if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
         raise TypeError(f"temperature must be a number, got {type(temperature).__name__}")
-    if not math.isfinite(temperature) or temperature < 0:
-        raise ValueError(f"temperature must be a finite number >= 0 (0 means greedy), got {temperature}")
+    if not (math.isfinite(temperature) and 0 <= temperature <= MAX_TEMPERATURE):
+        raise ValueError(f"temperature must be a number in [0, {MAX_TEMPERATURE:g}]{note}, got {temperature}")
+    return float(temperature)
+
+
+def check_sampling_args(temperature=1.0, top_k=None, top_p=None):
+    """Raise ValueError/TypeError for arguments ``next_tokens`` cannot honour."""
+    check_temperature(temperature, " (0 means greedy)")
     if top_k is not None:
         if isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral):
             raise TypeError(f"top_k must be an int or None, got {type(top_k).__name__}")

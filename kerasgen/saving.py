@@ -1,25 +1,91 @@
-"""Saving that never leaves a half-written file, and float32 copies of mixed-precision models."""
+"""Saving that never leaves a half-written file, and float32 copies of mixed-precision models.
 
+Every file is written under a hidden temporary name beside its final one and
+renamed over it (an atomic step), so a process killed at any moment leaves
+either the old file or the new one, never a mixture. Temporaries left by killed
+processes are removed by the next save to the same path.
+"""
+
+import contextlib
+import json
 import os
+import shutil
 from pathlib import Path
 
 import keras
 
 
-def atomic_save(model, path):
-    """``model.save(path)`` through a temporary file and a rename: the old file survives a crash mid-save."""
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+@contextlib.contextmanager
+def replacing(path, suffix):
+    """Yield a temporary path beside ``path`` (ending in ``suffix``: keras checks extensions) to write to.
+
+    When the block ends normally the temporary file is synced and renamed over
+    ``path``; when it raises, ``path`` is left as it was.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.keras")
+    prefix = f".{path.name}.tmp"
+    for stale in path.parent.glob(f"{prefix}*{suffix}"):
+        pid = stale.name[len(prefix) : -len(suffix)]
+        if pid.isdigit() and not _alive(int(pid)):
+            stale.unlink(missing_ok=True)
+    tmp = path.with_name(f"{prefix}{os.getpid()}{suffix}")
     try:
-        model.save(tmp)
+        yield tmp
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+        tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def staged_save(model, path):
+    """``model.save`` to a temporary file, yielded (to checksum it, say), then renamed to ``path``."""
+    with replacing(path, ".keras") as tmp:
+        model.save(tmp)
+        yield tmp
+
+
+def atomic_save(model, path):
+    """``model.save(path)`` through a temporary file and a rename: the old file survives a crash mid-save."""
+    with staged_save(model, path):
+        pass
+    return Path(path)
+
+
+class BackupAndRestore(keras.callbacks.BackupAndRestore):
+    """``keras.callbacks.BackupAndRestore`` whose checkpoint files are each replaced atomically.
+
+    keras rewrites ``latest.weights.h5`` and ``training_metadata.json`` in place,
+    so a run killed during the write leaves a truncated file (a truncated
+    metadata file stops the resume with a JSON error). Here each file is
+    written beside its name and renamed, so a kill at any moment leaves a
+    loadable checkpoint. The file names are keras's: old backups still resume.
+    """
+
+    def _save_model(self):
+        weights, metadata = Path(self._weights_path), Path(self._training_metadata_path)
+        if self.double_checkpoint:
+            pairs = ((weights, self._prev_weights_path), (metadata, self._prev_training_metadata_path))
+            for current, previous in pairs:
+                if current.exists():
+                    with replacing(previous, ".bkp") as tmp:
+                        shutil.copyfile(current, tmp)
+        with replacing(weights, ".weights.h5") as tmp:
+            self.model.save_weights(tmp)
+        with replacing(metadata, ".json") as tmp:
+            tmp.write_text(json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen}))
 
 
 def float32_copy(model):
@@ -28,12 +94,22 @@ def float32_copy(model):
     A model trained under ``mixed_bfloat16`` would otherwise load with bf16
     layers everywhere, slow on CPUs without bf16.
     """
-    if keras.mixed_precision.dtype_policy().name == "float32" and all(
-        layer.dtype_policy.name == "float32" for layer in model._flatten_layers()
+    return policy_copy(model, "float32")
+
+
+def policy_copy(model, policy):
+    """The same model rebuilt under dtype policy ``policy`` with its weights cast to the new variable dtypes.
+
+    ``float32`` gives a model for any CPU; ``float16`` halves a file for storage
+    (the zoo's ``storage="float16"``; loading turns it back into float32).
+    Layers that pin their own dtype (float32 output heads) keep it.
+    """
+    if keras.mixed_precision.dtype_policy().name == policy and all(
+        layer.dtype_policy.name == policy for layer in model._flatten_layers()
     ):
         return model
     previous = keras.mixed_precision.dtype_policy()
-    keras.mixed_precision.set_dtype_policy("float32")
+    keras.mixed_precision.set_dtype_policy(policy)
     try:
         config = model.get_config()
         config.pop("dtype", None)
@@ -41,7 +117,11 @@ def float32_copy(model):
         copy.build_from_config(model.get_build_config())
         if not copy.built:
             raise ValueError(f"could not rebuild {type(model).__name__} from its build config; it needs a build()")
-        copy.set_weights(model.get_weights())
+        if len(copy.weights) != len(model.weights):
+            raise ValueError(f"{type(model).__name__} rebuilt under {policy} has other weights than the original")
+        for target, source in zip(copy.weights, model.weights):
+            target.assign(keras.ops.cast(source, target.dtype))
     finally:
         keras.mixed_precision.set_dtype_policy(previous)
     return copy
+

@@ -30,3 +30,14 @@ def make_moons(n, noise=0.05, seed=None):
     points = points[rng.permutation(n)]
     points = (points - points.mean(axis=0)) / points.std(axis=0)
     return points.astype(np.float32)
+
+
+MOONS_SPLITS = {"train": (16384, 0), "validation": (4096, 1)}
+
+
+def moons(split="train"):
+    """The fixed two-moons splits the zoo uses: ``make_moons(n, noise=0.05, seed)`` with (n, seed) from ``MOONS_SPLITS``."""
+    if split not in MOONS_SPLITS:
+        raise ValueError(f"split must be one of {', '.join(MOONS_SPLITS)}; got {split!r}")
+    n, seed = MOONS_SPLITS[split]
+    return make_moons(n, noise=0.05, seed=seed)

@@ -6,15 +6,17 @@ temperature samples, a stop on non-finite loss, an atomic final save).
 """
 
 import math
+import numbers
 import os
 import time
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from kerasgen import callbacks as kg_callbacks
 from kerasgen import data, distribute, precision
-from kerasgen.saving import atomic_save, float32_copy
+from kerasgen.saving import BackupAndRestore, atomic_save, float32_copy
 from kerasgen.text import CharTokenizer, WordTokenizer
 
 TOKENIZERS = {"char": CharTokenizer, "word": WordTokenizer}
@@ -27,18 +29,50 @@ def text_families():
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
-    """Stop at the first non-finite batch loss, before anything is saved, and say so.
+    """Stop at the first non-finite loss or weight, before anything is saved, and say so.
 
-    The epoch in progress is abandoned, so the last checkpoint (written by
-    BackupAndRestore at the end of the previous epoch) stays the last good one.
+    Every batch's losses are checked; at the end of an epoch the validation
+    losses and the weights too (the last update of an epoch can make the
+    weights non-finite while the loss reported for that batch, computed before
+    it, is still finite). Listed before BackupAndRestore, this stops the run
+    before the epoch's checkpoint is written, so the checkpoint of the last
+    good epoch in ``backup_dir`` is kept.
     """
 
+    def __init__(self, backup_dir=None):
+        super().__init__()
+        self.backup_dir = backup_dir
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
     def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            raise NonFiniteLossError(
-                f"training stopped: loss became {float(loss)} at batch {batch}; the last good checkpoint is kept"
-            )
+        for name, value in _non_finite_losses(logs):
+            self._stop(f"{name} became {value} at batch {batch + 1} of epoch {self._epoch + 1}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        for name, value in _non_finite_losses(logs):
+            self._stop(f"{name} became {value} in epoch {epoch + 1}")
+        for weight in self.model.weights:
+            if not np.isfinite(keras.ops.convert_to_numpy(weight)).all():
+                self._stop(f"weight {weight.path} became non-finite in epoch {epoch + 1}")
+
+    def _stop(self, what):
+        kept = (f"the checkpoint of the last good epoch in {self.backup_dir} is kept (rerun to resume from it)"
+                if self.backup_dir else "nothing was saved")
+        raise NonFiniteLossError(f"training stopped: {what}; {kept}")
+
+
+def _non_finite_losses(logs):
+    for name, value in (logs or {}).items():
+        if name.endswith("loss"):
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                continue
+            if not math.isfinite(value):
+                yield name, value
 
 
 class NonFiniteLossError(ValueError):
@@ -88,9 +122,12 @@ def train_text(
 
     if level not in TOKENIZERS:
         raise ValueError(f"level must be one of {', '.join(TOKENIZERS)}; got {level!r}")
+    _check_run_args(learning_rate, out)
     keras.utils.set_random_seed(seed)
     policy = precision.set_policy(policy)
     strategy = distribute.get_strategy(strategy)
+    chief = distribute.is_chief(strategy)
+    verbose = verbose if chief else 0  # one progress log per cluster: the chief's
     train_split, validation_split = data.load_text(text, "train", data_dir), data.load_text(text, "validation", data_dir)
     with strategy.scope():
         if init:
@@ -103,13 +140,16 @@ def train_text(
                 else WordTokenizer.from_text(train_split, max_vocab=max_vocab)
             )
             model = build_text_model(family, tokenizer, model_kwargs)
-        train_ds = data.text_windows(train_split, tokenizer, seq_len, batch_size, seed=seed)
+        train_ds = data.text_windows(train_split, tokenizer, seq_len, batch_size, seed=seed,
+                                     name=f"the train split of {text}")
         total_steps = epochs * (steps_per_epoch or int(train_ds.cardinality()))
         rate = learning_rate_schedule(learning_rate, schedule, total_steps, warmup_steps)
         model.compile(optimizer=keras.optimizers.Adam(rate, clipnorm=clipnorm))
-    validation_ds = data.text_windows(validation_split, tokenizer, seq_len, batch_size, shuffle=False)
+    validation_ds = data.text_windows(validation_split, tokenizer, seq_len, batch_size, shuffle=False,
+                                      name=f"the validation split of {text}")
     if not model.built:  # BackupAndRestore restores into built models only
-        model(next(iter(train_ds))[0][:1])
+        with strategy.scope():
+            model(next(iter(train_ds))[0][:1])
 
     callbacks = _run_callbacks(model, logdir, backup_dir, temperatures, prompt, verbose, image_model=False)
     if schedule == "step":
@@ -126,7 +166,7 @@ def train_text(
     )
     history.seconds = time.time() - start
     history.policy = policy
-    if out:
+    if out and chief:
         atomic_save(float32_copy(model), out)
     return model, history
 
@@ -141,12 +181,20 @@ def step_decay(learning_rate, epochs):
 
 
 def _run_callbacks(model, logdir, backup_dir, temperatures, prompt, verbose, image_model):
-    """Stop on non-finite loss, resume checkpoint, TensorBoard, samples per temperature, precision monitor."""
-    callbacks = [StopOnNonFiniteLoss()]
+    """Stop on non-finite loss, resume checkpoint, TensorBoard, samples per temperature, precision monitor.
+
+    In a multi-worker cluster only the chief reads and writes checkpoints,
+    logs and samples; the other workers write nothing and start from the chief's state.
+    """
     backup_dir = backup_dir or (os.path.join(logdir, "backup") if logdir else None)
-    if backup_dir:
+    callbacks = [StopOnNonFiniteLoss(backup_dir)]
+    chief = distribute.is_chief(model.distribute_strategy)
+    if backup_dir and chief:
         # Kept after the last epoch: running the same command again republishes instead of retraining.
-        callbacks.append(keras.callbacks.BackupAndRestore(backup_dir, double_checkpoint=True, delete_checkpoint=False))
+        callbacks.append(BackupAndRestore(backup_dir, double_checkpoint=True, delete_checkpoint=False))
+    callbacks.append(distribute.SyncWithChief())  # multi-worker: every worker starts from the chief's state
+    if not chief:
+        return callbacks
     if logdir:
         _check_writable(logdir)
         callbacks.append(keras.callbacks.TensorBoard(logdir))
@@ -174,21 +222,38 @@ def learning_rate_schedule(learning_rate, schedule, total_steps, warmup_steps=0)
     raise ValueError(f"schedule must be 'constant', 'step' or 'cosine', got {schedule!r}")
 
 
-def _check_writable(directory):
+def _check_run_args(learning_rate, out):
+    """Arguments that would otherwise fail only after training, or make it diverge at once."""
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
+        raise TypeError(f"learning_rate must be a number, got {type(learning_rate).__name__}")
+    if not (math.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(f"learning_rate must be a finite number > 0, got {learning_rate}")
+    if out is not None:
+        if not str(out).endswith(".keras"):
+            raise ValueError(f"out must be a path ending in .keras, got {str(out)!r}")
+        _check_writable(Path(out).parent, "out folder")
+
+
+def _check_writable(directory, name="log dir"):
     path = Path(directory)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{name} {str(directory)!r} is a file, not a folder")
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".kerasgen-write-test"
         probe.write_text("")
         probe.unlink()
     except OSError as error:
-        raise ValueError(f"log dir {directory!r} is not writable: {error.strerror}") from None
+        raise ValueError(f"{name} {str(directory)!r} is not writable: {error.strerror}") from None
 
 
 def image_families():
     from kerasgen import models
 
-    return {"vae": models.VAE, "dcgan": models.DCGAN, "classifier": models.ImageClassifier}
+    return {
+        "vae": models.VAE, "dcgan": models.DCGAN, "classifier": models.ImageClassifier, "realnvp": models.RealNVP,
+        "diffusion": models.DiffusionModel,
+    }
 
 
 def train_images(
@@ -207,6 +272,7 @@ def train_images(
     strategy="default",
     temperatures=(0.7, 1.0),
     model_kwargs=None,
+    clipnorm=None,
     seed=0,
     verbose=2,
 ):
@@ -215,7 +281,9 @@ def train_images(
     VAEs see dynamically binarised images (each pixel 1 with probability equal
     to its intensity, redrawn every epoch) and validate on the test split
     binarised with a fixed seed. The classifier trains on labels; the other
-    families on images alone. Resume, logging and saving as ``train_text``.
+    families on images alone. ``realnvp`` also trains on ``dataset="moons"``:
+    the fixed 2-D two-moons splits of ``kerasgen.toy_data.moons``. Resume,
+    logging and saving as ``train_text``.
     """
     import numpy as np
     import tensorflow as tf
@@ -226,12 +294,23 @@ def train_images(
     families = image_families()
     if family not in families:
         raise ValueError(f"unknown image model family {family!r}: use one of {', '.join(families)}")
+    _check_run_args(learning_rate, out)
     keras.utils.set_random_seed(seed)
     policy = precision.set_policy(policy)
     strategy = distribute.get_strategy(strategy)
-    train_x, train_y = data.load_image_arrays(dataset, "train", data_dir)
-    test_x, test_y = data.load_image_arrays(dataset, "test", data_dir)
-    train_x, test_x = train_x.astype(np.float32) / 255.0, test_x.astype(np.float32) / 255.0
+    chief = distribute.is_chief(strategy)
+    verbose = verbose if chief else 0  # one progress log per cluster: the chief's
+    points = dataset == "moons"
+    if points:
+        from kerasgen.toy_data import moons
+
+        if family != "realnvp":
+            raise ValueError(f"dataset 'moons' holds 2-D points, which only the realnvp family models; got {family!r}")
+        train_x, test_x = moons("train"), moons("validation")
+    else:
+        train_x, train_y = data.load_image_arrays(dataset, "train", data_dir)
+        test_x, test_y = data.load_image_arrays(dataset, "test", data_dir)
+        train_x, test_x = train_x.astype(np.float32) / 255.0, test_x.astype(np.float32) / 255.0
     if family == "classifier":
         train_ds = tf.data.Dataset.from_tensor_slices((train_x, train_y.astype(np.int32)))
         validation = (test_x, test_y.astype(np.int32))
@@ -249,7 +328,8 @@ def train_images(
         if init:
             model = zoo.load_model(init)
         else:
-            model = families[family](image_shape=train_x.shape[1:], **(model_kwargs or {}))
+            shape_argument = "input_shape" if family == "realnvp" else "image_shape"
+            model = families[family](**{shape_argument: train_x.shape[1:]}, **(model_kwargs or {}))
         if family == "dcgan":
             model.compile(
                 d_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5),
@@ -261,9 +341,10 @@ def train_images(
                 metrics=["accuracy"],
             )
         else:
-            model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+            model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=clipnorm))
         model.build((None, *train_x.shape[1:]))  # BackupAndRestore restores into built models only
-    callbacks = _run_callbacks(model, logdir, backup_dir, temperatures, None, verbose, image_model=family != "classifier")
+    image_model = family != "classifier" and not points
+    callbacks = _run_callbacks(model, logdir, backup_dir, temperatures, None, verbose, image_model=image_model)
     start = time.time()
     history = model.fit(
         train_ds, validation_data=validation_ds if family != "dcgan" else None, epochs=epochs,
@@ -271,18 +352,20 @@ def train_images(
     )
     history.seconds = time.time() - start
     history.policy = policy
-    if out:
+    if out and chief:
         atomic_save(float32_copy(model), out)
     return model, history
 
 
 def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file, default_epochs, report=None,
-                   **train_kwargs):
+                   storage="float32", **train_kwargs):
     """Train a model for zoo entry ``name``, measure ``metric`` and publish weights and card.
 
     The command line of the recipe script is ``[--epochs N] [--logdir DIR]``;
     the card records the exact command that reproduces the entry. ``report``
-    (model -> dict) adds further figures to the card's metric.
+    (model -> dict) adds further figures to the card's metric. ``storage`` is
+    the weights' dtype in the shipped file (``zoo.publish``). Run again after
+    the last epoch, the recipe republishes from the final checkpoint.
     """
     import argparse
     import platform
@@ -295,6 +378,13 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
     args = parser.parse_args()
     trainer = train_images if family in image_families() else train_text
     model, history = trainer(family, epochs=args.epochs, logdir=args.logdir, **train_kwargs)
+    training_time = (
+        f"{history.seconds / 60:.0f} min for the final session of the run "
+        f"({len(history.epoch)} of {args.epochs} epochs; earlier sessions resumed from checkpoints), "
+        f"policy {history.policy}"
+    )
+    if not history.epoch and name in zoo.names():  # a republish: the training time is the earlier card's
+        training_time = zoo.info(name).get("training_time", training_time)
     card = zoo.publish(
         model,
         name,
@@ -303,14 +393,11 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
             "dataset": dataset_description,
             "metric": {**metric, "value": None},
             "command": f"python zoo/recipes/{Path(recipe_file).name} --epochs {args.epochs}",
-            "training_time": (
-                f"{history.seconds / 60:.0f} min for the final session of the run "
-                f"({len(history.epoch)} of {args.epochs} epochs; earlier sessions resumed from checkpoints), "
-                f"policy {history.policy}"
-            ),
+            "training_time": training_time,
             "hardware": f"{platform.machine()} CPU ({os.cpu_count()} cores), no GPU",
             "notes": notes,
         },
+        storage=storage,
     )
     # The figure is measured on the shipped file, as `kerasgen eval` loads it: float32, from the zoo.
     precision.set_policy("float32")

@@ -21,6 +21,13 @@ class ChecksumError(ValueError):
     """A zoo file does not match the sha256 on its card."""
 
 
+class UnknownModelError(KeyError, ValueError):
+    """No zoo entry has this name (a KeyError, and a ValueError like every other bad argument)."""
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else ""
+
+
 def zoo_dir():
     """Where the zoo lives: ``$KERASGEN_ZOO_DIR``, the installed package data, or the checkout's ``zoo/``."""
     if os.environ.get(ZOO_DIR_ENV):
@@ -69,7 +76,7 @@ def info(name):
     if name not in cards:
         close = difflib.get_close_matches(str(name), cards, n=3, cutoff=0.3)
         hint = f"; did you mean {', '.join(close)}?" if close else f"; available: {', '.join(sorted(cards)) or 'none'}"
-        raise KeyError(f"unknown zoo model {name!r}{hint}")
+        raise UnknownModelError(f"unknown zoo model {name!r}{hint}")
     return cards[name]
 
 
@@ -80,7 +87,7 @@ def path(name):
     if not file.exists():
         raise FileNotFoundError(f"zoo file {file} named by the card of {name!r} is missing")
     actual = sha256(file)
-    if actual != card["sha256"]:
+    if actual != card["sha256"] and not _finish_publish(name, actual):
         raise ChecksumError(
             f"zoo file {file} has sha256 {actual[:12]}..., its card records {card['sha256'][:12]}...: "
             "the file was changed or corrupted"
@@ -90,26 +97,43 @@ def path(name):
 
 def load(name):
     """The model of zoo entry ``name`` (sha256 verified, loaded with ``safe_mode=True``)."""
-    file = path(name)
-    import keras
-
-    import kerasgen.models  # noqa: F401 - registers the classes the file names
-
-    return keras.saving.load_model(file, safe_mode=True)
+    return _load_file(path(name))
 
 
 def load_model(name_or_path):
     """A zoo entry by name, or any ``.keras`` file by path (loaded with ``safe_mode=True``)."""
-    if str(name_or_path).endswith(".keras"):
-        file = Path(name_or_path)
+    text = str(name_or_path)
+    if text.endswith(".keras"):
+        file = Path(text)
         if not file.is_file():
             raise FileNotFoundError(f"model file {file} does not exist")
-        import keras
+        return _load_file(file)
+    if os.sep in text or Path(text).is_file():
+        raise ValueError(f"model file {text} is not a .keras file (kerasgen saves and loads models as .keras)")
+    return load(text)
 
-        import kerasgen.models  # noqa: F401
 
-        return keras.saving.load_model(file, safe_mode=True)
-    return load(name_or_path)
+def _load_file(file):
+    """A ``.keras`` file loaded with ``safe_mode=True``; one-line ValueErrors for files keras cannot or may not load."""
+    import zipfile
+
+    import keras
+
+    import kerasgen.models  # noqa: F401 - registers the classes the file names
+
+    if not zipfile.is_zipfile(file):
+        raise ValueError(f"model file {file} is not a .keras archive: it is truncated, corrupted or another format")
+    from kerasgen.saving import float32_copy
+
+    try:
+        model = keras.saving.load_model(file, safe_mode=True)
+    except ValueError as error:
+        if "safe_mode" in str(error):  # a Lambda layer or another piece of arbitrary code
+            raise ValueError(f"model file {file} is refused: it holds Python code (such as a Lambda layer), "
+                             "which loading with safe_mode=True does not run; use registered layers") from None
+        raise
+    # Files stored in float16 (the zoo's storage="float16") or saved under a mixed policy run as float32 models.
+    return float32_copy(model)
 
 
 def measure(model, metric, data_dir=None):
@@ -128,34 +152,63 @@ def evaluate(name, data_dir=None):
     return card["metric"]["value"], measure(load(name), card["metric"], data_dir)
 
 
-def publish(model, name, card, directory=None):
-    """Write ``model`` as zoo entry ``name`` with float32 weights, then its card with sha256 and size.
+def publish(model, name, card, directory=None, storage="float32"):
+    """Write ``model`` as zoo entry ``name``, then its card with sha256 and size.
 
     ``card`` holds the rest of the card (family, dataset, metric, command, ...).
-    Both files are written to temporary names and renamed, so an interrupted
-    publish never leaves a half-written entry.
+    ``storage`` is the weights' dtype in the file: ``float32``, or ``float16``
+    for half the size (``load`` returns a float32 model either way; measure the
+    card's figure on the loaded file). Both files are written to temporary
+    names and renamed, so an interrupted publish never leaves a half-written entry.
     """
-    from kerasgen.saving import atomic_save, float32_copy
+    from kerasgen.saving import policy_copy, staged_save
 
+    if storage not in ("float32", "float16"):
+        raise ValueError(f"storage must be 'float32' or 'float16', got {storage!r}")
     root = Path(directory) if directory else zoo_dir()
     root.mkdir(parents=True, exist_ok=True)
-    exported = float32_copy(model)
+    exported = policy_copy(model, storage)
     file = root / f"{name}.keras"
-    atomic_save(exported, file)
-    full = {
-        "name": name,
-        **card,
-        "file": file.name,
-        "sha256": sha256(file),
-        "parameters": int(exported.count_params()),
-    }
-    return write_card(full, root)
+    # The new card is staged before the weights are renamed into place and renamed right after; a kill
+    # between the two renames is finished by the next ``path(name)`` (see ``_finish_publish``).
+    with staged_save(exported, file) as staged:
+        full = {
+            "name": name,
+            **card,
+            "file": file.name,
+            "sha256": sha256(staged),
+            "parameters": int(exported.count_params()),
+            "storage": storage,
+        }
+        pending = _stage_card(full, root)
+    os.replace(pending, root / f"{name}.json")
+    return full
 
 
 def write_card(card, directory=None):
     """Write ``<name>.json`` through a temporary file and a rename; returns the card."""
     root = Path(directory) if directory else zoo_dir()
-    tmp = root / f".{card['name']}.json.tmp"
-    tmp.write_text(json.dumps(card, indent=2) + "\n")
-    os.replace(tmp, root / f"{card['name']}.json")
+    os.replace(_stage_card(card, root), root / f"{card['name']}.json")
     return card
+
+
+def _stage_card(card, root):
+    pending = Path(root) / f".{card['name']}.json.tmp"
+    with open(pending, "w") as f:
+        f.write(json.dumps(card, indent=2) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    return pending
+
+
+def _finish_publish(name, actual_sha256):
+    """Complete a publish killed between renaming the weights and the card; True if that explains the mismatch."""
+    pending = zoo_dir() / f".{name}.json.tmp"
+    try:
+        card = json.loads(pending.read_text())
+        if card.get("name") != name or card.get("sha256") != actual_sha256:
+            return False
+        os.replace(pending, zoo_dir() / f"{name}.json")
+    except (OSError, ValueError):
+        return False
+    return True

@@ -101,3 +101,29 @@ def test_recipe_runner_publishes_a_card_that_eval_reproduces(zoo_dir, text, tmp_
     assert json.loads((zoo_dir / "tiny-recipe.json").read_text()) == card
     expected, measured = kg.zoo.evaluate("tiny-recipe")
     assert expected == card["metric"]["value"] and measured == pytest.approx(expected, abs=1e-4)
+
+
+@pytest.mark.parametrize("family", ["lstm", "vae"])
+def test_float16_storage_halves_the_file_and_loads_as_float32(zoo_dir, text, family):
+    if family == "lstm":
+        model = kg.models.LSTMGenerator(kg.text.CharTokenizer.from_text(text), embedding_dim=32, units=64, num_layers=2)
+        model(np.zeros((1, 4), np.int32))
+    else:
+        model = kg.models.VAE(image_shape=(16, 16, 1), latent_dim=4, filters=(8, 16), hidden_dim=256)
+        model.build((None, 16, 16, 1))
+    card = {"family": family, "dataset": "t", "metric": {"key": "text_nll", "name": "n", "value": 0}, "command": "",
+            "training_time": "", "hardware": ""}
+    kg.zoo.publish(model, "full", card)
+    half = kg.zoo.publish(model, "half", card, storage="float16")
+    assert half["storage"] == "float16" and half["parameters"] == model.count_params()
+    full_size, half_size = (zoo_dir / "full.keras").stat().st_size, (zoo_dir / "half.keras").stat().st_size
+    assert half_size < 0.6 * full_size
+    loaded = kg.zoo.load("half")
+    assert all(layer.dtype_policy.name == "float32" for layer in loaded._flatten_layers())
+    assert {w.dtype for w in loaded.weights} == {"float32"}
+    stored = kg.saving.policy_copy(model, "float16").weights  # float16 but for layers that pin float32 (heads)
+    assert sum(w.dtype == "float16" for w in stored) > len(stored) // 2
+    for original, kept, restored in zip(model.get_weights(), stored, loaded.get_weights()):
+        np.testing.assert_array_equal(restored, original.astype(kept.dtype).astype(np.float32))
+    with pytest.raises(ValueError, match="storage"):
+        kg.zoo.publish(model, "bad", card, storage="int8")

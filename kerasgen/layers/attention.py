@@ -48,20 +48,40 @@ class CachedCausalSelfAttention(keras.layers.Layer):
         return self.output_dense(tf.reshape(y, [batch, length, self.num_heads * self.head_dim]))
 
     def call(self, x, training=False, return_kv=False):
+        """Attention over the whole sequence; with ``return_kv`` also keys and values (batch, heads, length, head_dim)."""
         q, k, v = self._heads(x)
         length = tf.shape(x)[1]
         visible = tf.linalg.band_part(tf.ones([length, length], tf.bool), -1, 0)
         y = self._attend(q, k, v, visible, training)
-        return (y, k, v) if return_kv else y
+        if return_kv:
+            return y, tf.transpose(k, [0, 2, 1, 3]), tf.transpose(v, [0, 2, 1, 3])
+        return y
 
-    def step(self, x, cache_k, cache_v, index):
-        """One new position: x (batch, 1, dim); caches (batch, max_length, heads, head_dim); index a scalar."""
-        q, k, v = self._heads(x)
-        here = (tf.range(tf.shape(cache_k)[1]) == index)[None, :, None, None]
-        cache_k = tf.where(here, k, cache_k)
-        cache_v = tf.where(here, v, cache_v)
-        visible = (tf.range(tf.shape(cache_k)[1]) <= index)[None, :]
-        return self._attend(q, cache_k, cache_v, visible, False), cache_k, cache_v
+    def step(self, x, cache_k, cache_v, write, bias):
+        """One new position through the cache, in as few graph ops as possible (generation is overhead-bound).
+
+        x: (batch, 1, dim). cache_k, cache_v: (batch, heads, max_length, head_dim).
+        write: bool (1, 1, max_length, 1), true at the new position (its key and value go there).
+        bias: float32 (1, 1, 1, max_length), 0 where visible (<= the new position), -1e9 elsewhere.
+        Both masks are shared by every layer of a step (see ``step_masks``).
+        """
+        batch = tf.shape(x)[0]
+        # (batch, 1, 3 * dim) -> (batch, 3, heads, 1, head_dim): with one position the layout is free.
+        q, k, v = tf.unstack(tf.reshape(self.qkv(x), [batch, 3, self.num_heads, 1, self.head_dim]), axis=1)
+        cache_k = tf.where(write, tf.cast(k, cache_k.dtype), cache_k)
+        cache_v = tf.where(write, tf.cast(v, cache_v.dtype), cache_v)
+        q = tf.cast(q, tf.float32) * (1.0 / math.sqrt(self.head_dim))
+        scores = tf.matmul(q, tf.cast(cache_k, tf.float32), transpose_b=True) + bias
+        y = tf.matmul(tf.cast(tf.nn.softmax(scores), cache_v.dtype), cache_v)  # (batch, heads, 1, head_dim)
+        return self.output_dense(tf.reshape(y, [batch, 1, self.num_heads * self.head_dim])), cache_k, cache_v
+
+    @staticmethod
+    def step_masks(index, max_length):
+        """The ``write`` and ``bias`` masks of ``step`` for new position ``index`` (a scalar tensor)."""
+        positions = tf.range(max_length)
+        write = tf.reshape(positions == index, [1, 1, max_length, 1])
+        bias = tf.reshape(tf.where(positions <= index, 0.0, -1e9), [1, 1, 1, max_length])
+        return write, bias
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "dropout": self.dropout}
@@ -98,8 +118,9 @@ class TransformerBlock(keras.layers.Layer):
         x = x + self._mlp(x, training)
         return (x, k, v) if return_kv else x
 
-    def step(self, x, cache_k, cache_v, index):
-        y, cache_k, cache_v = self.attention.step(self.attention_norm(x), cache_k, cache_v, index)
+    def step(self, x, cache_k, cache_v, write, bias):
+        """One new position (see ``CachedCausalSelfAttention.step``)."""
+        y, cache_k, cache_v = self.attention.step(self.attention_norm(x), cache_k, cache_v, write, bias)
         x = x + y
         return x + self._mlp(x, False), cache_k, cache_v
 
@@ -123,7 +144,11 @@ class PositionEmbedding(keras.layers.Layer):
 
     def call(self, x, start=0):
         length = tf.shape(x)[1]
-        return x + tf.cast(self.positions[start : start + length], x.dtype)[None]
+        if isinstance(start, int):
+            positions = self.positions[start : start + length]
+        else:  # a tensor offset: a gather, which XLA compiles once for every offset (a slice would not)
+            positions = tf.gather(self.positions, start + tf.range(length))
+        return x + tf.cast(positions, x.dtype)[None]
 
     def get_config(self):
         return {**super().get_config(), "max_length": self.max_length}

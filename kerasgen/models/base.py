@@ -5,7 +5,6 @@ Text models: ``model(token_ids)`` returns float32 logits (batch, seq, vocab),
 Image models: ``sample(n, temperature, seed)`` returns float32 images in [0, 1].
 """
 
-import math
 import numbers
 
 import keras
@@ -137,11 +136,7 @@ class TextGenerator:
 
 def check_sample_args(n, temperature):
     n = check_positive_int(n, "n", 1, 1_000_000)
-    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
-        raise TypeError(f"temperature must be a number, got {type(temperature).__name__}")
-    if not math.isfinite(temperature) or temperature < 0:
-        raise ValueError(f"temperature must be a finite number >= 0, got {temperature}")
-    return n, float(temperature)
+    return n, sampling.check_temperature(temperature)
 
 
 class ImageGenerator:

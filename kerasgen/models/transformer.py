@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from kerasgen import sampling
-from kerasgen.layers import PositionEmbedding, TiedLogits, TransformerBlock
+from kerasgen.layers import CachedCausalSelfAttention, PositionEmbedding, TiedLogits, TransformerBlock
 from kerasgen.models.base import TextGenerator, check_positive_int
 
 
@@ -77,19 +77,20 @@ class DecoderTransformer(TextGenerator, keras.Model):
     def _prefill(self, token_ids):
         """Run a context from position 0: last-position logits and the cache, padded to max_length."""
         x = self.position_embedding(self.token_embedding(token_ids))
-        pad = [[0, 0], [0, self.max_length - tf.shape(token_ids)[1]], [0, 0], [0, 0]]
+        pad = [[0, 0], [0, 0], [0, self.max_length - tf.shape(token_ids)[1]], [0, 0]]
         cache = []
         for block in self.blocks:
-            x, k, v = block(x, return_kv=True)
-            shape = [tf.shape(k)[0], self.max_length, k.shape[2], k.shape[3]]
+            x, k, v = block(x, return_kv=True)  # (batch, heads, length, head_dim)
+            shape = [tf.shape(k)[0], k.shape[1], self.max_length, k.shape[3]]
             cache.append((tf.reshape(tf.pad(k, pad), shape), tf.reshape(tf.pad(v, pad), shape)))
         return self._logits(x[:, -1:])[:, 0], cache
 
     def _decode_step(self, token, cache, index):
         x = self.position_embedding(self.token_embedding(token[:, None]), start=index)
+        write, bias = CachedCausalSelfAttention.step_masks(index, self.max_length)
         new_cache = []
         for block, (k, v) in zip(self.blocks, cache):
-            x, k, v = block.step(x, k, v, index)
+            x, k, v = block.step(x, k, v, write, bias)
             new_cache.append((k, v))
         return self._logits(x)[:, 0], new_cache
 

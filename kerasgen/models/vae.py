@@ -94,12 +94,18 @@ class VAE(ImageGenerator, keras.Model):
         self.decoder.build((None, self.latent_dim))
 
     def encode(self, x):
-        """Posterior mean and log-variance of z given images x in [0, 1]."""
+        """Posterior mean and log-variance of z given images x in [0, 1] (arrays are checked; tensors pass)."""
+        if not tf.is_tensor(x):
+            x = check_images(x, self.image_shape, "x")
         stats = self.encoder(x)
         return stats[:, : self.latent_dim], stats[:, self.latent_dim :]
 
     def decode(self, z):
-        """Bernoulli means (pixel probabilities) for latent codes z, float32 in [0, 1]."""
+        """Bernoulli means (pixel probabilities) for latent codes z (n, latent_dim), float32 in [0, 1]."""
+        if not tf.is_tensor(z):
+            z = np.asarray(z)
+            if z.ndim != 2 or z.shape[1] != self.latent_dim or not np.issubdtype(z.dtype, np.number):
+                raise ValueError(f"z must be numbers of shape (n, {self.latent_dim}), got {z.dtype} {z.shape}")
         return np.asarray(tf.sigmoid(self.decoder(tf.convert_to_tensor(z, tf.float32))))
 
     def call(self, x, training=False):
