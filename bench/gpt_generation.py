@@ -68,11 +68,24 @@ def main():
     parser.add_argument("--new-tokens", type=int, default=512)
     parser.add_argument("--prompt", default="ROMEO:")
     parser.add_argument("--skip-keras-hub", action="store_true")
+    parser.add_argument("--random", action="store_true", help="the zoo architecture with random weights (no zoo file)")
     args = parser.parse_args()
     cli._quiet_tensorflow()
     from kerasgen import zoo
 
-    model = zoo.load_model(args.model)
+    if args.random:  # speed does not depend on the weights: the zoo architecture, randomly initialised
+        import string
+
+        import numpy as np
+
+        import kerasgen as kg
+
+        tokenizer = kg.text.CharTokenizer.from_text(string.ascii_letters + " \n!$&',-.3:;?")  # Tiny Shakespeare's 65
+        model = kg.models.DecoderTransformer(tokenizer, max_length=256, num_layers=4, num_heads=4, embedding_dim=256)
+        model(np.zeros((1, 1), np.int32))
+        args.model = "random gpt-shakespeare-char architecture"
+    else:
+        model = zoo.load_model(args.model)
     prompt_ids = model.tokenizer.encode(args.prompt)
     n = args.new_tokens
     cached = timed(lambda: model.generate(args.prompt, max_new_tokens=n, temperature=1.0, seed=0))

@@ -282,3 +282,48 @@ def test_bad_inputs_are_clear_errors():
         vectors.inverse(np.zeros((2, 3), np.float32))
     with pytest.raises(ValueError, match="bits_per_dim applies to image flows"):
         vectors.bits_per_dim(np.zeros((2, 2), np.uint8))
+
+
+def test_moons_splits_are_fixed_and_distinct():
+    from kerasgen.toy_data import moons
+
+    train, validation = moons("train"), moons("validation")
+    assert train.shape == (16384, 2) and validation.shape == (4096, 2)
+    np.testing.assert_array_equal(moons("validation"), validation)
+    assert not np.allclose(train[:4096], validation)
+    with pytest.raises(ValueError, match="split"):
+        moons("test")
+
+
+def test_train_images_fits_a_vector_flow_on_moons_and_point_nll_scores_it(tmp_path):
+    from kerasgen import metrics, training
+
+    model, history = training.train_images(
+        "realnvp", "moons", epochs=2, steps_per_epoch=8, batch_size=128, policy="float32", verbose=0,
+        model_kwargs={"num_couplings": 4, "hidden_units": 16, "num_blocks": 1}, out=tmp_path / "moons.keras",
+    )
+    assert history.history["val_nll"][-1] < history.history["val_nll"][0]
+    nll = metrics.evaluate(model, "point_nll", dataset="moons", split="validation")
+    assert nll == pytest.approx(history.history["val_nll"][-1], rel=1e-4)
+    loaded = keras.saving.load_model(tmp_path / "moons.keras", safe_mode=True)
+    assert metrics.evaluate(loaded, "point_nll") == pytest.approx(nll, rel=1e-5)
+    with pytest.raises(ValueError, match="only the realnvp family"):
+        training.train_images("vae", "moons", epochs=1)
+
+
+def test_bits_per_dim_metric_scores_the_named_split(monkeypatch):
+    from kerasgen import metrics
+
+    splits = {"train": tiny_images(6, seed=1), "test": tiny_images(5, seed=2)}
+    requested = []
+
+    def fake_load(name, split="train", data_dir=None):
+        requested.append((name, split))
+        return splits[split], np.zeros(len(splits[split]), np.uint8)
+
+    monkeypatch.setattr(kerasgen.data, "load_image_arrays", fake_load)
+    flow = tiny_image_flow()
+    value = metrics.evaluate(flow, "bits_per_dim", dataset="mnist", split="test")
+    assert requested == [("mnist", "test")]
+    assert value == pytest.approx(flow.bits_per_dim(splits["test"]), rel=1e-6)
+    assert value != pytest.approx(flow.bits_per_dim(splits["train"]), rel=1e-3)

@@ -29,4 +29,5 @@ if __name__ == "__main__":
         clipnorm=1.0,
         model_kwargs={"max_length": 256, "num_layers": 4, "num_heads": 4, "embedding_dim": 256, "dropout": 0.1},
         prompt="ROMEO:",
+        storage="float16",
     )
