@@ -231,3 +231,18 @@ def test_fit_rejects_images_of_another_shape():
     model.compile(optimizer="adam")
     with pytest.raises(ValueError, match="images must have shape"):
         model.fit(np.zeros((2, 9, 8, 1), np.float32), verbose=0)
+
+
+def test_train_images_trains_a_diffusion_model_and_logs_sample_grids(data_dir, tmp_path):
+    from kerasgen import training, zoo
+
+    out = tmp_path / "diffusion.keras"
+    model, history = training.train_images(
+        "diffusion", "mnist", data_dir=data_dir, epochs=1, steps_per_epoch=2, batch_size=16, policy="float32",
+        verbose=0, temperatures=(1.0,), model_kwargs={"widths": (8, 16), "block_depth": 1}, logdir=tmp_path / "logs",
+        out=out,
+    )
+    assert len(history.history["loss"]) == 1 and np.isfinite(history.history["loss"][0])
+    assert list((tmp_path / "logs" / "samples").glob("*.png"))  # the sample grid of the epoch
+    loaded = zoo.load_model(out)
+    np.testing.assert_allclose(loaded.sample(2, steps=3, seed=0), model.sample(2, steps=3, seed=0), atol=1e-5)

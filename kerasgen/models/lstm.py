@@ -36,7 +36,12 @@ class LSTMGenerator(TextGenerator, keras.Model):
             raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
         self.dropout = float(dropout)
         self.tie_embeddings = bool(tie_embeddings)
-        self.embedding = keras.layers.Embedding(tokenizer.vocab_size, embedding_dim, name="embedding")
+        # Tied embeddings also score the outputs: keras's default +-0.05 init leaves the logits so flat that a
+        # word-level model sits at the unigram loss for most of an epoch; +-0.1 (Zaremba et al.) does not.
+        initializer = keras.initializers.RandomUniform(-0.1, 0.1) if tie_embeddings else "uniform"
+        self.embedding = keras.layers.Embedding(
+            tokenizer.vocab_size, embedding_dim, embeddings_initializer=initializer, name="embedding"
+        )
         self.lstm_layers = [
             keras.layers.LSTM(units, return_sequences=True, return_state=True, name=f"lstm_{i}")
             for i in range(num_layers)
