@@ -36,7 +36,7 @@ MOONS_SPLITS = {"train": (16384, 0), "validation": (4096, 1)}
 
 
 def moons(split="train"):
-    """The fixed two-moons splits the zoo uses: ``make_moons(n, noise=0.05, seed)`` with (n, seed) from ``MOONS_SPLITS``."""
+    """The fixed two-moons splits of the zoo: ``make_moons(n, noise=0.05, seed)``, (n, seed) from ``MOONS_SPLITS``."""
     if split not in MOONS_SPLITS:
         raise ValueError(f"split must be one of {', '.join(MOONS_SPLITS)}; got {split!r}")
     n, seed = MOONS_SPLITS[split]

@@ -48,7 +48,7 @@ class CachedCausalSelfAttention(keras.layers.Layer):
         return self.output_dense(tf.reshape(y, [batch, length, self.num_heads * self.head_dim]))
 
     def call(self, x, training=False, return_kv=False):
-        """Attention over the whole sequence; with ``return_kv`` also keys and values (batch, heads, length, head_dim)."""
+        """Attention over the whole sequence; ``return_kv`` adds keys and values (batch, heads, length, head_dim)."""
         q, k, v = self._heads(x)
         length = tf.shape(x)[1]
         visible = tf.linalg.band_part(tf.ones([length, length], tf.bool), -1, 0)
