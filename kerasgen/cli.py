@@ -192,6 +192,9 @@ def _sample(args):
     model = _load(args.name)
     if not isinstance(model, ImageGenerator):
         raise UsageError(f"{args.name} is not an image model; use 'kerasgen generate'")
+    points = getattr(model, "image_shape", True) is None  # a density model of vectors (realnvp-moons)
+    if points and args.out.endswith(".png"):
+        raise UsageError(f"{args.name} samples points, not images: use --out FILE.npz")
     extra = {key: getattr(args, key) for key in ("steps", "sampler", "eta") if getattr(args, key) is not None}
     for key in extra:
         if args.interpolate or key not in inspect.signature(model.sample).parameters:
@@ -203,11 +206,13 @@ def _sample(args):
 
         progress = _progress if args.n > 256 else None
         images = sample_in_chunks(model, args.n, args.seed, progress=progress, temperature=args.temperature, **extra)
-    if args.out.endswith(".png"):
+    if points:
+        np.savez_compressed(args.out, points=np.asarray(images, np.float32))
+    elif args.out.endswith(".png"):
         save_png(image_grid(images, cols=8 if args.interpolate else None), args.out)
     else:
         np.savez_compressed(args.out, images=np.round(images * 255).astype(np.uint8))
-    print(f"wrote {len(images)} images to {args.out}")
+    print(f"wrote {len(images)} {'points' if points else 'images'} to {args.out}")
 
 
 def _interpolation_rows(model, args, steps=8):

@@ -327,3 +327,18 @@ def test_bits_per_dim_metric_scores_the_named_split(monkeypatch):
     assert requested == [("mnist", "test")]
     assert value == pytest.approx(flow.bits_per_dim(splits["test"]), rel=1e-6)
     assert value != pytest.approx(flow.bits_per_dim(splits["train"]), rel=1e-3)
+
+
+def test_sample_command_writes_points_of_a_vector_flow(tmp_path, capsys):
+    from kerasgen import cli
+
+    flow = tiny_vector_flow()
+    flow.build()
+    flow.save(tmp_path / "moons.keras")
+    assert cli.main(["sample", str(tmp_path / "moons.keras"), "-n", "7", "--seed", "3", "--out",
+                     str(tmp_path / "p.npz")]) == 0
+    assert "wrote 7 points" in capsys.readouterr().out
+    points = np.load(tmp_path / "p.npz")["points"]
+    np.testing.assert_allclose(points, flow.sample(7, seed=3), atol=1e-5)
+    assert cli.main(["sample", str(tmp_path / "moons.keras"), "-n", "7", "--out", str(tmp_path / "p.png")]) == 2
+    assert "samples points, not images" in capsys.readouterr().err
