@@ -45,7 +45,7 @@ class VAE(ImageGenerator, keras.Model):
     Bernoulli likelihood to be a proper one; ``kerasgen.models.vae.binarize``
     or dynamic binarisation in the data pipeline). The loss is the negative
     ELBO in nats per image: reconstruction + KL, tracked separately.
-    ``model(x)`` returns (reconstruction logits, posterior mean, posterior log-variance).
+    ``model(x)`` returns (reconstruction logits of one z ~ q(z|x), posterior mean, posterior log-variance).
 
     Example:
     >>> vae = VAE(image_shape=(28, 28, 1), latent_dim=32)
@@ -110,11 +110,11 @@ class VAE(ImageGenerator, keras.Model):
 
     def call(self, x, training=False):
         mean, log_var = self.encode(x)
-        if training:
-            seed = distribute.step_seed(self.optimizer.iterations, 1)
-            z = mean + tf.exp(0.5 * log_var) * distribute.replica_noise(tf.shape(mean), seed)
-        else:
-            z = mean
+        # z ~ q(z|x) in training and evaluation alike, so `evaluate` and val_loss report the negative ELBO
+        # (decoding the mean instead would give a smaller figure that bounds nothing). Evaluation draws
+        # with a fixed seed: the same images give the same loss.
+        seed = distribute.step_seed(self.optimizer.iterations if training else 0, 1 if training else 2)
+        z = mean + tf.exp(0.5 * log_var) * distribute.replica_noise(tf.shape(mean), seed)
         return self.decoder(z), mean, log_var
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
