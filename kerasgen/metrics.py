@@ -62,15 +62,9 @@ def _stream_nll(model, text, seq_len, batch_size):
         losses = tf.nn.sparse_softmax_cross_entropy_with_logits(y, tf.cast(logits, tf.float32))
         return tf.reduce_sum(tf.cast(losses, tf.float64)), states
 
-    total, states = 0.0, None
+    total, states = 0.0, None  # None: the first chunk starts from the model's zero state
     for start in range(0, length, seq_len):
-        x, y = inputs[:, start : start + seq_len], targets[:, start : start + seq_len]
-        if states is None:  # the first chunk starts from the model's zero state
-            logits, states = model(x, training=False, return_state=True)
-            losses = tf.nn.sparse_softmax_cross_entropy_with_logits(y, tf.cast(logits, tf.float32))
-            total += float(tf.reduce_sum(tf.cast(losses, tf.float64)))
-            continue
-        nll, states = chunk_nll(tf.constant(x), tf.constant(y), states)
+        nll, states = chunk_nll(inputs[:, start : start + seq_len], targets[:, start : start + seq_len], states)
         total += float(nll)
     return total / targets.size
 

@@ -120,11 +120,10 @@ def _load_file(file):
     import keras
 
     import kerasgen.models  # noqa: F401 - registers the classes the file names
+    from kerasgen.saving import float32_copy
 
     if not zipfile.is_zipfile(file):
         raise ValueError(f"model file {file} is not a .keras archive: it is truncated, corrupted or another format")
-    from kerasgen.saving import float32_copy
-
     try:
         model = keras.saving.load_model(file, safe_mode=True)
     except ValueError as error:
