@@ -50,7 +50,7 @@ if __name__ == "__main__":
         "diffusion",
         "mnist (train 60,000)",
         FRECHET,
-        "U-Net widths 32-64-64, one residual block per level, sinusoidal timestep embedding, no attention; "
+        "U-Net widths 16-32-64, one residual block per level, sinusoidal timestep embedding, no attention; "
         "cosine schedule, 1000 timesteps, epsilon prediction, EMA 0.999; Adam 5e-4, clipnorm 1, batch 64, "
         "mixed_bfloat16.",
         __file__,
@@ -61,5 +61,5 @@ if __name__ == "__main__":
         batch_size=64,
         learning_rate=5e-4,
         clipnorm=1.0,
-        model_kwargs={"widths": (32, 64, 64), "block_depth": 1},
+        model_kwargs={"widths": (16, 32, 64), "block_depth": 1},
     )
