@@ -6,6 +6,22 @@ import keras
 import tensorflow as tf
 
 
+def norm_weights(norm):
+    """(gamma, beta, epsilon) of a ``keras.layers.LayerNormalization`` over the last axis, for ``layer_norm``."""
+    return tf.cast(norm.gamma, tf.float32), tf.cast(norm.beta, tf.float32), norm.epsilon
+
+
+def layer_norm(x, gamma, beta, epsilon):
+    """Layer normalisation over the last axis from plain tensors, in float32, returned in ``x``'s dtype.
+
+    The same arithmetic as ``keras.layers.LayerNormalization`` in the fewest ops:
+    the generation step calls it twice per block for every token.
+    """
+    x32 = tf.cast(x, tf.float32)
+    centred = x32 - tf.reduce_mean(x32, axis=-1, keepdims=True)
+    variance = tf.reduce_mean(tf.square(centred), axis=-1, keepdims=True)
+    return tf.cast(centred * tf.math.rsqrt(variance + epsilon) * gamma + beta, x.dtype)
+
 @keras.saving.register_keras_serializable(package="kerasgen")
 class CachedCausalSelfAttention(keras.layers.Layer):
     """Multi-head self-attention in which position t sees positions <= t.
@@ -48,40 +64,61 @@ class CachedCausalSelfAttention(keras.layers.Layer):
         return self.output_dense(tf.reshape(y, [batch, length, self.num_heads * self.head_dim]))
 
     def call(self, x, training=False, return_kv=False):
-        """Attention over the whole sequence; ``return_kv`` adds keys and values (batch, heads, length, head_dim)."""
+        """Attention over the whole sequence; ``return_kv`` adds keys and values laid out (length, batch, dim)."""
         q, k, v = self._heads(x)
         length = tf.shape(x)[1]
         visible = tf.linalg.band_part(tf.ones([length, length], tf.bool), -1, 0)
         y = self._attend(q, k, v, visible, training)
         if return_kv:
-            return y, tf.transpose(k, [0, 2, 1, 3]), tf.transpose(v, [0, 2, 1, 3])
+            shape = [tf.shape(x)[0], length, self.num_heads * self.head_dim]
+            return y, tf.transpose(tf.reshape(k, shape), [1, 0, 2]), tf.transpose(tf.reshape(v, shape), [1, 0, 2])
         return y
 
-    def step(self, x, cache_k, cache_v, write, bias):
-        """One new position through the cache, in as few graph ops as possible (generation is overhead-bound).
+    def step_weights(self):
+        """The kernels and biases ``step`` reads, as tensors in the compute dtype: read once per generation call."""
+        return tuple(
+            tf.cast(w, self.compute_dtype)
+            for w in (self.qkv.kernel, self.qkv.bias, self.output_dense.kernel, self.output_dense.bias)
+        )
 
-        x: (batch, 1, dim). cache_k, cache_v: (batch, heads, max_length, head_dim).
-        write: bool (1, 1, max_length, 1), true at the new position (its key and value go there).
-        bias: float32 (1, 1, 1, max_length), 0 where visible (<= the new position), -1e9 elsewhere.
-        Both masks are shared by every layer of a step (see ``step_masks``).
+    def step(self, x, cache_k, cache_v, write, bias, weights):
+        """One new position through the cache, in as few and as cheap graph ops as possible.
+
+        Generation at small batch is bound by per-op costs, not arithmetic: plain
+        matrix products on 2-D tensors (no reshapes around projections, no variable
+        reads), keys and values written with a scatter (no copy of the whole cache
+        through a mask), and attention over all heads at once as elementwise
+        products and sums (cheaper than per-head batched matrix products of one
+        row), with a softmax from elementary ops.
+
+        x: (batch, dim), the new position. cache_k, cache_v: (max_length, batch, dim), heads side by side.
+        write: int32 (1, 1), the new position's index (its key and value go there).
+        bias: float32 (max_length, 1, 1), 0 where visible (<= the new position), -1e9 elsewhere.
+        Both come from ``step_masks``, shared by every layer of a step; ``weights`` is ``step_weights()``.
         """
+        qkv_kernel, qkv_bias, output_kernel, output_bias = weights
         batch = tf.shape(x)[0]
-        # (batch, 1, 3 * dim) -> (batch, 3, heads, 1, head_dim): with one position the layout is free.
-        q, k, v = tf.unstack(tf.reshape(self.qkv(x), [batch, 3, self.num_heads, 1, self.head_dim]), axis=1)
-        cache_k = tf.where(write, tf.cast(k, cache_k.dtype), cache_k)
-        cache_v = tf.where(write, tf.cast(v, cache_v.dtype), cache_v)
+        q, k, v = tf.split(tf.nn.bias_add(tf.matmul(x, qkv_kernel), qkv_bias), 3, axis=-1)
+        cache_k = tf.tensor_scatter_nd_update(cache_k, write, tf.cast(k, cache_k.dtype)[None])
+        cache_v = tf.tensor_scatter_nd_update(cache_v, write, tf.cast(v, cache_v.dtype)[None])
+        heads = [self.max_length_of(cache_k), batch, self.num_heads, self.head_dim]
         q = tf.cast(q, tf.float32) * (1.0 / math.sqrt(self.head_dim))
-        scores = tf.matmul(q, tf.cast(cache_k, tf.float32), transpose_b=True) + bias
-        y = tf.matmul(tf.cast(tf.nn.softmax(scores), cache_v.dtype), cache_v)  # (batch, heads, 1, head_dim)
-        return self.output_dense(tf.reshape(y, [batch, 1, self.num_heads * self.head_dim])), cache_k, cache_v
+        scores = tf.reduce_sum(tf.reshape(tf.cast(cache_k, tf.float32) * q, heads), axis=-1) + bias  # (L, b, h)
+        probs = tf.exp(scores - tf.reduce_max(scores, axis=0, keepdims=True))
+        probs = probs / tf.reduce_sum(probs, axis=0, keepdims=True)
+        y = tf.reduce_sum(tf.reshape(cache_v, heads) * tf.cast(probs, cache_v.dtype)[..., None], axis=0)
+        y = tf.reshape(y, [batch, self.num_heads * self.head_dim])
+        return tf.nn.bias_add(tf.matmul(y, output_kernel), output_bias), cache_k, cache_v
+
+    @staticmethod
+    def max_length_of(cache):
+        return cache.shape[0] if cache.shape[0] is not None else tf.shape(cache)[0]
 
     @staticmethod
     def step_masks(index, max_length):
-        """The ``write`` and ``bias`` masks of ``step`` for new position ``index`` (a scalar tensor)."""
-        positions = tf.range(max_length)
-        write = tf.reshape(positions == index, [1, 1, max_length, 1])
-        bias = tf.reshape(tf.where(positions <= index, 0.0, -1e9), [1, 1, 1, max_length])
-        return write, bias
+        """The ``write`` index and ``bias`` of ``step`` for new position ``index`` (a scalar tensor)."""
+        bias = tf.reshape(tf.where(tf.range(max_length) <= index, 0.0, -1e9), [max_length, 1, 1])
+        return tf.reshape(index, [1, 1]), bias
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "dropout": self.dropout}
@@ -118,11 +155,25 @@ class TransformerBlock(keras.layers.Layer):
         x = x + self._mlp(x, training)
         return (x, k, v) if return_kv else x
 
-    def step(self, x, cache_k, cache_v, write, bias):
-        """One new position (see ``CachedCausalSelfAttention.step``)."""
-        y, cache_k, cache_v = self.attention.step(self.attention_norm(x), cache_k, cache_v, write, bias)
+    def step_weights(self):
+        """Everything ``step`` reads, as tensors (see ``CachedCausalSelfAttention.step_weights``)."""
+        dtype = self.compute_dtype
+        return (
+            norm_weights(self.attention_norm),
+            self.attention.step_weights(),
+            norm_weights(self.mlp_norm),
+            tuple(tf.cast(w, dtype) for w in (self.mlp_in.kernel, self.mlp_in.bias, self.mlp_out.kernel, self.mlp_out.bias)),
+        )
+
+    def step(self, x, cache_k, cache_v, write, bias, weights):
+        """One new position, x: (batch, dim) (see ``CachedCausalSelfAttention.step``)."""
+        attention_norm, attention_weights, mlp_norm, (in_kernel, in_bias, out_kernel, out_bias) = weights
+        y, cache_k, cache_v = self.attention.step(
+            layer_norm(x, *attention_norm), cache_k, cache_v, write, bias, attention_weights
+        )
         x = x + y
-        return x + self._mlp(x, False), cache_k, cache_v
+        hidden = self.mlp_in.activation(tf.nn.bias_add(tf.matmul(layer_norm(x, *mlp_norm), in_kernel), in_bias))
+        return x + tf.nn.bias_add(tf.matmul(hidden, out_kernel), out_bias), cache_k, cache_v
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "mlp_ratio": self.mlp_ratio, "dropout": self.dropout}

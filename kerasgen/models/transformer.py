@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from kerasgen import sampling
 from kerasgen.layers import CachedCausalSelfAttention, PositionEmbedding, TiedLogits, TransformerBlock
+from kerasgen.layers.attention import layer_norm, norm_weights
 from kerasgen.models.base import TextGenerator, check_positive_int
 
 
@@ -77,22 +78,41 @@ class DecoderTransformer(TextGenerator, keras.Model):
     def _prefill(self, token_ids):
         """Run a context from position 0: last-position logits and the cache, padded to max_length."""
         x = self.position_embedding(self.token_embedding(token_ids))
-        pad = [[0, 0], [0, 0], [0, self.max_length - tf.shape(token_ids)[1]], [0, 0]]
+        pad = [[0, self.max_length - tf.shape(token_ids)[1]], [0, 0], [0, 0]]
         cache = []
         for block in self.blocks:
-            x, k, v = block(x, return_kv=True)  # (batch, heads, length, head_dim)
-            shape = [tf.shape(k)[0], k.shape[1], self.max_length, k.shape[3]]
+            x, k, v = block(x, return_kv=True)  # (length, batch, dim)
+            shape = [self.max_length, tf.shape(k)[1], k.shape[2]]
             cache.append((tf.reshape(tf.pad(k, pad), shape), tf.reshape(tf.pad(v, pad), shape)))
         return self._logits(x[:, -1:])[:, 0], cache
 
-    def _decode_step(self, token, cache, index):
-        x = self.position_embedding(self.token_embedding(token[:, None]), start=index)
+    def _step_weights(self):
+        """Every weight the cached step reads, as tensors: read once per ``generate`` call, not once per token."""
+        dtype = self.compute_dtype
+        embeddings = tf.cast(self.token_embedding.embeddings, dtype)
+        if self.tie_embeddings:
+            head = (tf.transpose(embeddings), tf.cast(self.head.bias, tf.float32))
+        else:
+            head = (tf.cast(self.head.kernel, self.head.compute_dtype), tf.cast(self.head.bias, tf.float32))
+        return {
+            "embeddings": embeddings,
+            "positions": tf.cast(self.position_embedding.positions, dtype),
+            "blocks": [block.step_weights() for block in self.blocks],
+            "final_norm": norm_weights(self.final_norm),
+            "head": head,
+        }
+
+    def _decode_step(self, token, cache, index, weights):
+        """Logits (batch, vocab) after new tokens (batch,) at position ``index``, and the updated cache."""
+        x = tf.gather(weights["embeddings"], token) + weights["positions"][index]  # (batch, dim)
         write, bias = CachedCausalSelfAttention.step_masks(index, self.max_length)
         new_cache = []
-        for block, (k, v) in zip(self.blocks, cache):
-            x, k, v = block.step(x, k, v, write, bias)
+        for block, (k, v), block_weights in zip(self.blocks, cache, weights["blocks"]):
+            x, k, v = block.step(x, k, v, write, bias, block_weights)
             new_cache.append((k, v))
-        return self._logits(x)[:, 0], new_cache
+        kernel, head_bias = weights["head"]
+        x = layer_norm(x, *weights["final_norm"])
+        return tf.cast(tf.matmul(tf.cast(x, kernel.dtype), kernel), tf.float32) + head_bias, new_cache
 
     def generate_ids(self, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed):
         return super().generate_ids(prompt_ids[:, -self.max_length :], max_new_tokens, temperature, top_k, top_p, seed)
@@ -100,26 +120,36 @@ class DecoderTransformer(TextGenerator, keras.Model):
     def _loop_fn(self, top_k, use_top_p):
         max_length, keep = self.max_length, self.max_length // 2
 
+        def choose(last, step, temperature, top_p, seed):
+            return sampling.next_tokens(
+                last, temperature, top_k, top_p if use_top_p else None,
+                tf.random.experimental.stateless_fold_in(seed, step),
+            )
+
         def loop(prompt_ids, steps, temperature, top_p, seed):
+            weights = self._step_weights()
             last, cache = self._prefill(prompt_ids)
             index = tf.shape(prompt_ids)[1]
             context = tf.pad(prompt_ids, [[0, 0], [0, max_length - index]])
             tokens = tf.TensorArray(tf.int32, size=steps)
-            for step in tf.range(steps):
-                token = sampling.next_tokens(
-                    last, temperature, top_k, top_p if use_top_p else None,
-                    tf.random.experimental.stateless_fold_in(seed, step),
-                )
-                tokens = tokens.write(step, token)
-                if index == max_length:  # context full: restart from the most recent `keep` tokens
+            step = tf.constant(0)
+            while step < steps:
+                # Cached steps until the context is full: a plain loop body, no branch per token.
+                while step < steps and index < max_length:
+                    token = choose(last, step, temperature, top_p, seed)
+                    tokens = tokens.write(step, token)
+                    context = tf.where(tf.range(max_length)[None] == index, token[:, None], context)
+                    last, cache = self._decode_step(token, cache, index, weights)
+                    index += 1
+                    step += 1
+                if step < steps:  # context full: restart from the most recent `keep` tokens (one pass)
+                    token = choose(last, step, temperature, top_p, seed)
+                    tokens = tokens.write(step, token)
                     recent = tf.concat([context[:, max_length - keep + 1 :], token[:, None]], axis=1)
                     last, cache = self._prefill(recent)
                     context = tf.pad(recent, [[0, 0], [0, max_length - keep]])
                     index = tf.constant(keep)
-                else:
-                    context = tf.where(tf.range(max_length)[None] == index, token[:, None], context)
-                    last, cache = self._decode_step(token, cache, index)
-                    index += 1
+                    step += 1
             return tf.transpose(tokens.stack())
 
         return loop
