@@ -59,7 +59,9 @@ class RealNVP(ImageGenerator, keras.Model):
     but the last runs 3 checkerboard couplings, a squeeze (H, W, C) -> (H/2,
     W/2, 4C), 3 channel couplings, and factors out half the channels as latent;
     the last scale runs 4 checkerboard couplings. Coupling networks are
-    residual conv nets with ``num_blocks`` blocks of ``hidden_units`` channels.
+    residual conv nets with ``num_blocks`` blocks of ``hidden_units`` channels
+    (one int for every scale, or a list of one per scale: narrow nets at full
+    resolution, wider ones after each squeeze, keep the cost per scale even).
     The latents are reassembled into the input's shape, so ``z`` has the shape
     of ``x``. The flow proper (``forward``/``inverse``) acts on the flow space
     ``y = logit(alpha + (1 - 2 alpha) x)``; ``preprocess``/``postprocess`` map
@@ -101,7 +103,15 @@ class RealNVP(ImageGenerator, keras.Model):
         self.num_scales = check_positive_int(num_scales, "num_scales")
         self.input_shape = _check_input_shape(input_shape, self.num_scales)
         self.num_couplings = check_positive_int(num_couplings, "num_couplings")
-        self.hidden_units = check_positive_int(hidden_units, "hidden_units")
+        if isinstance(hidden_units, (list, tuple)):
+            if len(hidden_units) != self.num_scales or len(self.input_shape) != 3:
+                raise ValueError(
+                    f"hidden_units as a list needs images and one entry per scale ({self.num_scales}), "
+                    f"got {list(hidden_units)}"
+                )
+            self.hidden_units = [check_positive_int(h, "hidden_units") for h in hidden_units]
+        else:
+            self.hidden_units = check_positive_int(hidden_units, "hidden_units")
         self.num_blocks = check_positive_int(num_blocks, "num_blocks")
         if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 < alpha < 0.5:
             raise ValueError(f"alpha must be a number in (0, 0.5), got {alpha!r}")
@@ -116,22 +126,23 @@ class RealNVP(ImageGenerator, keras.Model):
         if self.is_image:
             for scale in range(self.num_scales):
                 last = scale == self.num_scales - 1
-                self._add_couplings(f"scale{scale}_checkerboard", "checkerboard", 4 if last else 3)
+                units = self.hidden_units[scale] if isinstance(self.hidden_units, list) else self.hidden_units
+                self._add_couplings(f"scale{scale}_checkerboard", "checkerboard", 4 if last else 3, units)
                 if not last:
                     self.steps.append(Squeeze(name=f"scale{scale}_squeeze"))
-                    self._add_couplings(f"scale{scale}_channel", "channel", 3)
+                    self._add_couplings(f"scale{scale}_channel", "channel", 3, units)
                 self.scale_bounds.append(len(self.steps))
         else:
-            self._add_couplings("coupling", "checkerboard", self.num_couplings)
+            self._add_couplings("coupling", "checkerboard", self.num_couplings, self.hidden_units)
             self.scale_bounds.append(len(self.steps))
         self.metric_tracker = keras.metrics.Mean(name="bits_per_dim" if self.is_image else "nll")
         self._compiled_log_prob = None
 
-    def _add_couplings(self, prefix, mask, count):
+    def _add_couplings(self, prefix, mask, count, units):
         for i in range(count):
             self.steps.append(ActNorm(name=f"{prefix}{i}_actnorm"))
             self.steps.append(
-                AffineCoupling(mask, i % 2, self.hidden_units, self.num_blocks, name=f"{prefix}{i}_coupling")
+                AffineCoupling(mask, i % 2, units, self.num_blocks, name=f"{prefix}{i}_coupling")
             )
 
     def build(self, input_shape=None):
