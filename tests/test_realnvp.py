@@ -230,6 +230,19 @@ def test_config_round_trip():
     assert config["input_shape"] == (8, 8, 3) and config["num_scales"] == 3 and config["alpha"] == 0.01
 
 
+def test_hidden_units_per_scale_sets_each_scale_width_and_survives_saving(tmp_path):
+    model = RealNVP(input_shape=(4, 4, 1), num_scales=2, hidden_units=[4, 8], num_blocks=1)
+    model.build()
+    widths = {step.name: step.hidden[0].filters for step in model.steps if hasattr(step, "hidden")}
+    assert {w for name, w in widths.items() if name.startswith("scale0")} == {4}
+    assert {w for name, w in widths.items() if name.startswith("scale1")} == {8}
+    x = np.random.default_rng(0).random((3, 4, 4, 1)).astype(np.float32)
+    model.save(tmp_path / "flow.keras")
+    loaded = keras.saving.load_model(tmp_path / "flow.keras", safe_mode=True)
+    assert loaded.hidden_units == [4, 8]
+    np.testing.assert_allclose(loaded.log_prob(x), model.log_prob(x), rtol=1e-5)
+
+
 def test_make_moons_is_normalised_and_seeded():
     points = make_moons(1001, noise=0.1, seed=0)
     assert points.shape == (1001, 2) and points.dtype == np.float32
@@ -250,6 +263,9 @@ def test_make_moons_is_normalised_and_seeded():
         ({"input_shape": "28x28"}, TypeError, "input_shape"),
         ({"input_shape": (4, 4, 1), "num_scales": 0}, ValueError, "num_scales"),
         ({"input_shape": (4, 4, 1), "hidden_units": 0}, ValueError, "hidden_units"),
+        ({"input_shape": (4, 4, 1), "num_scales": 2, "hidden_units": [4]}, ValueError, "one entry per scale"),
+        ({"input_shape": (2,), "hidden_units": [4]}, ValueError, "needs images"),
+        ({"input_shape": (4, 4, 1), "num_scales": 1, "hidden_units": [0]}, ValueError, "hidden_units"),
         ({"input_shape": (4, 4, 1), "num_blocks": 2.5}, TypeError, "num_blocks"),
         ({"input_shape": (4, 4, 1), "alpha": 0.5}, ValueError, "alpha"),
     ],
