@@ -273,6 +273,7 @@ def train_images(
     temperatures=(0.7, 1.0),
     model_kwargs=None,
     clipnorm=None,
+    schedule="constant",
     seed=0,
     verbose=2,
 ):
@@ -283,7 +284,9 @@ def train_images(
     binarised with a fixed seed. The classifier trains on labels; the other
     families on images alone. ``realnvp`` also trains on ``dataset="moons"``:
     the fixed 2-D two-moons splits of ``kerasgen.toy_data.moons``. Resume,
-    logging and saving as ``train_text``.
+    logging and saving as ``train_text``; ``schedule`` is ``constant`` or
+    ``step`` (``step_decay``: the rate divided by 4 from half-way and by 16
+    from three quarters of ``epochs``; not for the two optimizers of ``dcgan``).
     """
     import numpy as np
     import tensorflow as tf
@@ -295,6 +298,10 @@ def train_images(
     if family not in families:
         raise ValueError(f"unknown image model family {family!r}: use one of {', '.join(families)}")
     _check_run_args(learning_rate, out)
+    if schedule not in ("constant", "step"):
+        raise ValueError(f"schedule must be 'constant' or 'step' for image models, got {schedule!r}")
+    if schedule == "step" and family == "dcgan":
+        raise ValueError("schedule 'step' needs a single optimizer; dcgan trains two (use 'constant')")
     keras.utils.set_random_seed(seed)
     policy = precision.set_policy(policy)
     strategy = distribute.get_strategy(strategy)
@@ -345,6 +352,8 @@ def train_images(
         model.build((None, *train_x.shape[1:]))  # BackupAndRestore restores into built models only
     image_model = family != "classifier" and not points
     callbacks = _run_callbacks(model, logdir, backup_dir, temperatures, None, verbose, image_model=image_model)
+    if schedule == "step":
+        callbacks.append(keras.callbacks.LearningRateScheduler(step_decay(learning_rate, epochs)))
     start = time.time()
     history = model.fit(
         train_ds, validation_data=validation_ds if family != "dcgan" else None, epochs=epochs,

@@ -327,6 +327,20 @@ def test_train_images_fits_a_vector_flow_on_moons_and_point_nll_scores_it(tmp_pa
         training.train_images("vae", "moons", epochs=1)
 
 
+def test_train_images_step_schedule_divides_the_rate_at_half_and_three_quarters():
+    from kerasgen import training
+
+    _, history = training.train_images(
+        "realnvp", "moons", epochs=4, steps_per_epoch=2, batch_size=64, learning_rate=1e-3, schedule="step",
+        policy="float32", verbose=0, model_kwargs={"num_couplings": 2, "hidden_units": 8, "num_blocks": 1},
+    )
+    np.testing.assert_allclose(history.history["learning_rate"], [1e-3, 1e-3, 2.5e-4, 6.25e-5], rtol=1e-6)
+    with pytest.raises(ValueError, match="schedule must be"):
+        training.train_images("realnvp", "moons", epochs=1, schedule="cosine")
+    with pytest.raises(ValueError, match="two"):
+        training.train_images("dcgan", epochs=1, schedule="step")
+
+
 def test_bits_per_dim_metric_scores_the_named_split(monkeypatch):
     from kerasgen import metrics
 
