@@ -33,8 +33,8 @@ if __name__ == "__main__":
                       "convention)"},
         "2 scales (28x28 then 14x14x4): 3 checkerboard + 3 channel couplings, factor-out half, 4 checkerboard "
         "couplings; ActNorm before each coupling; residual conv coupling nets of one block, 32 channels at 28x28 "
-        "and 64 at 14x14; logit transform alpha 0.05; Adam 1e-3 divided by 4 at half and by 16 at three quarters of the run, "
-        "clipnorm 100, batch 64, mixed_bfloat16 coupling nets.",
+        "and 64 at 14x14; logit transform alpha 0.05; Adam 1e-3 divided by 4 at half and by 16 at three "
+        "quarters of the run, clipnorm 100, batch 64, mixed_bfloat16 coupling nets.",
         __file__,
         default_epochs=40,
         report=report,
