@@ -81,6 +81,16 @@ class TemperatureSampler(keras.callbacks.Callback):
             writer.flush()
 
 
+class ResetCarriedState(keras.callbacks.Callback):
+    """Zero a recurrent model's carried training state at the start of every epoch (``LSTMGenerator.carry_state``).
+
+    Each epoch reads the streams from their beginning again, so it starts from the zero state.
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.reset_carried_state()
+
+
 class MixedPrecisionMonitor(keras.callbacks.Callback):
     """Logs each loss-scale optimizer's scale and counts the steps it skipped on overflow.
 

@@ -247,6 +247,34 @@ def text_windows(text, tokenizer, seq_len, batch_size, shuffle=True, seed=None, 
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
+def text_streams(text, tokenizer, seq_len, batch_size, name="text"):
+    """Contiguous batches for truncated backpropagation through time: (inputs, targets), int32 (batch, seq_len).
+
+    The encoded text is cut into ``batch_size`` equal streams, one per batch
+    row; batch k holds tokens ``[k * seq_len, (k + 1) * seq_len)`` of every
+    stream, so row i of batch k + 1 continues row i of batch k (a recurrent
+    model carries its state across batches: ``LSTMGenerator.carry_state``).
+    Not shuffled; the tail that does not fill a batch is dropped.
+    """
+    from kerasgen.models.base import check_positive_int
+
+    seq_len = check_positive_int(seq_len, "seq_len")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    ids = tokenizer.encode(text)
+    length = (len(ids) - 1) // batch_size
+    count = length // seq_len
+    if count < 1:
+        raise ValueError(
+            f"{name} is {len(ids)} tokens long, too short for {batch_size} streams of seq_len={seq_len} (+1)"
+        )
+    inputs = ids[: batch_size * length].reshape(batch_size, length)[:, : count * seq_len]
+    targets = ids[1 : batch_size * length + 1].reshape(batch_size, length)[:, : count * seq_len]
+    # (batch, count, seq_len) -> (count, batch, seq_len): element k is batch k.
+    inputs = inputs.reshape(batch_size, count, seq_len).transpose(1, 0, 2)
+    targets = targets.reshape(batch_size, count, seq_len).transpose(1, 0, 2)
+    return tf.data.Dataset.from_tensor_slices((inputs, targets)).prefetch(tf.data.AUTOTUNE)
+
+
 def image_batches(images, batch_size, shuffle=True, seed=None):
     """float32 images in [0, 1] from a uint8 array or a dataset of (image, label), batched and prefetched."""
     if isinstance(images, tf.data.Dataset):

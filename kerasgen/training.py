@@ -109,6 +109,7 @@ def train_text(
     temperatures=(0.5, 1.0),
     model_kwargs=None,
     steps_per_epoch=None,
+    carry_state=False,
     seed=0,
     verbose=2,
 ):
@@ -117,6 +118,11 @@ def train_text(
     With ``init`` (a zoo name or ``.keras`` path) training starts from those
     weights and keeps their tokenizer. ``backup_dir`` (default ``logdir/backup``)
     holds the resume checkpoint: run the same command again after a crash.
+    By default the model sees shuffled windows from a zero state; with
+    ``carry_state`` (recurrent models) it reads ``batch_size`` contiguous
+    streams with its state carried from batch to batch (truncated
+    backpropagation through time, ``data.text_streams``), reset each epoch.
+    Validation reads zero-state windows either way.
     """
     from kerasgen import zoo
 
@@ -140,8 +146,13 @@ def train_text(
                 else WordTokenizer.from_text(train_split, max_vocab=max_vocab)
             )
             model = build_text_model(family, tokenizer, model_kwargs)
-        train_ds = data.text_windows(train_split, tokenizer, seq_len, batch_size, seed=seed,
-                                     name=f"the train split of {text}")
+        if carry_state:
+            if not hasattr(model, "carry_state"):
+                raise ValueError(f"carry_state needs a recurrent model; {family!r} has no state to carry")
+            train_ds = data.text_streams(train_split, tokenizer, seq_len, batch_size, name=f"the train split of {text}")
+        else:
+            train_ds = data.text_windows(train_split, tokenizer, seq_len, batch_size, seed=seed,
+                                         name=f"the train split of {text}")
         total_steps = epochs * (steps_per_epoch or int(train_ds.cardinality()))
         rate = learning_rate_schedule(learning_rate, schedule, total_steps, warmup_steps)
         model.compile(optimizer=keras.optimizers.Adam(rate, clipnorm=clipnorm))
@@ -152,6 +163,10 @@ def train_text(
             model(next(iter(train_ds))[0][:1])
 
     callbacks = _run_callbacks(model, logdir, backup_dir, temperatures, prompt, verbose, image_model=False)
+    if carry_state:
+        with strategy.scope():
+            model.carry_state(batch_size)
+        callbacks.insert(0, kg_callbacks.ResetCarriedState())
     if schedule == "step":
         callbacks.append(keras.callbacks.LearningRateScheduler(step_decay(learning_rate, epochs)))
 

@@ -111,3 +111,76 @@ def test_neighbors_ranks_by_cosine_similarity(text, tmp_path, capsys):
     assert len(lines) == 3 and all(re.match(r"^-?\d\.\d{3}  \S+$", line) for line in lines)
     assert cli.main(["neighbors", str(path), "--word", "zzz"]) == 2
     assert "not in the vocabulary" in capsys.readouterr().err
+
+
+def test_text_streams_continue_each_row_from_one_batch_to_the_next(text):
+    import numpy as np
+
+    import kerasgen as kg
+
+    tokenizer = kg.text.CharTokenizer.from_text(text)
+    ids = tokenizer.encode(text)
+    batches = list(kg.data.text_streams(text, tokenizer, seq_len=5, batch_size=3))
+    length = (len(ids) - 1) // 3
+    assert len(batches) == length // 5 and batches[0][0].shape == (3, 5)
+    inputs = np.concatenate([x.numpy() for x, _ in batches], axis=1)
+    targets = np.concatenate([y.numpy() for _, y in batches], axis=1)
+    for row in range(3):
+        start = row * length
+        np.testing.assert_array_equal(inputs[row], ids[start : start + inputs.shape[1]])
+        np.testing.assert_array_equal(targets[row], ids[start + 1 : start + 1 + inputs.shape[1]])
+    with pytest.raises(ValueError, match="too short for 3 streams"):
+        kg.data.text_streams(text[:10], tokenizer, seq_len=5, batch_size=3)
+
+
+def test_carry_state_trains_each_batch_from_where_the_last_one_ended(text, tmp_path):
+    import numpy as np
+    import tensorflow as tf
+
+    import kerasgen as kg
+
+    model = tiny_lstm(text, fit_steps=3)
+    model.compile(optimizer=keras.optimizers.SGD(0.0))  # the weights stay put: losses are comparable
+    streams = kg.data.text_streams(text, model.tokenizer, seq_len=8, batch_size=4).take(2)
+    (x1, y1), (x2, y2) = list(streams)
+
+    def loss(x, y, state):
+        logits, state = model(x, initial_state=state, return_state=True)
+        return float(tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))), state
+
+    first, state = loss(x1, y1, None)
+    carried, _ = loss(x2, y2, state)
+    fresh, _ = loss(x2, y2, None)
+    assert abs(carried - fresh) > 1e-4  # the state matters for the second batch (far above the tolerance below)
+
+    model.carry_state(4)
+    history = model.fit(streams, epochs=1, verbose=0)
+    assert history.history["loss"][0] == pytest.approx((first + carried) / 2, rel=1e-5)
+    state = model.__dict__["_carried_state"]
+    assert np.abs(state[0][0].numpy()).max() > 0
+    model.reset_carried_state()
+    assert np.abs(state[0][0].numpy()).max() == 0
+    with pytest.raises((ValueError, tf.errors.InvalidArgumentError), match="carry_state was set for batches of 4"):
+        model.fit(x1[:2], y1[:2], epochs=1, verbose=0)
+    # Inference ignores the carried state, and it is not saved.
+    np.testing.assert_allclose(model(x2), model(x2, initial_state=None), rtol=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    assert "_carried_state" not in loaded.__dict__ and len(loaded.weights) == len(model.weights)
+    model.carry_state(None)
+    history = model.fit(streams, epochs=1, verbose=0)
+    assert history.history["loss"][0] == pytest.approx((first + fresh) / 2, rel=1e-5)
+
+
+def test_train_text_carry_state_runs_on_streams_and_refuses_a_transformer(text_file):
+    from kerasgen import training
+
+    kwargs = dict(text=str(text_file), level="char", epochs=2, seq_len=8, batch_size=4, policy="float32", verbose=0)
+    model, history = training.train_text(
+        "lstm", carry_state=True, model_kwargs={"embedding_dim": 4, "units": 8, "num_layers": 1}, **kwargs
+    )
+    assert len(history.history["loss"]) == 2 and history.history["loss"][1] < history.history["loss"][0]
+    assert model.__dict__["_carried_state"][0][0].shape == (4, 8)
+    with pytest.raises(ValueError, match="no state to carry"):
+        training.train_text("gpt", carry_state=True, model_kwargs={"num_layers": 1, "embedding_dim": 8,
+                                                                   "num_heads": 2, "max_length": 8}, **kwargs)

@@ -54,7 +54,51 @@ class LSTMGenerator(TextGenerator, keras.Model):
         else:
             self.head = keras.layers.Dense(tokenizer.vocab_size, dtype="float32", name="logits")
 
+    def carry_state(self, batch_size):
+        """Train by truncated backpropagation through time on contiguous batches (``data.text_streams``).
+
+        From now on every training call (``fit``) starts from the state the
+        previous training batch ended in, instead of zeros, as in Zaremba et
+        al.; gradients stop at the batch boundary. ``reset_carried_state()``
+        zeros it (``kerasgen.callbacks.ResetCarriedState`` does so at each epoch).
+        ``batch_size`` is fixed while carrying; ``carry_state(None)`` goes back
+        to independent windows. Inference and evaluation are unaffected. The
+        carried state is not part of the model's weights and is never saved.
+        """
+        self.train_function = None  # a traced train step bakes the choice in: trace again
+        if batch_size is None:
+            self.__dict__.pop("_carried_state", None)
+            return
+        batch_size = check_positive_int(batch_size, "batch_size")
+        strategy = tf.distribute.get_strategy()
+        if strategy.num_replicas_in_sync > 1:
+            raise ValueError("carry_state trains on one device: each replica would need its own streams")
+        dtype = self.compute_dtype
+        self.__dict__["_carried_state"] = [
+            (tf.Variable(tf.zeros([batch_size, self.units], dtype), trainable=False),
+             tf.Variable(tf.zeros([batch_size, self.units], dtype), trainable=False))
+            for _ in self.lstm_layers
+        ]
+
+    def reset_carried_state(self):
+        """Zero the carried training state (``carry_state``), e.g. at the start of each epoch."""
+        for h, c in self.__dict__.get("_carried_state", []):
+            h.assign(tf.zeros_like(h))
+            c.assign(tf.zeros_like(c))
+
     def call(self, token_ids, training=False, initial_state=None, return_state=False):
+        carried = self.__dict__.get("_carried_state")
+        carrying = (
+            carried is not None and training and initial_state is None and not keras.backend.is_keras_tensor(token_ids)
+        )
+        if carrying:
+            batch = carried[0][0].shape[0]
+            message = f"carry_state was set for batches of {batch}; every training batch must have that size"
+            if token_ids.shape[0] is not None and token_ids.shape[0] != batch:
+                raise ValueError(f"{message} (got {token_ids.shape[0]})")
+            with tf.control_dependencies([tf.debugging.assert_equal(tf.shape(token_ids)[0], batch, message=message)]):
+                token_ids = tf.identity(token_ids)  # everything downstream waits for the check
+            initial_state = [(tf.convert_to_tensor(h), tf.convert_to_tensor(c)) for h, c in carried]
         x = self.embedding(token_ids)
         states = []
         for i, lstm in enumerate(self.lstm_layers):
@@ -62,6 +106,10 @@ class LSTMGenerator(TextGenerator, keras.Model):
             x, h, c = lstm(x, initial_state=None if initial_state is None else initial_state[i], training=training)
             states.append((h, c))
         logits = self._logits(self.dropout_layer(x, training=training))
+        if carrying:
+            for (h_var, c_var), (h, c) in zip(carried, states):
+                h_var.assign(tf.stop_gradient(tf.cast(h, h_var.dtype)))
+                c_var.assign(tf.stop_gradient(tf.cast(c, c_var.dtype)))
         return (logits, states) if return_state else logits
 
     def _logits(self, x):
