@@ -108,6 +108,8 @@ def build_parser():
     train.add_argument("--num-layers", type=_positive_int)
     train.add_argument("--dropout", type=float)
     train.add_argument("--tie-embeddings", action="store_true", default=None, help="output layer reuses the embedding")
+    train.add_argument("--carry-state", action="store_true",
+                       help="lstm: truncated backpropagation through time on contiguous streams")
     train.add_argument("--init", help="zoo name or .keras file to start from (keeps its tokenizer)")
     train.add_argument("--logdir", help="TensorBoard logs and the resume checkpoint")
     train.add_argument("--out", help="where to save the trained model (.keras)")
@@ -249,6 +251,8 @@ def _train(args):
     model_kwargs = {key: getattr(args, key) for key in options if getattr(args, key) is not None}
     if args.init and model_kwargs:
         raise UsageError("--init keeps the zoo model's architecture: drop the size options")
+    if args.carry_state and args.family != "lstm":
+        raise UsageError(f"--carry-state applies to lstm, not to {args.family}")
     common = dict(
         data_dir=args.data_dir, epochs=args.epochs, init=args.init, logdir=args.logdir, out=args.out,
         learning_rate=args.learning_rate, policy=args.policy, strategy=args.strategy, model_kwargs=model_kwargs,
@@ -259,7 +263,7 @@ def _train(args):
     else:
         model, _ = training.train_text(
             args.family, args.text, level=args.level, batch_size=args.batch_size or 64, seq_len=args.seq_len,
-            max_vocab=args.max_vocab, prompt=args.prompt, **common,
+            max_vocab=args.max_vocab, prompt=args.prompt, carry_state=args.carry_state, **common,
         )
     if args.out and distribute.is_chief(model.distribute_strategy):  # other workers of a cluster save nothing
         print(f"saved {args.out}")

@@ -184,3 +184,11 @@ def test_train_text_carry_state_runs_on_streams_and_refuses_a_transformer(text_f
     with pytest.raises(ValueError, match="no state to carry"):
         training.train_text("gpt", carry_state=True, model_kwargs={"num_layers": 1, "embedding_dim": 8,
                                                                    "num_heads": 2, "max_length": 8}, **kwargs)
+
+
+def test_train_command_carry_state(text_file, tmp_path, capsys):
+    out = tmp_path / "m.keras"
+    assert cli.main(train_command(text_file, tmp_path / "run", 1, out)[3:] + ["--carry-state"]) == 0
+    assert out.exists()
+    assert cli.main(["train", "gpt", "--carry-state", "--text", str(text_file)]) == 2
+    assert "--carry-state applies to lstm, not to gpt" in capsys.readouterr().err
