@@ -261,18 +261,27 @@ def text_streams(text, tokenizer, seq_len, batch_size, name="text"):
     seq_len = check_positive_int(seq_len, "seq_len")
     batch_size = check_positive_int(batch_size, "batch_size")
     ids = tokenizer.encode(text)
-    length = (len(ids) - 1) // batch_size
-    count = length // seq_len
+    inputs, targets = split_streams(ids, batch_size)
+    count = inputs.shape[1] // seq_len
     if count < 1:
         raise ValueError(
             f"{name} is {len(ids)} tokens long, too short for {batch_size} streams of seq_len={seq_len} (+1)"
         )
-    inputs = ids[: batch_size * length].reshape(batch_size, length)[:, : count * seq_len]
-    targets = ids[1 : batch_size * length + 1].reshape(batch_size, length)[:, : count * seq_len]
     # (batch, count, seq_len) -> (count, batch, seq_len): element k is batch k.
-    inputs = inputs.reshape(batch_size, count, seq_len).transpose(1, 0, 2)
-    targets = targets.reshape(batch_size, count, seq_len).transpose(1, 0, 2)
+    inputs = inputs[:, : count * seq_len].reshape(batch_size, count, seq_len).transpose(1, 0, 2)
+    targets = targets[:, : count * seq_len].reshape(batch_size, count, seq_len).transpose(1, 0, 2)
     return tf.data.Dataset.from_tensor_slices((inputs, targets)).prefetch(tf.data.AUTOTUNE)
+
+
+def split_streams(ids, streams):
+    """Token ids cut into ``streams`` equal contiguous rows: (inputs, next-token targets), each (streams, length).
+
+    The tail that does not fill every row is dropped; ``length`` is 0 when the text is too short.
+    """
+    length = (len(ids) - 1) // streams
+    inputs = ids[: streams * length].reshape(streams, length)
+    targets = ids[1 : streams * length + 1].reshape(streams, length)
+    return inputs, targets
 
 
 def image_batches(images, batch_size, shuffle=True, seed=None):

@@ -50,11 +50,10 @@ def _stream_nll(model, text, seq_len, batch_size):
     seq_len = check_positive_int(seq_len, "seq_len")
     batch_size = check_positive_int(batch_size, "batch_size")
     ids = model.tokenizer.encode(text)
-    length = (len(ids) - 1) // batch_size
+    inputs, targets = data.split_streams(ids, batch_size)
+    length = inputs.shape[1]
     if length < 1:
         raise ValueError(f"text is {len(ids)} tokens long, too short for {batch_size} streams")
-    inputs = ids[: batch_size * length].reshape(batch_size, length)
-    targets = ids[1 : batch_size * length + 1].reshape(batch_size, length)
 
     @tf.function(reduce_retracing=True)
     def chunk_nll(x, y, states):

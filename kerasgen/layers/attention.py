@@ -22,6 +22,7 @@ def layer_norm(x, gamma, beta, epsilon):
     variance = tf.reduce_mean(tf.square(centred), axis=-1, keepdims=True)
     return tf.cast(centred * tf.math.rsqrt(variance + epsilon) * gamma + beta, x.dtype)
 
+
 @keras.saving.register_keras_serializable(package="kerasgen")
 class CachedCausalSelfAttention(keras.layers.Layer):
     """Multi-head self-attention in which position t sees positions <= t.
@@ -101,7 +102,7 @@ class CachedCausalSelfAttention(keras.layers.Layer):
         q, k, v = tf.split(tf.nn.bias_add(tf.matmul(x, qkv_kernel), qkv_bias), 3, axis=-1)
         cache_k = tf.tensor_scatter_nd_update(cache_k, write, tf.cast(k, cache_k.dtype)[None])
         cache_v = tf.tensor_scatter_nd_update(cache_v, write, tf.cast(v, cache_v.dtype)[None])
-        heads = [self.max_length_of(cache_k), batch, self.num_heads, self.head_dim]
+        heads = [cache_k.shape[0], batch, self.num_heads, self.head_dim]  # cache length is static (max_length)
         q = tf.cast(q, tf.float32) * (1.0 / math.sqrt(self.head_dim))
         scores = tf.reduce_sum(tf.reshape(tf.cast(cache_k, tf.float32) * q, heads), axis=-1) + bias  # (L, b, h)
         probs = tf.exp(scores - tf.reduce_max(scores, axis=0, keepdims=True))
@@ -109,10 +110,6 @@ class CachedCausalSelfAttention(keras.layers.Layer):
         y = tf.reduce_sum(tf.reshape(cache_v, heads) * tf.cast(probs, cache_v.dtype)[..., None], axis=0)
         y = tf.reshape(y, [batch, self.num_heads * self.head_dim])
         return tf.nn.bias_add(tf.matmul(y, output_kernel), output_bias), cache_k, cache_v
-
-    @staticmethod
-    def max_length_of(cache):
-        return cache.shape[0] if cache.shape[0] is not None else tf.shape(cache)[0]
 
     @staticmethod
     def step_masks(index, max_length):
