@@ -102,7 +102,9 @@ def train_text(
     learning_rate=1e-3,
     schedule="constant",
     warmup_steps=0,
+    optimizer="adam",
     clipnorm=5.0,
+    global_clipnorm=None,
     policy="auto",
     strategy="default",
     prompt=None,
@@ -122,7 +124,10 @@ def train_text(
     ``carry_state`` (recurrent models) it reads ``batch_size`` contiguous
     streams with its state carried from batch to batch (truncated
     backpropagation through time, ``data.text_streams``), reset each epoch.
-    Validation reads zero-state windows either way.
+    Validation reads zero-state windows either way. ``optimizer`` is ``adam``
+    or ``sgd``; ``clipnorm`` clips each variable's gradient, ``global_clipnorm``
+    (replacing it) all of them together. ``schedule``: ``constant``, ``cosine`` (with
+    ``warmup_steps``) or a per-epoch schedule of ``epoch_decay``.
     """
     from kerasgen import zoo
 
@@ -155,7 +160,7 @@ def train_text(
                                          name=f"the train split of {text}")
         total_steps = epochs * (steps_per_epoch or int(train_ds.cardinality()))
         rate = learning_rate_schedule(learning_rate, schedule, total_steps, warmup_steps)
-        model.compile(optimizer=keras.optimizers.Adam(rate, clipnorm=clipnorm))
+        model.compile(optimizer=make_optimizer(optimizer, rate, clipnorm, global_clipnorm))
     validation_ds = data.text_windows(validation_split, tokenizer, seq_len, batch_size, shuffle=False,
                                       name=f"the validation split of {text}")
     if not model.built:  # BackupAndRestore restores into built models only
@@ -167,8 +172,8 @@ def train_text(
         with strategy.scope():
             model.carry_state(batch_size)
         callbacks.insert(0, kg_callbacks.ResetCarriedState())
-    if schedule == "step":
-        callbacks.append(keras.callbacks.LearningRateScheduler(step_decay(learning_rate, epochs)))
+    if schedule in EPOCH_SCHEDULES:
+        callbacks.append(keras.callbacks.LearningRateScheduler(epoch_decay(learning_rate, schedule, epochs)))
 
     start = time.time()
     history = model.fit(
@@ -186,13 +191,40 @@ def train_text(
     return model, history
 
 
-def step_decay(learning_rate, epochs):
-    """The ``step`` schedule by epoch: ``learning_rate``, divided by 4 from half-way and by 16 from three quarters."""
+EPOCH_SCHEDULES = ("step", "halving")
 
-    def rate(epoch, current=None):
-        return learning_rate / (1 if epoch < epochs // 2 else 4 if epoch < (3 * epochs) // 4 else 16)
 
-    return rate
+def epoch_decay(learning_rate, schedule, epochs):
+    """The rate of each epoch for the per-epoch schedules (``None`` for the others).
+
+    ``step``: ``learning_rate``, divided by 4 from half-way and by 16 from
+    three quarters of ``epochs``. ``halving``: ``learning_rate`` for the first
+    third of the epochs, then halved every epoch (Zaremba et al.'s LSTM
+    schedule: 4 constant epochs of 13).
+    """
+    if schedule == "step":
+        return lambda epoch, current=None: learning_rate / (
+            1 if epoch < epochs // 2 else 4 if epoch < (3 * epochs) // 4 else 16
+        )
+    if schedule == "halving":
+        constant = max(1, epochs // 3)
+        return lambda epoch, current=None: learning_rate * 0.5 ** max(0, epoch - constant + 1)
+    return None
+
+
+def make_optimizer(name, learning_rate, clipnorm=None, global_clipnorm=None):
+    """``adam`` or plain ``sgd`` (the recurrent language models' optimizer), with optional gradient clipping.
+
+    ``clipnorm`` clips each variable's gradient; ``global_clipnorm``, when
+    given, clips all of them together instead.
+    """
+    if global_clipnorm is not None:
+        clipnorm = None
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate, clipnorm=clipnorm, global_clipnorm=global_clipnorm)
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate, clipnorm=clipnorm, global_clipnorm=global_clipnorm)
+    raise ValueError(f"optimizer must be 'adam' or 'sgd', got {name!r}")
 
 
 def _run_callbacks(model, logdir, backup_dir, temperatures, prompt, verbose, image_model):
@@ -227,14 +259,14 @@ def _run_callbacks(model, logdir, backup_dir, temperatures, prompt, verbose, ima
 
 def learning_rate_schedule(learning_rate, schedule, total_steps, warmup_steps=0):
     """``constant`` and ``step`` (applied per epoch by a callback), or ``cosine``: linear warm-up, cosine decay to 10%."""
-    if schedule in ("constant", "step"):
+    if schedule == "constant" or schedule in EPOCH_SCHEDULES:
         return learning_rate
     if schedule == "cosine":
         return keras.optimizers.schedules.CosineDecay(
             0.0 if warmup_steps else learning_rate, max(total_steps - warmup_steps, 1), alpha=0.1,
             warmup_target=learning_rate if warmup_steps else None, warmup_steps=warmup_steps,
         )
-    raise ValueError(f"schedule must be 'constant', 'step' or 'cosine', got {schedule!r}")
+    raise ValueError(f"schedule must be one of constant, cosine, {', '.join(EPOCH_SCHEDULES)}; got {schedule!r}")
 
 
 def _check_run_args(learning_rate, out):
@@ -300,8 +332,8 @@ def train_images(
     families on images alone. ``realnvp`` also trains on ``dataset="moons"``:
     the fixed 2-D two-moons splits of ``kerasgen.toy_data.moons``. Resume,
     logging and saving as ``train_text``; ``schedule`` is ``constant`` or
-    ``step`` (``step_decay``: the rate divided by 4 from half-way and by 16
-    from three quarters of ``epochs``; not for the two optimizers of ``dcgan``).
+    one of ``epoch_decay``'s per-epoch schedules (not for the two optimizers
+    of ``dcgan``).
     """
     import numpy as np
     import tensorflow as tf
@@ -313,10 +345,12 @@ def train_images(
     if family not in families:
         raise ValueError(f"unknown image model family {family!r}: use one of {', '.join(families)}")
     _check_run_args(learning_rate, out)
-    if schedule not in ("constant", "step"):
-        raise ValueError(f"schedule must be 'constant' or 'step' for image models, got {schedule!r}")
-    if schedule == "step" and family == "dcgan":
-        raise ValueError("schedule 'step' needs a single optimizer; dcgan trains two (use 'constant')")
+    if schedule != "constant" and schedule not in EPOCH_SCHEDULES:
+        raise ValueError(
+            f"schedule must be constant or {' or '.join(EPOCH_SCHEDULES)} for image models, got {schedule!r}"
+        )
+    if schedule != "constant" and family == "dcgan":
+        raise ValueError(f"schedule {schedule!r} needs a single optimizer; dcgan trains two (use 'constant')")
     keras.utils.set_random_seed(seed)
     policy = precision.set_policy(policy)
     strategy = distribute.get_strategy(strategy)
@@ -367,8 +401,8 @@ def train_images(
         model.build((None, *train_x.shape[1:]))  # BackupAndRestore restores into built models only
     image_model = family != "classifier" and not points
     callbacks = _run_callbacks(model, logdir, backup_dir, temperatures, None, verbose, image_model=image_model)
-    if schedule == "step":
-        callbacks.append(keras.callbacks.LearningRateScheduler(step_decay(learning_rate, epochs)))
+    if schedule in EPOCH_SCHEDULES:
+        callbacks.append(keras.callbacks.LearningRateScheduler(epoch_decay(learning_rate, schedule, epochs)))
     start = time.time()
     history = model.fit(
         train_ds, validation_data=validation_ds if family != "dcgan" else None, epochs=epochs,

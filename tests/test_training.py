@@ -192,3 +192,27 @@ def test_train_command_carry_state(text_file, tmp_path, capsys):
     assert out.exists()
     assert cli.main(["train", "gpt", "--carry-state", "--text", str(text_file)]) == 2
     assert "--carry-state applies to lstm, not to gpt" in capsys.readouterr().err
+
+
+def test_sgd_with_global_clipping_and_the_halving_schedule(text_file):
+    import numpy as np
+
+    from kerasgen import training
+
+    kwargs = dict(text=str(text_file), level="char", seq_len=8, batch_size=4, policy="float32", verbose=0,
+                  steps_per_epoch=1, optimizer="sgd", global_clipnorm=1e-3,
+                  model_kwargs={"embedding_dim": 4, "units": 8, "num_layers": 1})
+    model, history = training.train_text("lstm", epochs=6, learning_rate=0.5, schedule="halving", **kwargs)
+    # Two constant epochs (a third of six), then halved every epoch.
+    np.testing.assert_allclose(history.history["learning_rate"], [0.5, 0.5, 0.25, 0.125, 0.0625, 0.03125])
+    assert isinstance(model.optimizer, keras.optimizers.SGD)
+    # One plain SGD step from the same start, gradient clipped as a whole to norm 1e-3: steps at rates 0.5 and
+    # 0.2 lie on one line, (0.5 - 0.2) x 1e-3 apart.
+    half, _ = training.train_text("lstm", epochs=1, learning_rate=0.5, **kwargs)
+    fifth, _ = training.train_text("lstm", epochs=1, learning_rate=0.2, **kwargs)
+    apart = np.sqrt(sum(np.sum((a - b) ** 2) for a, b in zip(half.get_weights(), fifth.get_weights())))
+    assert apart == pytest.approx(0.3 * 1e-3, rel=1e-3)
+    with pytest.raises(ValueError, match="optimizer must be 'adam' or 'sgd'"):
+        training.train_text("lstm", epochs=1, **{**kwargs, "optimizer": "rmsprop"})
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        training.train_text("lstm", epochs=1, schedule="linear", **kwargs)
