@@ -65,7 +65,7 @@ def main():
     import kerasgen as kg
 
     if args.random:
-        model = kg.models.DiffusionModel(image_shape=(28, 28, 1), widths=(32, 64, 64), block_depth=1)
+        model = kg.models.DiffusionModel(image_shape=(28, 28, 1), widths=(16, 32, 64), block_depth=1)
         model.build((None, 28, 28, 1))
         args.model = "random diffusion-mnist architecture"
     else:
