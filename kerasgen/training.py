@@ -172,7 +172,7 @@ def train_text(
         with strategy.scope():
             model.carry_state(batch_size)
         callbacks.insert(0, kg_callbacks.ResetCarriedState())
-    if schedule in EPOCH_SCHEDULES:
+    if is_epoch_schedule(schedule):
         callbacks.append(keras.callbacks.LearningRateScheduler(epoch_decay(learning_rate, schedule, epochs)))
 
     start = time.time()
@@ -194,14 +194,24 @@ def train_text(
 EPOCH_SCHEDULES = ("step", "halving")
 
 
+def is_epoch_schedule(schedule):
+    """Whether ``schedule`` sets the rate epoch by epoch (a name of ``EPOCH_SCHEDULES`` or a ``{epoch: rate}`` dict)."""
+    return isinstance(schedule, dict) or schedule in EPOCH_SCHEDULES
+
+
 def epoch_decay(learning_rate, schedule, epochs):
     """The rate of each epoch for the per-epoch schedules (``None`` for the others).
 
     ``step``: ``learning_rate``, divided by 4 from half-way and by 16 from
     three quarters of ``epochs``. ``halving``: ``learning_rate`` for the first
     third of the epochs, then halved every epoch (Zaremba et al.'s LSTM
-    schedule: 4 constant epochs of 13).
+    schedule: 4 constant epochs of 13). A dict ``{first epoch: rate}``: each
+    rate from its (0-based) epoch on, ``learning_rate`` before the first; the
+    same rates whatever ``epochs`` is, so a run can be extended.
     """
+    if isinstance(schedule, dict):
+        changes = sorted(_check_rate_changes(schedule).items())
+        return lambda epoch, current=None: ([learning_rate] + [r for first, r in changes if epoch >= first])[-1]
     if schedule == "step":
         return lambda epoch, current=None: learning_rate / (
             1 if epoch < epochs // 2 else 4 if epoch < (3 * epochs) // 4 else 16
@@ -210,6 +220,17 @@ def epoch_decay(learning_rate, schedule, epochs):
         constant = max(1, epochs // 3)
         return lambda epoch, current=None: learning_rate * 0.5 ** max(0, epoch - constant + 1)
     return None
+
+
+def _check_rate_changes(changes):
+    if not changes:
+        raise ValueError("a schedule dict needs at least one {first epoch: rate} entry")
+    for epoch, rate in changes.items():
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise ValueError(f"schedule dict keys must be epoch numbers >= 0, got {epoch!r}")
+        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not (math.isfinite(rate) and rate > 0):
+            raise ValueError(f"schedule dict rates must be finite numbers > 0, got {rate!r} for epoch {epoch}")
+    return changes
 
 
 def make_optimizer(name, learning_rate, clipnorm=None, global_clipnorm=None):
@@ -258,15 +279,21 @@ def _run_callbacks(model, logdir, backup_dir, temperatures, prompt, verbose, ima
 
 
 def learning_rate_schedule(learning_rate, schedule, total_steps, warmup_steps=0):
-    """``constant`` and ``step`` (applied per epoch by a callback), or ``cosine``: linear warm-up, cosine decay to 10%."""
-    if schedule == "constant" or schedule in EPOCH_SCHEDULES:
+    """The optimizer's rate: ``cosine`` (linear warm-up, cosine decay to 10%) or a number.
+
+    A number for ``constant`` and for the per-epoch schedules, whose callback sets the rate each epoch.
+    """
+    if schedule == "constant" or is_epoch_schedule(schedule):
         return learning_rate
     if schedule == "cosine":
         return keras.optimizers.schedules.CosineDecay(
             0.0 if warmup_steps else learning_rate, max(total_steps - warmup_steps, 1), alpha=0.1,
             warmup_target=learning_rate if warmup_steps else None, warmup_steps=warmup_steps,
         )
-    raise ValueError(f"schedule must be one of constant, cosine, {', '.join(EPOCH_SCHEDULES)}; got {schedule!r}")
+    raise ValueError(
+        f"schedule must be one of constant, cosine, {', '.join(EPOCH_SCHEDULES)} or an {{epoch: rate}} dict; "
+        f"got {schedule!r}"
+    )
 
 
 def _check_run_args(learning_rate, out):
@@ -345,9 +372,10 @@ def train_images(
     if family not in families:
         raise ValueError(f"unknown image model family {family!r}: use one of {', '.join(families)}")
     _check_run_args(learning_rate, out)
-    if schedule != "constant" and schedule not in EPOCH_SCHEDULES:
+    if schedule != "constant" and not is_epoch_schedule(schedule):
         raise ValueError(
-            f"schedule must be constant or {' or '.join(EPOCH_SCHEDULES)} for image models, got {schedule!r}"
+            f"schedule must be constant, {' or '.join(EPOCH_SCHEDULES)} or an {{epoch: rate}} dict for image "
+            f"models, got {schedule!r}"
         )
     if schedule != "constant" and family == "dcgan":
         raise ValueError(f"schedule {schedule!r} needs a single optimizer; dcgan trains two (use 'constant')")
@@ -401,7 +429,7 @@ def train_images(
         model.build((None, *train_x.shape[1:]))  # BackupAndRestore restores into built models only
     image_model = family != "classifier" and not points
     callbacks = _run_callbacks(model, logdir, backup_dir, temperatures, None, verbose, image_model=image_model)
-    if schedule in EPOCH_SCHEDULES:
+    if is_epoch_schedule(schedule):
         callbacks.append(keras.callbacks.LearningRateScheduler(epoch_decay(learning_rate, schedule, epochs)))
     start = time.time()
     history = model.fit(

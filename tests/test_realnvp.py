@@ -335,6 +335,16 @@ def test_train_images_step_schedule_divides_the_rate_at_half_and_three_quarters(
         policy="float32", verbose=0, model_kwargs={"num_couplings": 2, "hidden_units": 8, "num_blocks": 1},
     )
     np.testing.assert_allclose(history.history["learning_rate"], [1e-3, 1e-3, 2.5e-4, 6.25e-5], rtol=1e-6)
+    # Explicit {first epoch: rate} changes hold whatever the number of epochs (a run extended keeps its rates).
+    _, history = training.train_images(
+        "realnvp", "moons", epochs=5, steps_per_epoch=1, batch_size=64, learning_rate=1e-3, schedule={3: 1e-4, 1: 5e-4},
+        policy="float32", verbose=0, model_kwargs={"num_couplings": 2, "hidden_units": 8, "num_blocks": 1},
+    )
+    np.testing.assert_allclose(history.history["learning_rate"], [1e-3, 5e-4, 5e-4, 1e-4, 1e-4], rtol=1e-6)
+    for bad, message in (({}, "at least one"), ({-1: 1e-4}, "keys must be epoch numbers"),
+                         ({2: 0.0}, "rates must be finite numbers > 0")):
+        with pytest.raises(ValueError, match=message):
+            training.train_images("realnvp", "moons", epochs=1, steps_per_epoch=1, schedule=bad, verbose=0)
     with pytest.raises(ValueError, match="schedule must be"):
         training.train_images("realnvp", "moons", epochs=1, schedule="cosine")
     with pytest.raises(ValueError, match="two"):
