@@ -464,11 +464,14 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
     args = parser.parse_args()
     trainer = train_images if family in image_families() else train_text
     model, history = trainer(family, epochs=args.epochs, logdir=args.logdir, **train_kwargs)
-    training_time = (
-        f"{history.seconds / 60:.0f} min for the final session of the run "
-        f"({len(history.epoch)} of {args.epochs} epochs; earlier sessions resumed from checkpoints), "
-        f"policy {history.policy}"
-    )
+    minutes = f"{history.seconds / 60:.0f} min"
+    if len(history.epoch) == args.epochs:
+        training_time = f"{minutes} ({args.epochs} epochs in one run), policy {history.policy}"
+    else:
+        training_time = (
+            f"{minutes} for the final session of the run ({len(history.epoch)} of {args.epochs} epochs; "
+            f"earlier sessions resumed from checkpoints), policy {history.policy}"
+        )
     if not history.epoch and name in zoo.names():  # a republish: the training time is the earlier card's
         training_time = zoo.info(name).get("training_time", training_time)
     card = zoo.publish(
