@@ -1,4 +1,4 @@
-"""The kerasgen demo: list the zoo, continue a prompt with every text model, draw a grid from every image model.
+"""The kerasgen demo: list the zoo, continue a prompt with every text model, draw every image model's samples.
 
     python examples/demo.py [--out out]
 """
@@ -19,7 +19,7 @@ def main():
     args = parser.parse_args()
     cli._quiet_tensorflow()
     from kerasgen import zoo
-    from kerasgen.images import image_grid, save_png
+    from kerasgen.images import image_grid, save_png, scatter_image
     from kerasgen.models.base import ImageGenerator, TextGenerator
 
     out = Path(args.out)
@@ -32,6 +32,9 @@ def main():
             text = model.generate(prompt, max_new_tokens=300, temperature=0.8, seed=0)
             (out / f"{entry['name']}.txt").write_text(text + "\n")
             print(f"\n=== {entry['name']} (temperature 0.8) ===\n{text}")
+        elif isinstance(model, ImageGenerator) and model.image_shape is None:  # a density of 2-D points
+            path = save_png(scatter_image(model.sample(2000, temperature=1.0, seed=0)), out / f"{entry['name']}.png")
+            print(f"\n=== {entry['name']}: 2000 sampled points in {path} ===")
         elif isinstance(model, ImageGenerator):
             path = save_png(image_grid(model.sample(64, temperature=1.0, seed=0)), out / f"{entry['name']}.png")
             print(f"\n=== {entry['name']}: 64 samples in {path} ===")

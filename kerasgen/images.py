@@ -21,6 +21,27 @@ def image_grid(images, cols=None, pad=1):
     return np.round(np.clip(grid, 0, 1) * 255).astype(np.uint8)
 
 
+def scatter_image(points, size=256, margin=8):
+    """2-D points to a uint8 (size, size, 1) scatter plot: a black pixel per point on white, y pointing up.
+
+    Both axes share one scale (the larger of the two ranges) so shapes keep their proportions.
+    """
+    points = np.asarray(points, np.float64)
+    if points.ndim != 2 or points.shape[1] != 2 or not len(points):
+        raise ValueError(f"points must be a non-empty (n, 2) array, got shape {points.shape}")
+    if not np.all(np.isfinite(points)):
+        raise ValueError("points must be finite")
+    if size <= 2 * margin:
+        raise ValueError(f"size must exceed twice the margin ({2 * margin}), got {size}")
+    low, high = points.min(0), points.max(0)
+    scale = (size - 1 - 2 * margin) / max(float(np.max(high - low)), 1e-12)
+    offset = margin + ((size - 1 - 2 * margin) - (high - low) * scale) / 2  # centre the shorter axis
+    cols, rows = np.round(offset + (points - low) * scale).astype(int).T
+    image = np.full((size, size, 1), 255, np.uint8)
+    image[size - 1 - rows, cols] = 0
+    return image
+
+
 def save_png(array, path):
     """Write a uint8 (H, W, 1|3) array as PNG; the folder is created."""
     from PIL import Image

@@ -174,3 +174,16 @@ def test_cli_interpolation_strip_from_test_images(tmp_path, data_dir, capsys):
     g.save(gan)
     assert cli.main(["sample", str(gan), "-n", "8", "--interpolate", "--out", str(out)]) == 2
     assert "cannot interpolate" in capsys.readouterr().err
+
+
+def test_scatter_image_puts_one_black_pixel_per_point_on_a_shared_scale():
+    from kerasgen.images import scatter_image
+
+    # x spans 2, y spans 1: one scale of 10 pixels per unit, y centred, rows counted from the top.
+    image = scatter_image([[0.0, 0.0], [2.0, 1.0], [1.0, 0.5]], size=21, margin=0)
+    assert image.shape == (21, 21, 1) and image.dtype == np.uint8
+    assert sorted(zip(*np.nonzero(image[..., 0] == 0))) == [(5, 20), (10, 10), (15, 0)]
+    assert np.count_nonzero(image == 255) == 21 * 21 - 3
+    for bad in (np.zeros((3, 3)), np.zeros((0, 2)), [[0.0, np.nan]]):
+        with pytest.raises(ValueError, match="points must be"):
+            scatter_image(bad)
