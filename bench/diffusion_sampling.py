@@ -7,8 +7,10 @@
 2. 50 DDIM steps with kerasgen's loop (one compiled call per step) vs the same update driven by
    ``model.predict`` on a functional wrapper of the same EMA network per step (keras-io's way), at the batch
    sizes of ``--predict-batches`` (target: >= 3x).
-All timings after one warm-up call, same weights, one process. ``--random`` times the zoo architecture with
-random weights (no zoo file needed; Frechet distances are then skipped).
+All timings after one warm-up call, same weights, one process, every loop under the dtype policy ``--policy``
+(default ``auto``: what kerasgen trains with on this machine, ``mixed_bfloat16`` on a bf16 CPU; ``float32`` is
+how ``kerasgen sample`` loads a zoo file). ``--random`` times the zoo architecture with random weights (no zoo
+file needed; Frechet distances are then skipped, as with ``--samples 0``).
 """
 
 import argparse
@@ -56,13 +58,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="diffusion-mnist", help="zoo name or .keras file")
     parser.add_argument("--random", action="store_true", help="the zoo architecture with random weights")
-    parser.add_argument("--samples", type=int, default=1000, help="samples per sampler for the Frechet distances")
+    parser.add_argument("--samples", type=int, default=1000,
+                        help="samples per sampler for the Frechet distances (0: skip them)")
+    parser.add_argument("--policy", default="auto", help="dtype policy of the sampling network: auto, float32, ...")
     parser.add_argument("--predict-batches", default="64,8", help="batch sizes of the compiled-vs-predict comparison")
     args = parser.parse_args()
     cli._quiet_tensorflow()
     import numpy as np
 
     import kerasgen as kg
+    from kerasgen.saving import policy_copy
 
     if args.random:
         model = kg.models.DiffusionModel(image_shape=(28, 28, 1), widths=(16, 32, 64), block_depth=1)
@@ -70,14 +75,16 @@ def main():
         args.model = "random diffusion-mnist architecture"
     else:
         model = kg.zoo.load_model(args.model)
-    print(f"model {args.model}: {model.network.count_params():,} parameters per network")
+    policy = kg.precision.auto_policy() if args.policy == "auto" else args.policy
+    model = policy_copy(model, policy)
+    print(f"model {args.model}: {model.network.count_params():,} parameters per network, policy {policy}")
 
     ddim = timed(lambda: model.sample(64, steps=50, sampler="ddim", seed=0))
     ddpm = timed(lambda: model.sample(64, steps=1000, sampler="ddpm", seed=0))
     print(f"64 images, DDIM 50 steps:   {ddim:8.2f} s")
     print(f"64 images, DDPM 1000 steps: {ddpm:8.2f} s")
     print(f"DDPM 1000 / DDIM 50 time:   {ddpm / ddim:8.1f}x  (target >= 15x)")
-    if not args.random:
+    if args.samples and not args.random:
         classifier = kg.zoo.load("mnist-classifier")
         real = classifier.features(kg.data.load_image_arrays("mnist", "test")[0].astype(np.float32) / 255.0)
         distances = {}

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from contract import ContractSpec, run_model_contract
 
-from kerasgen.layers.unet import UNet
+from kerasgen.layers.unet import GroupNorm, UNet
 from kerasgen.models.diffusion import (
     DiffusionModel,
     cosine_alpha_bars,
@@ -136,6 +136,31 @@ def test_unet_keeps_any_image_size():
         unet = UNet(shape[-1], widths=widths, block_depth=1, attention=attention)
         out = unet(tf.zeros((2, *shape)), tf.constant([0, 999]))
         assert out.shape == (2, *shape) and out.dtype == tf.float32
+
+
+@pytest.mark.parametrize("shape, groups, policy", [((3, 6, 5, 16), 8, "float32"), ((2, 4, 4, 6), 3, "mixed_bfloat16")])
+def test_group_norm_equals_keras_group_normalization(shape, groups, policy):
+    # Same weights, same outputs and input gradients as keras.layers.GroupNormalization, on inputs far from
+    # zero mean (where E[x^2] - E[x]^2 would lose precision in low precision arithmetic).
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(3.0, 2.0, shape).astype(np.float32))
+    weights = [rng.normal(size=shape[-1]).astype(np.float32) for _ in range(2)]
+    outputs = []
+    for layer_class in (keras.layers.GroupNormalization, GroupNorm):
+        layer = layer_class(groups=groups, epsilon=1e-5, dtype=policy)
+        layer.build(shape)
+        layer.set_weights(weights)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+            loss = tf.reduce_sum(tf.cast(y, tf.float32) * np.arange(y.shape[-1], dtype=np.float32))
+        outputs.append((y, tape.gradient(loss, x)))
+        assert y.dtype == layer.compute_dtype
+    (expected, expected_grad), (got, got_grad) = outputs
+    tolerance = 1e-5 if policy == "float32" else 1e-2
+    np.testing.assert_allclose(tf.cast(got, tf.float32), tf.cast(expected, tf.float32), atol=tolerance * 10)
+    np.testing.assert_allclose(got_grad, expected_grad, atol=tolerance * 10)
+    assert GroupNorm.from_config(GroupNorm(groups=groups).get_config()).groups == groups
 
 
 def test_call_returns_the_noise_and_its_prediction():

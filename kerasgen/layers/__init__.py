@@ -3,12 +3,13 @@
 from kerasgen.layers.attention import CachedCausalSelfAttention, PositionEmbedding, TransformerBlock
 from kerasgen.layers.coupling import ActNorm, AffineCoupling, Squeeze
 from kerasgen.layers.embedding import TiedLogits
-from kerasgen.layers.unet import ResidualBlock, SinusoidalEmbedding, SpatialSelfAttention, UNet, Upsample
+from kerasgen.layers.unet import GroupNorm, ResidualBlock, SinusoidalEmbedding, SpatialSelfAttention, UNet, Upsample
 
 __all__ = [
     "ActNorm",
     "AffineCoupling",
     "CachedCausalSelfAttention",
+    "GroupNorm",
     "PositionEmbedding",
     "ResidualBlock",
     "SinusoidalEmbedding",
