@@ -206,7 +206,8 @@ def _sample(args):
     else:
         from kerasgen.models.base import sample_in_chunks
 
-        progress = _progress if args.n > 256 else None
+        stepwise = "progress" in inspect.signature(model.sample).parameters  # diffusion: many compiled steps
+        progress = _progress if args.n > 256 or stepwise else None
         images = sample_in_chunks(model, args.n, args.seed, progress=progress, temperature=args.temperature, **extra)
     if points:
         np.savez_compressed(args.out, points=np.asarray(images, np.float32))

@@ -193,6 +193,24 @@ def test_progress_is_called_after_every_step(trained):
     assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
 
 
+def test_chunked_sampling_and_the_cli_report_progress_every_step(trained, tmp_path, capsys):
+    from kerasgen import cli
+    from kerasgen.models.base import sample_in_chunks
+
+    calls = []
+    images = sample_in_chunks(trained.model, 5, 0, chunk=2, progress=lambda done, n: calls.append((done, n)), steps=4)
+    assert images.shape == (5, 8, 8, 1)
+    # Chunks of 2, 2 and 1 images, 4 steps each: images done grow in proportion to the steps, up to 5 of 5.
+    assert calls == [(0, 5), (1, 5), (1, 5), (2, 5), (2, 5), (3, 5), (3, 5), (4, 5), (4, 5), (4, 5), (4, 5), (5, 5)]
+    np.testing.assert_array_equal(images, sample_in_chunks(trained.model, 5, 0, chunk=2, steps=4))
+    path = tmp_path / "diffusion.keras"
+    trained.model.save(path)
+    capsys.readouterr()
+    assert cli.main(["sample", str(path), "-n", "3", "--steps", "6", "--out", str(tmp_path / "grid.png")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\rsampled") == 6 and err.endswith("sampled 3/3\n")
+
+
 def test_ema_copies_the_first_step_then_averages(trained):
     model = trained.model
     for ema, weight in zip(trained.first_ema, trained.first):

@@ -5,6 +5,7 @@ Text models: ``model(token_ids)`` returns float32 logits (batch, seq, vocab),
 Image models: ``sample(n, temperature, seed)`` returns float32 images in [0, 1].
 """
 
+import inspect
 import numbers
 
 import keras
@@ -154,13 +155,22 @@ class ImageGenerator:
 def sample_in_chunks(model, n, seed=None, chunk=256, progress=None, **sample_args):
     """``model.sample(n, ...)`` drawn in chunks of ``chunk`` (chunk i seeded ``seed + i``).
 
-    ``progress(done, n)`` is called after each chunk. Returns one float32 array.
+    ``progress(done, n)`` is called after each chunk, or after every step for a
+    model that samples in steps (its ``sample`` takes a ``progress(step, steps)``,
+    as diffusion does): ``done`` then counts a chunk's images in proportion to its
+    steps. Returns one float32 array.
     """
     n = check_positive_int(n, "n")
+    stepwise = progress is not None and "progress" in inspect.signature(model.sample).parameters
     parts = []
     for index, start in enumerate(range(0, n, chunk)):
-        chunk_seed = None if seed is None else seed + index
-        parts.append(model.sample(min(chunk, n - start), seed=chunk_seed, **sample_args))
-        if progress:
-            progress(start + len(parts[-1]), n)
+        chunk_seed, size = None if seed is None else seed + index, min(chunk, n - start)
+        if stepwise:
+            def step_progress(step, steps, done=start, size=size):
+                progress(done + size * step // steps, n)
+
+            sample_args["progress"] = step_progress
+        parts.append(model.sample(size, seed=chunk_seed, **sample_args))
+        if progress and not stepwise:
+            progress(start + size, n)
     return np.concatenate(parts)
