@@ -284,7 +284,7 @@ def _eval(args):
     from kerasgen import zoo
 
     card = zoo.info(args.name)
-    expected, measured = zoo.evaluate(args.name, data_dir=args.data_dir)
+    expected, measured = zoo.evaluate(args.name, data_dir=args.data_dir, progress=_progress)
     print(f"{args.name}: {card['metric']['name']} = {measured:.4f} (card: {expected}; "
           f"difference {100 * (measured - expected) / expected:+.2f}%)")
 

@@ -96,12 +96,15 @@ def class_histogram(classifier, images, num_classes=10):
 
 
 def image_frechet_distance(model, classifier, dataset="mnist", split="test", num_samples=10000, seed=0,
-                           data_dir=None, sample_args=None):
-    """Classifier-feature Frechet distance between ``num_samples`` samples and the first ``num_samples`` real images."""
+                           data_dir=None, sample_args=None, progress=None):
+    """Classifier-feature Frechet distance between ``num_samples`` samples and the first ``num_samples`` real images.
+
+    ``progress(done, num_samples)`` is called as the samples are drawn (see ``sample_in_chunks``).
+    """
     real = data.load_image_arrays(dataset, split, data_dir)[0][:num_samples].astype(np.float32) / 255.0
     from kerasgen.models.base import sample_in_chunks
 
-    fake = sample_in_chunks(model, num_samples, seed, chunk=500, **(sample_args or {}))
+    fake = sample_in_chunks(model, num_samples, seed, chunk=500, progress=progress, **(sample_args or {}))
     return frechet_distance(classifier.features(fake), classifier.features(real))
 
 

@@ -127,3 +127,16 @@ def test_float16_storage_halves_the_file_and_loads_as_float32(zoo_dir, text, fam
         np.testing.assert_array_equal(restored, original.astype(kept.dtype).astype(np.float32))
     with pytest.raises(ValueError, match="storage"):
         kg.zoo.publish(model, "bad", card, storage="int8")
+
+
+def test_measure_passes_progress_to_metrics_that_sample(monkeypatch):
+    from kerasgen import metrics
+
+    seen = {}
+    monkeypatch.setitem(metrics.EVALUATORS, "frechet_distance", lambda model, data_dir=None, **args: seen.update(args) or 1.0)
+    monkeypatch.setitem(metrics.EVALUATORS, "text_nll", lambda model, data_dir=None, **args: seen.update(text=args) or 2.0)
+    progress = print
+    assert kg.zoo.measure(None, {"key": "frechet_distance", "args": {"num_samples": 3}}, progress=progress) == 1.0
+    assert seen == {"num_samples": 3, "progress": progress}
+    assert kg.zoo.measure(None, {"key": "text_nll", "args": {"split": "test"}}, progress=progress) == 2.0
+    assert seen["text"] == {"split": "test"}  # metrics that do not sample take no progress argument
