@@ -138,16 +138,23 @@ def test_unet_keeps_any_image_size():
         assert out.shape == (2, *shape) and out.dtype == tf.float32
 
 
-@pytest.mark.parametrize("shape, groups, policy", [((3, 6, 5, 16), 8, "float32"), ((2, 4, 4, 6), 3, "mixed_bfloat16")])
-def test_group_norm_equals_keras_group_normalization(shape, groups, policy):
+@pytest.mark.parametrize(
+    "shape, groups, policy, affine",
+    [
+        ((3, 6, 5, 16), 8, "float32", True),
+        ((2, 4, 4, 6), 3, "mixed_bfloat16", True),
+        ((2, 3, 3, 8), 4, "float32", False),
+    ],
+)
+def test_group_norm_equals_keras_group_normalization(shape, groups, policy, affine):
     # Same weights, same outputs and input gradients as keras.layers.GroupNormalization, on inputs far from
     # zero mean (where E[x^2] - E[x]^2 would lose precision in low precision arithmetic).
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(3.0, 2.0, shape).astype(np.float32))
-    weights = [rng.normal(size=shape[-1]).astype(np.float32) for _ in range(2)]
+    weights = [rng.normal(size=shape[-1]).astype(np.float32) for _ in range(2 if affine else 0)]
     outputs = []
     for layer_class in (keras.layers.GroupNormalization, GroupNorm):
-        layer = layer_class(groups=groups, epsilon=1e-5, dtype=policy)
+        layer = layer_class(groups=groups, epsilon=1e-5, scale=affine, center=affine, dtype=policy)
         layer.build(shape)
         layer.set_weights(weights)
         with tf.GradientTape() as tape:

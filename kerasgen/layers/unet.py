@@ -43,10 +43,8 @@ class GroupNorm(keras.layers.GroupNormalization):
         grouped = (-1, self.groups, channels // self.groups)
         mean = tf.reduce_mean(tf.reshape(tf.reduce_mean(x, spatial), grouped), -1, keepdims=True)
         mean_square = tf.reduce_mean(tf.reshape(tf.reduce_mean(tf.square(x), spatial), grouped), -1, keepdims=True)
-        scale = tf.math.rsqrt(tf.maximum(mean_square - tf.square(mean), 0.0) + self.epsilon)
-        scale = scale * tf.ones(grouped[1:], tf.float32)
-        if self.scale:
-            scale = scale * tf.reshape(tf.cast(self.gamma, tf.float32), grouped[1:])
+        gamma = tf.reshape(tf.cast(self.gamma, tf.float32), grouped[1:]) if self.scale else tf.ones(grouped[1:])
+        scale = tf.math.rsqrt(tf.maximum(mean_square - tf.square(mean), 0.0) + self.epsilon) * gamma
         shift = -mean * scale
         if self.center:
             shift = shift + tf.reshape(tf.cast(self.beta, tf.float32), grouped[1:])
