@@ -204,10 +204,9 @@ def _sample(args):
     if args.interpolate:
         images = _interpolation_rows(model, args)
     else:
-        from kerasgen.models.base import sample_in_chunks
+        from kerasgen.models.base import sample_in_chunks, samples_in_steps
 
-        stepwise = "progress" in inspect.signature(model.sample).parameters  # diffusion: many compiled steps
-        progress = _progress if args.n > 256 or stepwise else None
+        progress = _progress if args.n > 256 or samples_in_steps(model) else None
         images = sample_in_chunks(model, args.n, args.seed, progress=progress, temperature=args.temperature, **extra)
     if points:
         np.savez_compressed(args.out, points=np.asarray(images, np.float32))

@@ -152,6 +152,11 @@ class ImageGenerator:
         raise NotImplementedError
 
 
+def samples_in_steps(model):
+    """True when ``model.sample`` runs many compiled steps and reports them to a ``progress(step, steps)`` (diffusion)."""
+    return "progress" in inspect.signature(model.sample).parameters
+
+
 def sample_in_chunks(model, n, seed=None, chunk=256, progress=None, **sample_args):
     """``model.sample(n, ...)`` drawn in chunks of ``chunk`` (chunk i seeded ``seed + i``).
 
@@ -161,7 +166,7 @@ def sample_in_chunks(model, n, seed=None, chunk=256, progress=None, **sample_arg
     steps. Returns one float32 array.
     """
     n = check_positive_int(n, "n")
-    stepwise = progress is not None and "progress" in inspect.signature(model.sample).parameters
+    stepwise = progress is not None and samples_in_steps(model)
     parts = []
     for index, start in enumerate(range(0, n, chunk)):
         chunk_seed, size = None if seed is None else seed + index, min(chunk, n - start)
