@@ -15,6 +15,7 @@ from kerasgen.models.diffusion import (
     ddim_step,
     ddpm_step,
     make_sampling_step,
+    predict_clean,
     run_sampler,
     sampling_timesteps,
 )
@@ -79,13 +80,34 @@ def test_ddpm_step_is_ddim_with_eta_one():
     for t, t_prev in [(999, 979), (500, 499), (100, 60), (19, None)]:
         a, a_prev = alpha_bars[t], 1.0 if t_prev is None else alpha_bars[t_prev]
         a, a_prev = tf.constant(a, tf.float32), tf.constant(a_prev, tf.float32)
+        x0, predicted_noise = predict_clean(x, predicted, a)
         np.testing.assert_allclose(
-            ddpm_step(x, predicted, a, a_prev, noise), ddim_step(x, predicted, a, a_prev, 1.0, noise), atol=2e-5
+            ddpm_step(x, x0, a, a_prev, noise), ddim_step(x0, predicted_noise, a, a_prev, 1.0, noise), atol=2e-5
         )
 
 
-def mixture_oracle(alpha_bars, points, weights):
-    """The exact noise prediction E[noise | x_t] when the data are ``points`` (k, H, W, C) with ``weights``."""
+def test_epsilon_and_v_predictions_of_the_same_noise_give_the_same_clean_image():
+    rng = np.random.default_rng(1)
+    x0 = tf.constant(rng.uniform(-1, 1, size=(3, 4, 4, 1)), tf.float32)
+    noise = tf.constant(rng.normal(size=(3, 4, 4, 1)), tf.float32)
+    for a in cosine_alpha_bars(1000)[[0, 300, 700, 990]]:
+        a = tf.constant(a, tf.float32)
+        x = tf.sqrt(a) * x0 + tf.sqrt(1 - a) * noise
+        v = tf.sqrt(a) * noise - tf.sqrt(1 - a) * x0
+        for output, prediction in [(noise, "epsilon"), (v, "v")]:
+            clean, estimated_noise = predict_clean(x, output, a, prediction)
+            np.testing.assert_allclose(clean, x0, atol=2e-3)
+            np.testing.assert_allclose(estimated_noise, noise, atol=2e-3)
+    # Where almost no signal is left, v still gives the clean image; an epsilon error of 1e-3 does not.
+    a = tf.constant(cosine_alpha_bars(1000)[999], tf.float32)
+    x = tf.sqrt(a) * x0 + tf.sqrt(1 - a) * noise
+    v = tf.sqrt(a) * noise - tf.sqrt(1 - a) * x0
+    np.testing.assert_allclose(predict_clean(x, v + 1e-3, a, "v")[0], x0, atol=2e-3)
+    assert np.abs(predict_clean(x, noise + 1e-3, a)[0] - x0).max() > 0.5
+
+
+def mixture_oracle(alpha_bars, points, weights, prediction="epsilon"):
+    """The exact prediction E[noise | x_t] (or E[v | x_t]) when the data are ``points`` (k, H, W, C) with ``weights``."""
     alpha_bars = tf.constant(alpha_bars, tf.float64)
     points = tf.constant(points, tf.float64)
     log_weights = tf.math.log(tf.constant(weights, tf.float64))
@@ -98,30 +120,33 @@ def mixture_oracle(alpha_bars, points, weights):
         posterior = tf.nn.softmax(log_weights[None] - distances / (2 * (1 - a)), axis=-1)
         x0 = tf.reshape(posterior @ means, tf.shape(x))
         a = a[:, :, None, None]
-        return (x - tf.sqrt(a) * x0) / tf.sqrt(1 - a)
+        noise = (x - tf.sqrt(a) * x0) / tf.sqrt(1 - a)
+        return noise if prediction == "epsilon" else tf.sqrt(a) * noise - tf.sqrt(1 - a) * x0
 
     return predict_noise
 
 
-@pytest.mark.parametrize("sampler", ["ddim", "ddpm"])
-def test_samplers_with_an_exact_noise_oracle_recover_the_one_training_image(sampler):
+@pytest.mark.parametrize("sampler, prediction", [("ddim", "epsilon"), ("ddpm", "epsilon"), ("ddim", "v")])
+def test_samplers_with_an_exact_oracle_recover_the_one_training_image(sampler, prediction):
     alpha_bars = cosine_alpha_bars(1000)
     image = np.random.default_rng(0).uniform(-1, 1, size=(1, 4, 4, 1))
-    step = make_sampling_step(mixture_oracle(alpha_bars, image, [1.0]), sampler)
+    step = make_sampling_step(mixture_oracle(alpha_bars, image, [1.0], prediction), sampler, prediction)
     x = tf.random.stateless_normal((3, 4, 4, 1), tf.constant([1, 0]))
     samples = run_sampler(step, x, alpha_bars, 10, seed=tf.constant([2, 0]))
     np.testing.assert_allclose(samples, image.repeat(3, axis=0), atol=1e-5)
 
 
 @pytest.mark.parametrize(
-    "sampler, steps, eta", [("ddpm", 1000, 0.0), ("ddpm", 100, 0.0), ("ddim", 50, 0.0), ("ddim", 50, 0.5)]
+    "sampler, steps, eta, prediction",
+    [("ddpm", 1000, 0.0, "epsilon"), ("ddpm", 100, 0.0, "epsilon"), ("ddim", 50, 0.0, "epsilon"),
+     ("ddim", 50, 0.5, "epsilon"), ("ddim", 50, 0.0, "v"), ("ddpm", 100, 0.0, "v")],
 )
-def test_samplers_with_an_exact_noise_oracle_draw_the_data_distribution(sampler, steps, eta):
+def test_samplers_with_an_exact_oracle_draw_the_data_distribution(sampler, steps, eta, prediction):
     """Data: two 2x2 images, -0.5 everywhere (weight 0.25) or +0.5 (0.75). Exact noise predictions must give
     samples on those two images in those proportions: wrong means or variances miss one or the other."""
     alpha_bars = cosine_alpha_bars(1000)
     points = np.stack([np.full((2, 2, 1), -0.5), np.full((2, 2, 1), 0.5)])
-    step = make_sampling_step(mixture_oracle(alpha_bars, points, [0.25, 0.75]), sampler)
+    step = make_sampling_step(mixture_oracle(alpha_bars, points, [0.25, 0.75], prediction), sampler, prediction)
     seed = tf.constant([3, 0])
     x = tf.random.stateless_normal((2000, 2, 2, 1), tf.constant([4, 0]))
     samples = run_sampler(step, x, alpha_bars, steps, eta=eta, seed=seed).numpy().reshape(2000, 4)
@@ -175,6 +200,31 @@ def test_call_returns_the_noise_and_its_prediction():
     assert noise.shape == predicted.shape == (2, 8, 8, 1)
     assert noise.dtype == predicted.dtype == tf.float32
     np.testing.assert_array_equal(predicted, 0.0)  # the output convolution starts at zero
+
+
+def test_v_prediction_targets_v_of_the_same_noise_and_timesteps():
+    images = tiny_images(4)
+    noise, _ = tiny_model()(images)
+    v, _ = tiny_model(prediction="v")(images)  # a fresh model draws the same timesteps and noise
+    x0 = 2 * images - 1
+    for v_i, noise_i, x0_i in zip(v.numpy(), noise.numpy(), x0):
+        # v = sqrt(alpha_bar) * noise - sqrt(1 - alpha_bar) * x0 for the image's alpha_bar.
+        basis = np.stack([noise_i.ravel(), -x0_i.ravel()], axis=1)
+        (signal, rest), *_ = np.linalg.lstsq(basis, v_i.ravel(), rcond=None)
+        np.testing.assert_allclose(basis @ [signal, rest], v_i.ravel(), atol=1e-5)
+        assert signal >= 0 and rest >= 0 and abs(signal**2 + rest**2 - 1) < 1e-4
+
+
+def test_v_prediction_model_trains_saves_and_samples_the_same_after_loading(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = tiny_model(prediction="v")
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    history = model.fit(tiny_images(), batch_size=8, epochs=2, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    model.save(tmp_path / "v.keras")
+    loaded = keras.saving.load_model(tmp_path / "v.keras")
+    assert loaded.prediction == "v" and loaded.get_config() == model.get_config()
+    np.testing.assert_array_equal(loaded.sample(3, seed=5, steps=5), model.sample(3, seed=5, steps=5))
 
 
 def test_sampling_is_seeded_and_samplers_differ(trained):
@@ -269,6 +319,7 @@ def test_sample_rejects_bad_arguments(kwargs, error, match):
         ({"block_depth": 0}, "block_depth"),
         ({"timesteps": 1}, "timesteps"),
         ({"ema_decay": 1.0}, "ema_decay"),
+        ({"prediction": "x0"}, "prediction must"),
     ],
 )
 def test_constructor_rejects_bad_arguments(kwargs, match):

@@ -1,7 +1,7 @@
 """Denoising diffusion (DDPM training, DDIM and DDPM sampling) on a residual U-Net.
 
 The pieces are separate, as in diffusers: the cosine noise schedule and the two
-sampler updates are plain functions of a noise prediction, ``run_sampler``
+sampler updates are plain functions of the network's prediction, ``run_sampler``
 drives any compiled step, and ``DiffusionModel`` trains the network and plugs
 it (or its EMA copy) into the samplers.
 """
@@ -18,6 +18,7 @@ from kerasgen.layers.unet import UNet
 from kerasgen.models.base import ImageGenerator, check_positive_int, check_sample_args
 
 SAMPLERS = ("ddim", "ddpm")
+PREDICTIONS = ("epsilon", "v")
 _TIMESTEP_SALT, _NOISE_SALT = 1, 2
 
 
@@ -42,45 +43,57 @@ def sampling_timesteps(steps, timesteps):
     return np.array([(steps - i) * timesteps // steps - 1 for i in range(steps)], np.int32)
 
 
-def predict_clean(x, predicted_noise, alpha_bar):
-    """The clean image implied by a noise prediction, clipped to [-1, 1], and the noise consistent with it."""
-    x0 = tf.clip_by_value((x - tf.sqrt(1 - alpha_bar) * predicted_noise) / tf.sqrt(alpha_bar), -1.0, 1.0)
+def predict_clean(x, output, alpha_bar, prediction="epsilon"):
+    """The clean image implied by the network's ``output`` at ``x``, clipped to [-1, 1], and the noise consistent with it.
+
+    ``prediction`` says what the network predicts: ``"epsilon"``, the noise (x_0 is then
+    ``(x - sqrt(1 - alpha_bar) * output) / sqrt(alpha_bar)``, which magnifies the network's
+    errors where almost no signal is left), or ``"v"``, ``sqrt(alpha_bar) * noise - sqrt(1 - alpha_bar) * x_0``
+    (x_0 is then ``sqrt(alpha_bar) * x - sqrt(1 - alpha_bar) * output``, well conditioned at every noise level).
+    """
+    if prediction == "v":
+        x0 = tf.sqrt(alpha_bar) * x - tf.sqrt(1 - alpha_bar) * output
+    else:
+        x0 = (x - tf.sqrt(1 - alpha_bar) * output) / tf.sqrt(alpha_bar)
+    x0 = tf.clip_by_value(x0, -1.0, 1.0)
     return x0, (x - tf.sqrt(alpha_bar) * x0) / tf.sqrt(1 - alpha_bar)
 
 
-def ddim_step(x, predicted_noise, alpha_bar, alpha_bar_prev, eta, noise):
-    """One DDIM update x_t -> x_prev (Song et al., 2021, eq. 12); ``eta=0`` is deterministic, 1 is DDPM."""
-    x0, predicted_noise = predict_clean(x, predicted_noise, alpha_bar)
+def ddim_step(x0, predicted_noise, alpha_bar, alpha_bar_prev, eta, noise):
+    """One DDIM update to x_prev (Song et al., 2021, eq. 12) from the clean image and noise estimated at x_t.
+
+    ``eta=0`` is deterministic, 1 is DDPM.
+    """
     sigma = eta * tf.sqrt((1 - alpha_bar_prev) / (1 - alpha_bar) * (1 - alpha_bar / alpha_bar_prev))
     direction = tf.sqrt(tf.maximum(1 - alpha_bar_prev - sigma**2, 0.0)) * predicted_noise
     return tf.sqrt(alpha_bar_prev) * x0 + direction + sigma * noise
 
 
-def ddpm_step(x, predicted_noise, alpha_bar, alpha_bar_prev, noise):
-    """One ancestral DDPM update: a draw from the posterior q(x_prev | x_t, x_0) at the predicted x_0.
+def ddpm_step(x, x0, alpha_bar, alpha_bar_prev, noise):
+    """One ancestral DDPM update: a draw from the posterior q(x_prev | x_t, x_0) at the estimated clean image x0.
 
     With strided timesteps the step's beta is ``1 - alpha_bar / alpha_bar_prev``;
     the variance is the posterior's (beta tilde), zero on the last step.
     """
-    x0, _ = predict_clean(x, predicted_noise, alpha_bar)
     beta = 1 - alpha_bar / alpha_bar_prev
     mean = (tf.sqrt(alpha_bar_prev) * beta * x0 + tf.sqrt(1 - beta) * (1 - alpha_bar_prev) * x) / (1 - alpha_bar)
     return mean + tf.sqrt(beta * (1 - alpha_bar_prev) / (1 - alpha_bar)) * noise
 
 
-def make_sampling_step(predict_noise, sampler):
-    """A compiled denoising step for a noise predictor ``predict_noise(x, timesteps) -> noise``.
+def make_sampling_step(network, sampler, prediction="epsilon"):
+    """A compiled denoising step for a ``network(x, timesteps)`` that predicts ``prediction`` ("epsilon" or "v").
 
     The step is ``(x, t, alpha_bar, alpha_bar_prev, eta, temperature, seed) -> x_prev``
     with every argument a tensor, so one trace serves all steps of a chain.
     """
 
     def step(x, t, alpha_bar, alpha_bar_prev, eta, temperature, seed):
-        predicted_noise = tf.cast(predict_noise(x, tf.fill(tf.shape(x)[:1], t)), tf.float32)
+        output = tf.cast(network(x, tf.fill(tf.shape(x)[:1], t)), tf.float32)
+        x0, predicted_noise = predict_clean(x, output, alpha_bar, prediction)
         noise = temperature * tf.random.stateless_normal(tf.shape(x), seed)
         if sampler == "ddim":
-            return ddim_step(x, predicted_noise, alpha_bar, alpha_bar_prev, eta, noise)
-        return ddpm_step(x, predicted_noise, alpha_bar, alpha_bar_prev, noise)
+            return ddim_step(x0, predicted_noise, alpha_bar, alpha_bar_prev, eta, noise)
+        return ddpm_step(x, x0, alpha_bar, alpha_bar_prev, noise)
 
     return tf.function(step, reduce_retracing=True)
 
@@ -106,14 +119,18 @@ def run_sampler(step, x, alpha_bars, steps, eta=0.0, temperature=1.0, seed=(0, 0
 
 @keras.saving.register_keras_serializable(package="kerasgen")
 class DiffusionModel(ImageGenerator, keras.Model):
-    """DDPM with a cosine schedule and epsilon prediction, sampled by DDIM or DDPM from an EMA of the weights.
+    """DDPM with a cosine schedule and epsilon or v prediction, sampled by DDIM or DDPM from an EMA of the weights.
 
     Training: ``fit(images)`` with float32 images in [0, 1] (scaled to [-1, 1]
     inside). Each step draws a timestep per image and Gaussian noise from the
     optimizer's step counter (``distribute.replica_noise``), so a step under
     MirroredStrategy equals the single-device step; ``model(images)`` returns
-    ``(noise, predicted_noise)`` and the loss is their mean squared error, in
-    float32 under any policy.
+    ``(target, prediction)`` and the loss is their mean squared error, in
+    float32 under any policy. The target is the noise (``prediction="epsilon"``)
+    or ``v = sqrt(alpha_bar) * noise - sqrt(1 - alpha_bar) * x_0``
+    (``prediction="v"``, Salimans & Ho, 2022), whose clean-image estimate stays
+    accurate at the noisiest timesteps, where few-step deterministic DDIM
+    decides what it draws.
 
     EMA: ``ema_network`` is a second U-Net, not trained by the optimizer, that
     after every training step (``train_step``, once the optimizer has applied
@@ -139,7 +156,7 @@ class DiffusionModel(ImageGenerator, keras.Model):
 
     def __init__(
         self, image_shape, widths=(32, 64, 96), block_depth=2, attention=False, timesteps=1000, ema_decay=0.999,
-        **kwargs,
+        prediction="epsilon", **kwargs,
     ):
         super().__init__(**kwargs)
         if not isinstance(image_shape, (tuple, list)) or len(image_shape) != 3:
@@ -154,6 +171,9 @@ class DiffusionModel(ImageGenerator, keras.Model):
         if isinstance(ema_decay, bool) or not isinstance(ema_decay, numbers.Real) or not 0 <= ema_decay < 1:
             raise ValueError(f"ema_decay must be a number in [0, 1), got {ema_decay!r}")
         self.ema_decay = float(ema_decay)
+        if prediction not in PREDICTIONS:
+            raise ValueError(f"prediction must be one of {', '.join(PREDICTIONS)}; got {prediction!r}")
+        self.prediction = prediction
         self.alpha_bars = cosine_alpha_bars(self.timesteps)
         unet = dict(widths=self.widths, block_depth=self.block_depth, attention=self.attention)
         self.network = UNet(self.image_shape[-1], **unet, name="network")
@@ -170,7 +190,10 @@ class DiffusionModel(ImageGenerator, keras.Model):
         self.ema_network.trainable = False  # after its weights exist, so that it covers them all
 
     def call(self, images):
-        """Noise ``images`` (in [0, 1]) at random timesteps; return ``(noise, predicted_noise)``, float32."""
+        """Noise ``images`` (in [0, 1]) at random timesteps; return ``(target, prediction)``, float32.
+
+        The target is the noise, or v for ``prediction="v"``.
+        """
         optimizer = getattr(self, "optimizer", None)  # None before compile()
         counter = 0 if optimizer is None else optimizer.iterations
         x0 = 2 * tf.cast(images, tf.float32) - 1
@@ -179,12 +202,13 @@ class DiffusionModel(ImageGenerator, keras.Model):
         noise = distribute.replica_noise(tf.shape(x0), distribute.step_seed(counter, _NOISE_SALT), "normal")
         alpha_bar = tf.gather(tf.constant(self.alpha_bars, tf.float32), timesteps)[:, None, None, None]
         noisy = tf.sqrt(alpha_bar) * x0 + tf.sqrt(1 - alpha_bar) * noise
-        return noise, tf.cast(self.network(noisy, timesteps), tf.float32)
+        target = noise if self.prediction == "epsilon" else tf.sqrt(alpha_bar) * noise - tf.sqrt(1 - alpha_bar) * x0
+        return target, tf.cast(self.network(noisy, timesteps), tf.float32)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """Mean squared error between the noise and its prediction, in float32; Keras's ``loss`` metric tracks it."""
-        noise, predicted_noise = y_pred
-        return distribute.scale_for_replicas(tf.reduce_mean(tf.square(noise - predicted_noise)))
+        """Mean squared error between the target and its prediction, in float32; Keras's ``loss`` metric tracks it."""
+        target, prediction = y_pred
+        return distribute.scale_for_replicas(tf.reduce_mean(tf.square(target - prediction)))
 
     def train_step(self, data):
         logs = super().train_step(data)
@@ -234,7 +258,7 @@ class DiffusionModel(ImageGenerator, keras.Model):
         key = (sampler, bool(use_ema))
         if key not in self._sampling_steps:
             network = self.ema_network if use_ema else self.network
-            self._sampling_steps[key] = make_sampling_step(network, sampler)
+            self._sampling_steps[key] = make_sampling_step(network, sampler, self.prediction)
         start_seed, steps_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
         x = temperature * tf.random.stateless_normal((n, *self.image_shape), start_seed)
         x = run_sampler(self._sampling_steps[key], x, self.alpha_bars, steps, eta, temperature, steps_seed, progress)
@@ -249,5 +273,6 @@ class DiffusionModel(ImageGenerator, keras.Model):
             attention=self.attention,
             timesteps=self.timesteps,
             ema_decay=self.ema_decay,
+            prediction=self.prediction,
         )
         return config

@@ -1,4 +1,4 @@
-"""Reproduce zoo entry diffusion-mnist (residual U-Net, cosine schedule, epsilon prediction, EMA weights).
+"""Reproduce zoo entry diffusion-mnist (residual U-Net, cosine schedule, v prediction, EMA weights).
 
     KERASGEN_DATA_DIR=/path/to/data python zoo/recipes/diffusion_mnist.py [--epochs N]
 
@@ -51,7 +51,7 @@ if __name__ == "__main__":
         "mnist (train 60,000)",
         FRECHET,
         "U-Net widths 16-32-64, one residual block per level, sinusoidal timestep embedding, no attention; "
-        "cosine schedule, 1000 timesteps, epsilon prediction, EMA 0.999; Adam 5e-4 (2.5e-4 from epoch 21, 1e-4 "
+        "cosine schedule, 1000 timesteps, v prediction, EMA 0.999; Adam 5e-4 (2.5e-4 from epoch 21, 1e-4 "
         "from epoch 24), clipnorm 1, batch 64, mixed_bfloat16.",
         __file__,
         default_epochs=26,
@@ -62,5 +62,5 @@ if __name__ == "__main__":
         learning_rate=5e-4,
         schedule={20: 2.5e-4, 23: 1e-4},
         clipnorm=1.0,
-        model_kwargs={"widths": (16, 32, 64), "block_depth": 1},
+        model_kwargs={"widths": (16, 32, 64), "block_depth": 1, "prediction": "v"},
     )
