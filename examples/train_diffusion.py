@@ -28,7 +28,9 @@ def main():
     images, _ = kg.data.load_image_arrays("mnist", "train")
     train = kg.data.image_batches(images, batch_size=args.batch_size)
 
-    model = kg.models.DiffusionModel(image_shape=(28, 28, 1), widths=(32, 64, 96), block_depth=2)
+    # v prediction, as the zoo entry: its DDIM 50-step samples scored a Frechet distance of 14.5 against
+    # 26.8 for the same recipe predicting the noise.
+    model = kg.models.DiffusionModel(image_shape=(28, 28, 1), widths=(32, 64, 96), block_depth=2, prediction="v")
     steps = args.epochs * int(train.cardinality())
     schedule = keras.optimizers.schedules.CosineDecay(0.0, steps, alpha=0.1, warmup_target=1e-3, warmup_steps=500)
     model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4, clipnorm=1.0))
