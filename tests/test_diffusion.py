@@ -107,7 +107,7 @@ def test_epsilon_and_v_predictions_of_the_same_noise_give_the_same_clean_image()
 
 
 def mixture_oracle(alpha_bars, points, weights, prediction="epsilon"):
-    """The exact prediction E[noise | x_t] (or E[v | x_t]) when the data are ``points`` (k, H, W, C) with ``weights``."""
+    """The exact E[noise | x_t] (or E[v | x_t]) when the data are ``points`` (k, H, W, C) with ``weights``."""
     alpha_bars = tf.constant(alpha_bars, tf.float64)
     points = tf.constant(points, tf.float64)
     log_weights = tf.math.log(tf.constant(weights, tf.float64))

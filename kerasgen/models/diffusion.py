@@ -44,7 +44,7 @@ def sampling_timesteps(steps, timesteps):
 
 
 def predict_clean(x, output, alpha_bar, prediction="epsilon"):
-    """The clean image implied by the network's ``output`` at ``x``, clipped to [-1, 1], and the noise consistent with it.
+    """The clean image implied by the network's ``output`` at ``x``, clipped to [-1, 1], and the matching noise.
 
     ``prediction`` says what the network predicts: ``"epsilon"``, the noise (x_0 is then
     ``(x - sqrt(1 - alpha_bar) * output) / sqrt(alpha_bar)``, which magnifies the network's
