@@ -97,14 +97,16 @@ def float32_copy(model):
     return policy_copy(model, "float32")
 
 
-def policy_copy(model, policy):
+def policy_copy(model, policy, changes=None):
     """The same model rebuilt under dtype policy ``policy`` with its weights cast to the new variable dtypes.
 
     ``float32`` gives a model for any CPU; ``float16`` halves a file for storage
     (the zoo's ``storage="float16"``; loading turns it back into float32).
-    Layers that pin their own dtype (float32 output heads) keep it.
+    Layers that pin their own dtype (float32 output heads) keep it. ``changes``
+    ({setting: value}) edits the config on the way, for settings that keep every
+    weight (a fine-tuning run's EMA decay, say).
     """
-    if keras.mixed_precision.dtype_policy().name == policy and all(
+    if not changes and keras.mixed_precision.dtype_policy().name == policy and all(
         layer.dtype_policy.name == policy for layer in model._flatten_layers()
     ):
         return model
@@ -113,11 +115,20 @@ def policy_copy(model, policy):
     try:
         config = model.get_config()
         config.pop("dtype", None)
+        unknown = sorted(set(changes or {}) - set(config))
+        if unknown:
+            raise ValueError(f"{type(model).__name__} has no setting {', '.join(unknown)} to change")
+        config.update(changes or {})
         copy = type(model).from_config(config)
         copy.build_from_config(model.get_build_config())
         if not copy.built:
             raise ValueError(f"could not rebuild {type(model).__name__} from its build config; it needs a build()")
-        if len(copy.weights) != len(model.weights):
+        if len(copy.weights) != len(model.weights) or any(
+            tuple(target.shape) != tuple(source.shape) for target, source in zip(copy.weights, model.weights)
+        ):
+            if changes:
+                raise ValueError(f"changing {', '.join(changes)} changes the weights of {type(model).__name__}; "
+                                 "a copy keeps them")
             raise ValueError(f"{type(model).__name__} rebuilt under {policy} has other weights than the original")
         for target, source in zip(copy.weights, model.weights):
             target.assign(keras.ops.cast(source, target.dtype))

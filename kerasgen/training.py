@@ -16,7 +16,7 @@ import numpy as np
 
 from kerasgen import callbacks as kg_callbacks
 from kerasgen import data, distribute, precision
-from kerasgen.saving import BackupAndRestore, atomic_save, float32_copy
+from kerasgen.saving import BackupAndRestore, atomic_save, float32_copy, policy_copy
 from kerasgen.text import CharTokenizer, WordTokenizer
 
 TOKENIZERS = {"char": CharTokenizer, "word": WordTokenizer}
@@ -360,7 +360,9 @@ def train_images(
     the fixed 2-D two-moons splits of ``kerasgen.toy_data.moons``. Resume,
     logging and saving as ``train_text``; ``schedule`` is ``constant`` or
     one of ``epoch_decay``'s per-epoch schedules (not for the two optimizers
-    of ``dcgan``).
+    of ``dcgan``). With ``init`` (a zoo name or ``.keras`` path) training
+    starts from that model, rebuilt under ``policy``; ``model_kwargs`` then
+    changes only settings that keep the weights (``{"ema_decay": 0.9998}``).
     """
     import numpy as np
     import tensorflow as tf
@@ -409,8 +411,8 @@ def train_images(
     validation_ds = validation_ds.batch(500).prefetch(tf.data.AUTOTUNE)
 
     with strategy.scope():
-        if init:
-            model = zoo.load_model(init)
+        if init:  # rebuilt under the run's policy; model_kwargs may change settings that keep the weights
+            model = policy_copy(zoo.load_model(init), policy, changes=model_kwargs)
         else:
             shape_argument = "input_shape" if family == "realnvp" else "image_shape"
             model = families[family](**{shape_argument: train_x.shape[1:]}, **(model_kwargs or {}))
