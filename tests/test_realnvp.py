@@ -327,6 +327,30 @@ def test_train_images_fits_a_vector_flow_on_moons_and_point_nll_scores_it(tmp_pa
         training.train_images("vae", "moons", epochs=1)
 
 
+
+def test_fine_tuning_runs_under_the_run_policy_with_changed_settings(tmp_path):
+    from kerasgen import training, zoo
+
+    small = {"num_couplings": 2, "hidden_units": 8, "num_blocks": 1}
+    base = tmp_path / "base.keras"
+    training.train_images("realnvp", "moons", epochs=1, steps_per_epoch=1, policy="float32", verbose=0,
+                          model_kwargs=small, out=base)
+    start = zoo.load_model(base)
+    model, history = training.train_images(
+        "realnvp", "moons", epochs=1, steps_per_epoch=2, batch_size=64, learning_rate=1e-3, policy="mixed_float16",
+        verbose=0, init=str(base), model_kwargs={"alpha": 0.01},
+    )
+    assert model.alpha == 0.01 and start.alpha == 0.05
+    assert {layer.dtype_policy.name for layer in model._flatten_layers()} >= {"mixed_float16"}
+    # Two Adam steps of 1e-3 move each weight by about 2e-3 at most: training went on from the initial weights.
+    moved = [np.max(np.abs(a - b)) for a, b in zip(model.get_weights(), start.get_weights())]
+    assert 0 < max(moved) < 1e-2
+    with pytest.raises(ValueError, match="no setting colour"):
+        training.train_images("realnvp", "moons", epochs=1, init=str(base), model_kwargs={"colour": 1})
+    with pytest.raises(ValueError, match="changing hidden_units changes the weights"):
+        training.train_images("realnvp", "moons", epochs=1, init=str(base), model_kwargs={"hidden_units": 16})
+
+
 def test_train_images_step_schedule_divides_the_rate_at_half_and_three_quarters():
     from kerasgen import training
 
