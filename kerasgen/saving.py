@@ -128,7 +128,7 @@ def policy_copy(model, policy, changes=None):
         ):
             if changes:
                 raise ValueError(f"changing {', '.join(changes)} changes the weights of {type(model).__name__}; "
-                                 "a copy keeps them")
+                                 "fine-tuning keeps the initial model's weights")
             raise ValueError(f"{type(model).__name__} rebuilt under {policy} has other weights than the original")
         for target, source in zip(copy.weights, model.weights):
             target.assign(keras.ops.cast(source, target.dtype))

@@ -142,7 +142,7 @@ def train_text(
     train_split, validation_split = data.load_text(text, "train", data_dir), data.load_text(text, "validation", data_dir)
     with strategy.scope():
         if init:
-            model = zoo.load_model(init)
+            model = policy_copy(zoo.load_model(init), policy)  # trains under the run's policy
             tokenizer = model.tokenizer
         else:
             tokenizer = (

@@ -347,4 +347,3 @@ def test_train_images_trains_a_diffusion_model_and_logs_sample_grids(data_dir, t
     assert list((tmp_path / "logs" / "samples").glob("*.png"))  # the sample grid of the epoch
     loaded = zoo.load_model(out)
     np.testing.assert_allclose(loaded.sample(2, steps=3, seed=0), model.sample(2, steps=3, seed=0), atol=1e-5)
-

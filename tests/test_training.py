@@ -71,6 +71,13 @@ def test_fine_tuning_keeps_the_initial_tokenizer(text, tmp_path, capsys):
     tuned = keras.saving.load_model(out, safe_mode=True)
     assert tuned.tokenizer.vocabulary == base.tokenizer.vocabulary
     assert any(abs(a - b).max() > 0 for a, b in zip(tuned.get_weights(), base.get_weights()))
+    # The initial model is rebuilt under the run's policy (the saved file is always float32).
+    from kerasgen import training
+
+    model, _ = training.train_text("lstm", str(other), init=str(base_path), epochs=1, steps_per_epoch=1, seq_len=16,
+                                   batch_size=4, policy="mixed_float16", verbose=0)
+    assert model.tokenizer.vocabulary == base.tokenizer.vocabulary
+    assert "mixed_float16" in {layer.dtype_policy.name for layer in model._flatten_layers()}
 
 
 def test_fine_tuning_refuses_size_options(text, tmp_path, capsys):
