@@ -327,7 +327,6 @@ def test_train_images_fits_a_vector_flow_on_moons_and_point_nll_scores_it(tmp_pa
         training.train_images("vae", "moons", epochs=1)
 
 
-
 def test_fine_tuning_runs_under_the_run_policy_with_changed_settings(tmp_path):
     from kerasgen import training, zoo
 
