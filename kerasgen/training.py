@@ -446,7 +446,7 @@ def train_images(
 
 
 def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file, default_epochs, report=None,
-                   storage="float32", **train_kwargs):
+                   storage="float32", finetune=None, **train_kwargs):
     """Train a model for zoo entry ``name``, measure ``metric`` and publish weights and card.
 
     The command line of the recipe script is ``[--epochs N] [--logdir DIR]``;
@@ -454,6 +454,10 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
     (model -> dict) adds further figures to the card's metric. ``storage`` is
     the weights' dtype in the shipped file (``zoo.publish``). Run again after
     the last epoch, the recipe republishes from the final checkpoint.
+    ``finetune`` (train keyword arguments with ``epochs``) adds a second run
+    that starts from the first one's saved model with fresh optimizer state
+    (``--finetune-epochs N``; its ``model_kwargs`` change settings that keep
+    the weights, such as the EMA decay), itself resumable.
     """
     import argparse
     import platform
@@ -463,9 +467,22 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
     parser = argparse.ArgumentParser(description=f"Reproduce zoo entry {name} (resumable: rerun after a crash).")
     parser.add_argument("--epochs", type=int, default=default_epochs)
     parser.add_argument("--logdir", default=f"runs/{name}")
+    if finetune:
+        finetune = dict(finetune)
+        parser.add_argument("--finetune-epochs", type=int, default=finetune.pop("epochs"))
     args = parser.parse_args()
     trainer = train_images if family in image_families() else train_text
-    model, history = trainer(family, epochs=args.epochs, logdir=args.logdir, **train_kwargs)
+    command = f"python zoo/recipes/{Path(recipe_file).name} --epochs {args.epochs}"
+    if finetune:
+        first = os.path.join(args.logdir, "first_run.keras")
+        _, history = trainer(family, epochs=args.epochs, logdir=args.logdir, out=first, **train_kwargs)
+        model, second = trainer(family, epochs=args.finetune_epochs, logdir=os.path.join(args.logdir, "finetune"),
+                                init=first, **{**train_kwargs, **finetune})
+        history.epoch, history.seconds = history.epoch + second.epoch, history.seconds + second.seconds
+        args.epochs += args.finetune_epochs
+        command += f" --finetune-epochs {args.finetune_epochs}"
+    else:
+        model, history = trainer(family, epochs=args.epochs, logdir=args.logdir, **train_kwargs)
     minutes = f"{history.seconds / 60:.0f} min"
     if len(history.epoch) == args.epochs:
         training_time = f"{minutes} ({args.epochs} epochs in one run), policy {history.policy}"
@@ -483,7 +500,7 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
             "family": family,
             "dataset": dataset_description,
             "metric": {**metric, "value": None},
-            "command": f"python zoo/recipes/{Path(recipe_file).name} --epochs {args.epochs}",
+            "command": command,
             "training_time": training_time,
             "hardware": f"{platform.machine()} CPU ({os.cpu_count()} cores), no GPU",
             "notes": notes,

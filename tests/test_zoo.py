@@ -103,6 +103,26 @@ def test_recipe_runner_publishes_a_card_that_eval_reproduces(zoo_dir, text, tmp_
     assert expected == card["metric"]["value"] and measured == pytest.approx(expected, abs=1e-4)
 
 
+def test_recipe_runner_fine_tunes_from_its_first_run(zoo_dir, text, tmp_path, monkeypatch):
+    from kerasgen.training import run_zoo_recipe
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(text)
+    run = tmp_path / "run"
+    monkeypatch.setattr("sys.argv", ["tiny_recipe.py", "--epochs", "1", "--logdir", str(run), "--finetune-epochs", "2"])
+    metric = {"key": "text_nll", "name": "validation nats/char", "args": {"dataset": str(corpus), "split": "validation", "seq_len": 32}}
+    card = run_zoo_recipe(
+        "tiny-finetuned", "lstm", "test text", metric, "tiny", "zoo/recipes/tiny_recipe.py", 1,
+        finetune={"epochs": 5, "learning_rate": 3e-3}, text=str(corpus), steps_per_epoch=2, seq_len=16, batch_size=4,
+        model_kwargs={"embedding_dim": 4, "units": 8, "num_layers": 1},
+    )
+    assert card["command"] == "python zoo/recipes/tiny_recipe.py --epochs 1 --finetune-epochs 2"
+    assert "(3 epochs in one run)" in card["training_time"]
+    first, final = kg.zoo.load_model(str(run / "first_run.keras")), kg.zoo.load("tiny-finetuned")
+    assert json.loads((run / "finetune" / "backup" / "training_metadata.json").read_text())["epoch"] == 2  # epochs done
+    assert not any(np.array_equal(a, b) for a, b in zip(first.get_weights(), final.get_weights()))
+
+
 @pytest.mark.parametrize("family", ["lstm", "vae"])
 def test_float16_storage_halves_the_file_and_loads_as_float32(zoo_dir, text, family):
     if family == "lstm":
