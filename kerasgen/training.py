@@ -473,16 +473,14 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
     args = parser.parse_args()
     trainer = train_images if family in image_families() else train_text
     command = f"python zoo/recipes/{Path(recipe_file).name} --epochs {args.epochs}"
+    first = os.path.join(args.logdir, "first_run.keras") if finetune else None
+    model, history = trainer(family, epochs=args.epochs, logdir=args.logdir, out=first, **train_kwargs)
     if finetune:
-        first = os.path.join(args.logdir, "first_run.keras")
-        _, history = trainer(family, epochs=args.epochs, logdir=args.logdir, out=first, **train_kwargs)
         model, second = trainer(family, epochs=args.finetune_epochs, logdir=os.path.join(args.logdir, "finetune"),
                                 init=first, **{**train_kwargs, **finetune})
         history.epoch, history.seconds = history.epoch + second.epoch, history.seconds + second.seconds
         args.epochs += args.finetune_epochs
         command += f" --finetune-epochs {args.finetune_epochs}"
-    else:
-        model, history = trainer(family, epochs=args.epochs, logdir=args.logdir, **train_kwargs)
     minutes = f"{history.seconds / 60:.0f} min"
     if len(history.epoch) == args.epochs:
         training_time = f"{minutes} ({args.epochs} epochs in one run), policy {history.policy}"
