@@ -76,7 +76,8 @@ def main():
     from kerasgen.saving import policy_copy
 
     if args.random:
-        model = kg.models.DiffusionModel(image_shape=(28, 28, 1), widths=(16, 32, 64), block_depth=1)
+        model = kg.models.DiffusionModel(image_shape=(28, 28, 1), widths=(16, 32, 64, 128), block_depth=1,
+                                         attention=True, prediction="v")
         model.build((None, 28, 28, 1))
         args.model = "random diffusion-mnist architecture"
     else:
