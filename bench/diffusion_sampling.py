@@ -8,9 +8,10 @@
 2. 50 DDIM steps with kerasgen's loop (one compiled call per step) vs the same update driven by
    ``model.predict`` on a functional wrapper of the same EMA network per step (keras-io's way), at the batch
    sizes of ``--predict-batches`` (target: >= 3x).
-All timings after one warm-up call, same weights, one process, every loop under the dtype policy ``--policy``
+Every timing is the best of ``--repeats`` calls after one warm-up call (on a shared host one call's wall time
+can vary 1.6x from run to run), same weights, one process, every loop under the dtype policy ``--policy``
 (default ``auto``: what kerasgen trains with on this machine, ``mixed_bfloat16`` on a bf16 CPU; ``float32`` is
-how ``kerasgen sample`` loads a zoo file). ``--random`` times the zoo architecture with random weights (no zoo
+how ``kerasgen sample`` loads a zoo file). The timings come first, then the Frechet distances. ``--random`` times the zoo architecture with random weights (no zoo
 file needed; Frechet distances are then skipped, as with ``--samples 0``).
 """
 
@@ -23,11 +24,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from kerasgen import cli  # noqa: E402
 
 
-def timed(fn):
-    fn()  # warm-up: tracing is not counted
-    start = time.perf_counter()
+def timed(fn, repeats):
+    """The shortest wall time of ``repeats`` calls of ``fn``, after a warm-up call (tracing is not counted)."""
     fn()
-    return time.perf_counter() - start
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
 
 
 def predict_loop(model, n, steps, seed=0, x=None):
@@ -67,7 +72,10 @@ def main():
                         help="samples per sampler for the Frechet distances (0: skip them)")
     parser.add_argument("--policy", default="auto", help="dtype policy of the sampling network: auto, float32, ...")
     parser.add_argument("--predict-batches", default="64,8", help="batch sizes of the compiled-vs-predict comparison")
+    parser.add_argument("--repeats", type=int, default=3, help="timed calls per loop; the shortest is reported")
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {args.repeats}")
     cli._quiet_tensorflow()
     import numpy as np
 
@@ -84,17 +92,29 @@ def main():
         model = kg.zoo.load_model(args.model)
     policy = kg.precision.auto_policy() if args.policy == "auto" else args.policy
     model = policy_copy(model, policy)
-    print(f"model {args.model}: {model.network.count_params():,} parameters per network, policy {policy}")
+    print(f"model {args.model}: {model.network.count_params():,} parameters per network, policy {policy}; "
+          f"timings: best of {args.repeats}")
 
-    ddim = timed(lambda: model.sample(64, steps=50, sampler="ddim", seed=0))
-    ddim_eta = timed(lambda: model.sample(64, steps=50, sampler="ddim", eta=1.0, seed=0))
-    ddpm = timed(lambda: model.sample(64, steps=1000, sampler="ddpm", seed=0))
+    ddim = timed(lambda: model.sample(64, steps=50, sampler="ddim", seed=0), args.repeats)
+    ddim_eta = timed(lambda: model.sample(64, steps=50, sampler="ddim", eta=1.0, seed=0), args.repeats)
+    ddpm = timed(lambda: model.sample(64, steps=1000, sampler="ddpm", seed=0), args.repeats)
     print(f"64 images, DDIM 50 steps:         {ddim:8.2f} s")
     print(f"64 images, DDIM 50 steps, eta 1:  {ddim_eta:8.2f} s")
     print(f"64 images, DDPM 1000 steps:       {ddpm:8.2f} s")
     print(f"DDPM 1000 / DDIM 50 time:         {ddpm / ddim:8.1f}x  (target >= 15x)")
     print(f"DDPM 1000 / DDIM 50 eta 1 time:   {ddpm / ddim_eta:8.1f}x")
-    if args.samples and not args.random:
+    # The two loops run the same update: from the same noise they draw the same images.
+    x = np.random.default_rng(1).standard_normal((4, *model.image_shape)).astype(np.float32)
+    step = make_sampling_step(model.ema_network, "ddim", model.prediction)
+    gap = np.abs(predict_loop(model, 4, 50, x=x) - (run_sampler(step, x, model.alpha_bars, 50).numpy() + 1) / 2).max()
+    print(f"per-step predict loop vs compiled loop, same noise: largest pixel difference {gap:.4f}")
+    for batch in (int(b) for b in args.predict_batches.split(",")):
+        compiled = timed(lambda: model.sample(batch, steps=50, sampler="ddim", seed=0), args.repeats)
+        predicted = timed(lambda: predict_loop(model, batch, 50), args.repeats)
+        print(f"batch {batch:3d}, 50 DDIM steps: compiled {compiled:7.2f} s, per-step predict {predicted:7.2f} s, "
+              f"ratio {predicted / compiled:5.1f}x  (target >= 3x); per step {20 * compiled:.0f} ms vs "
+              f"{20 * predicted:.0f} ms, so predict adds {20 * (predicted - compiled):.0f} ms a call")
+    if args.samples and not args.random:  # last, as the longest part; the timings above are done by then
         classifier = kg.zoo.load("mnist-classifier")
         real = classifier.features(kg.data.load_image_arrays("mnist", "test")[0].astype(np.float32) / 255.0)
         distances = {}
@@ -107,16 +127,6 @@ def main():
         for label in ("DDIM 50 steps", "DDIM 50 steps, eta 1"):
             change = distances[label] / distances["DDPM 1000 steps"] - 1
             print(f"{label} vs DDPM 1000 distance: {100 * change:+.1f}%  (target within 10%)")
-    # The two loops run the same update: from the same noise they draw the same images.
-    x = np.random.default_rng(1).standard_normal((4, *model.image_shape)).astype(np.float32)
-    step = make_sampling_step(model.ema_network, "ddim", model.prediction)
-    gap = np.abs(predict_loop(model, 4, 50, x=x) - (run_sampler(step, x, model.alpha_bars, 50).numpy() + 1) / 2).max()
-    print(f"per-step predict loop vs compiled loop, same noise: largest pixel difference {gap:.4f}")
-    for batch in (int(b) for b in args.predict_batches.split(",")):
-        compiled = timed(lambda: model.sample(batch, steps=50, sampler="ddim", seed=0))
-        predicted = timed(lambda: predict_loop(model, batch, 50))
-        print(f"batch {batch:3d}, 50 DDIM steps: compiled {compiled:7.2f} s, per-step predict {predicted:7.2f} s, "
-              f"ratio {predicted / compiled:5.1f}x  (target >= 3x)")
 
 
 if __name__ == "__main__":
