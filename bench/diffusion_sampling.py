@@ -11,8 +11,9 @@
 Every timing is the best of ``--repeats`` calls after one warm-up call (on a shared host one call's wall time
 can vary 1.6x from run to run), same weights, one process, every loop under the dtype policy ``--policy``
 (default ``auto``: what kerasgen trains with on this machine, ``mixed_bfloat16`` on a bf16 CPU; ``float32`` is
-how ``kerasgen sample`` loads a zoo file). The timings come first, then the Frechet distances. ``--random`` times the zoo architecture with random weights (no zoo
-file needed; Frechet distances are then skipped, as with ``--samples 0``).
+how ``kerasgen sample`` loads a zoo file). The timings come first, then the Frechet distances. ``--random``
+times the zoo architecture with random weights (no zoo file needed; Frechet distances are then skipped, as
+with ``--samples 0``).
 """
 
 import argparse
