@@ -12,7 +12,7 @@ Every timing is the best of ``--repeats`` calls after one warm-up call (on a sha
 can vary 1.6x from run to run), same weights, one process, every loop under the dtype policy ``--policy``
 (default ``auto``: what kerasgen trains with on this machine, ``mixed_bfloat16`` on a bf16 CPU; ``float32`` is
 how ``kerasgen sample`` loads a zoo file). The timings come first, then the Frechet distances. ``--random``
-times the zoo architecture with random weights (no zoo file needed; Frechet distances are then skipped, as
+times the ``--model`` file's architecture with fresh random weights (Frechet distances are then skipped, as
 with ``--samples 0``).
 """
 
@@ -68,7 +68,7 @@ def predict_loop(model, n, steps, seed=0, x=None):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="diffusion-mnist", help="zoo name or .keras file")
-    parser.add_argument("--random", action="store_true", help="the zoo architecture with random weights")
+    parser.add_argument("--random", action="store_true", help="the model's architecture with random weights")
     parser.add_argument("--samples", type=int, default=1000,
                         help="samples per sampler for the Frechet distances (0: skip them)")
     parser.add_argument("--policy", default="auto", help="dtype policy of the sampling network: auto, float32, ...")
@@ -84,13 +84,11 @@ def main():
     from kerasgen.models.diffusion import make_sampling_step, run_sampler
     from kerasgen.saving import policy_copy
 
-    if args.random:
-        model = kg.models.DiffusionModel(image_shape=(28, 28, 1), widths=(16, 32, 64, 128), block_depth=1,
-                                         attention=True, prediction="v")
-        model.build((None, 28, 28, 1))
-        args.model = "random diffusion-mnist architecture"
-    else:
-        model = kg.zoo.load_model(args.model)
+    model = kg.zoo.load_model(args.model)
+    if args.random:  # the same architecture, read from the file, with fresh weights
+        model = type(model).from_config(model.get_config())
+        model.build((None, *model.image_shape))
+        args.model = f"{args.model} architecture, random weights"
     policy = kg.precision.auto_policy() if args.policy == "auto" else args.policy
     model = policy_copy(model, policy)
     print(f"model {args.model}: {model.network.count_params():,} parameters per network, policy {policy}; "
@@ -109,12 +107,14 @@ def main():
     step = make_sampling_step(model.ema_network, "ddim", model.prediction)
     gap = np.abs(predict_loop(model, 4, 50, x=x) - (run_sampler(step, x, model.alpha_bars, 50).numpy() + 1) / 2).max()
     print(f"per-step predict loop vs compiled loop, same noise: largest pixel difference {gap:.4f}")
+    steps = 50
     for batch in (int(b) for b in args.predict_batches.split(",")):
-        compiled = timed(lambda: model.sample(batch, steps=50, sampler="ddim", seed=0), args.repeats)
-        predicted = timed(lambda: predict_loop(model, batch, 50), args.repeats)
-        print(f"batch {batch:3d}, 50 DDIM steps: compiled {compiled:7.2f} s, per-step predict {predicted:7.2f} s, "
-              f"ratio {predicted / compiled:5.1f}x  (target >= 3x); per step {20 * compiled:.0f} ms vs "
-              f"{20 * predicted:.0f} ms, so predict adds {20 * (predicted - compiled):.0f} ms a call")
+        compiled = timed(lambda: model.sample(batch, steps=steps, sampler="ddim", seed=0), args.repeats)
+        predicted = timed(lambda: predict_loop(model, batch, steps), args.repeats)
+        ms_compiled, ms_predicted = 1000 * compiled / steps, 1000 * predicted / steps
+        print(f"batch {batch:3d}, {steps} DDIM steps: compiled {compiled:7.2f} s, per-step predict {predicted:7.2f} s, "
+              f"ratio {predicted / compiled:5.1f}x  (target >= 3x); per step {ms_compiled:.0f} ms vs "
+              f"{ms_predicted:.0f} ms, so predict adds {ms_predicted - ms_compiled:.0f} ms a call")
     if args.samples and not args.random:  # last, as the longest part; the timings above are done by then
         classifier = kg.zoo.load("mnist-classifier")
         real = classifier.features(kg.data.load_image_arrays("mnist", "test")[0].astype(np.float32) / 255.0)
