@@ -103,11 +103,12 @@ def main():
     print(f"DDPM 1000 / DDIM 50 time:         {ddpm / ddim:8.1f}x  (target >= 15x)")
     print(f"DDPM 1000 / DDIM 50 eta 1 time:   {ddpm / ddim_eta:8.1f}x")
     # The two loops run the same update: from the same noise they draw the same images.
+    steps = 50
     x = np.random.default_rng(1).standard_normal((4, *model.image_shape)).astype(np.float32)
     step = make_sampling_step(model.ema_network, "ddim", model.prediction)
-    gap = np.abs(predict_loop(model, 4, 50, x=x) - (run_sampler(step, x, model.alpha_bars, 50).numpy() + 1) / 2).max()
+    compiled_images = (run_sampler(step, x, model.alpha_bars, steps).numpy() + 1) / 2
+    gap = np.abs(predict_loop(model, 4, steps, x=x) - compiled_images).max()
     print(f"per-step predict loop vs compiled loop, same noise: largest pixel difference {gap:.4f}")
-    steps = 50
     for batch in (int(b) for b in args.predict_batches.split(",")):
         compiled = timed(lambda: model.sample(batch, steps=steps, sampler="ddim", seed=0), args.repeats)
         predicted = timed(lambda: predict_loop(model, batch, steps), args.repeats)
