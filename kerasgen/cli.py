@@ -91,10 +91,12 @@ def build_parser():
 
     train = commands.add_parser("train", help="train (or fine-tune with --init) a model")
     train.add_argument("family", help="text: lstm, gpt; images: vae, dcgan, classifier, realnvp, diffusion")
-    train.add_argument("--text", default="tiny_shakespeare", help="text models: text file or data set name")
+    train.add_argument("--text", help="text models: a text file or a data set name (default tiny_shakespeare)")
     train.add_argument(
-        "--data", default="mnist", help="image models: mnist, fashion_mnist or a folder of images (realnvp: also moons)"
+        "--data", help="image models: mnist (default), fashion_mnist or a folder of images (realnvp: also moons)"
     )
+    train.add_argument("--image-size", type=_positive_int, nargs=2, metavar=("HEIGHT", "WIDTH"),
+                       help="image folders: the size images are read at (default: --init's, else the first image's)")
     train.add_argument("--latent-dim", type=_positive_int, help="image models with a latent space")
     train.add_argument("--level", choices=("char", "word"), default="char")
     train.add_argument("--epochs", type=_positive_int, default=10)
@@ -214,7 +216,8 @@ def _sample(args):
         save_png(image_grid(images, cols=8 if args.interpolate else None), args.out)
     else:
         np.savez_compressed(args.out, images=np.round(images * 255).astype(np.uint8))
-    print(f"wrote {len(images)} {'points' if points else 'images'} to {args.out}")
+    kind = "point" if points else "image"
+    print(f"wrote {len(images)} {kind}{'' if len(images) == 1 else 's'} to {args.out}")
 
 
 def _interpolation_rows(model, args, steps=8):
@@ -248,6 +251,8 @@ def _train(args):
             raise UsageError(f"--latent-dim applies to vae and dcgan, not to {args.family}")
     else:
         options = ("embedding_dim", "units", "num_layers", "dropout", "tie_embeddings")
+        if args.image_size:
+            raise UsageError(f"--image-size applies to image models, not to {args.family}")
     model_kwargs = {key: getattr(args, key) for key in options if getattr(args, key) is not None}
     if args.init and model_kwargs:
         raise UsageError("--init keeps the zoo model's architecture: drop the size options")
@@ -259,14 +264,25 @@ def _train(args):
         steps_per_epoch=args.steps_per_epoch, seed=args.seed,
     )
     if args.family in image_families:
-        model, _ = training.train_images(args.family, args.data, batch_size=args.batch_size or 128, **common)
+        dataset = _default_data(args.data, "mnist", "--data", "mnist, fashion_mnist or a folder of your images")
+        model, _ = training.train_images(args.family, dataset, batch_size=args.batch_size or 128,
+                                         image_size=args.image_size and tuple(args.image_size), **common)
     else:
+        text = _default_data(args.text, "tiny_shakespeare", "--text", "ptb or a text file of your own")
         model, _ = training.train_text(
-            args.family, args.text, level=args.level, batch_size=args.batch_size or 64, seq_len=args.seq_len,
+            args.family, text, level=args.level, batch_size=args.batch_size or 64, seq_len=args.seq_len,
             max_vocab=args.max_vocab, prompt=args.prompt, carry_state=args.carry_state, **common,
         )
     if args.out and distribute.is_chief(model.distribute_strategy):  # other workers of a cluster save nothing
         print(f"saved {args.out}")
+
+
+def _default_data(given, default, flag, choices):
+    """``given``, or ``default`` with one line saying that is what the run trains on."""
+    if given is not None:
+        return given
+    print(f"training on {default}, the default data set ({flag} chooses another: {choices})", flush=True)
+    return default
 
 
 def _neighbors(args):
@@ -292,6 +308,17 @@ COMMANDS = {"generate": _generate, "sample": _sample, "train": _train, "neighbor
 
 
 def main(argv=None):
+    import warnings
+
+    shown = warnings.showwarning
+
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        """kerasgen's warnings as one ``kerasgen: warning: ...`` line, without the source line Python adds."""
+        if not os.path.abspath(filename).startswith(os.path.dirname(os.path.abspath(__file__))):
+            return shown(message, category, filename, lineno, file, line)
+        print(f"kerasgen: warning: {' '.join(str(message).split())}", file=file or sys.stderr, flush=True)
+
+    warnings.showwarning = show_warning
     try:
         args = build_parser().parse_args(argv)
         if args.command == "zoo":
@@ -304,8 +331,13 @@ def main(argv=None):
         return 130
     except (UsageError, ValueError, TypeError, KeyError, OSError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+        data = sys.modules.get("kerasgen.data")  # loaded by then if it raised
+        if data and isinstance(error, data.DataNotFoundError):
+            message = error.message("--data-dir DIR")  # the flag, where Python users read data_dir=...
         print(f"kerasgen: error: {' '.join(str(message).split())}", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        warnings.showwarning = shown
     return 0
 
 

@@ -9,13 +9,18 @@ Local files come first: a data directory given as ``data_dir`` or in the
 
 Without local files, TensorFlow Datasets is used (Tiny Shakespeare, MNIST,
 Fashion-MNIST) or, for PTB, the published files are downloaded. Offline, both
-fail within seconds with a message that says how to point kerasgen at files.
+fail within seconds with a message that names the folders looked in and says
+how to point kerasgen at files.
+
+A folder of the user's own images is read too: flat (an unlabelled set) or one
+sub-folder per class (labelled), see ``load_image_arrays``.
 """
 
 import gzip
 import os
 import socket
 import struct
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +36,42 @@ _TRAIN_FRACTION = 0.9
 
 
 class DataNotFoundError(FileNotFoundError):
-    """A data set is neither in the data directory nor reachable online."""
+    """A data set or file is neither where kerasgen looked nor reachable online.
+
+    For a named data set the error keeps what its message is made of:
+    ``dataset`` (the name), ``expected`` (the file it needs, relative to a data
+    directory), ``data_dir`` (the resolved data directory, or None when none was
+    given), ``tfds_dirs`` (the folders TensorFlow Datasets searched; empty when
+    it was not tried) and ``looked_in`` (those folders, data directory first).
+    ``message(data_dir_option)`` words the same error for another interface:
+    the command line passes ``"--data-dir DIR"`` for the default ``"data_dir=..."``.
+    Other errors (a missing file, a data directory that does not exist) carry
+    only their text, and ``message`` returns it unchanged.
+    """
+
+    def __init__(self, text=None, *, dataset=None, expected=None, data_dir=None, tfds_dirs=()):
+        self.dataset, self.expected, self.data_dir, self.tfds_dirs = dataset, expected, data_dir, tuple(tfds_dirs)
+        super().__init__(self.message() if text is None else text)
+
+    @property
+    def looked_in(self):
+        """The folders searched, in order: the data directory (when given), then TFDS's."""
+        return ((self.data_dir,) if self.data_dir else ()) + self.tfds_dirs
+
+    def message(self, data_dir_option="data_dir=..."):
+        """The error's text, with ``data_dir_option`` as the way to name a data directory."""
+        if self.dataset is None:
+            return str(self.args[0])
+        if self.data_dir:
+            places = [f"{self.expected} is not in the data directory {self.data_dir}"]
+        else:
+            places = ["no data directory was given"]
+        if self.tfds_dirs:
+            places.append(f"TensorFlow Datasets found no prepared {self.dataset} in {', '.join(self.tfds_dirs)}")
+        return (
+            f"{self.dataset} is not available offline: {'; '.join(places)}. Put {self.expected} under a data "
+            f"directory and pass {data_dir_option} or set {DATA_DIR_ENV}=/path/to/data"
+        )
 
 
 def resolve_data_dir(data_dir=None):
@@ -45,10 +85,15 @@ def resolve_data_dir(data_dir=None):
     return path
 
 
-def _not_found(name, expected):
+def _not_found(name, expected, data_dir, tfds_tried=False):
+    """The offline error for a data set, naming the data directory (resolved) and, where TFDS was tried, its folders."""
+    tfds_dirs = ()
+    if tfds_tried:
+        from tensorflow_datasets.core.utils import file_utils  # the folders tfds.load searches
+
+        tfds_dirs = tuple(str(path) for path in file_utils.list_data_dirs())
     return DataNotFoundError(
-        f"{name} is not available offline: put {expected} under a data directory and pass data_dir=... "
-        f"or set {DATA_DIR_ENV}=/path/to/data"
+        dataset=name, expected=expected, data_dir=str(data_dir.resolve()) if data_dir else None, tfds_dirs=tfds_dirs
     )
 
 
@@ -112,7 +157,7 @@ def _tiny_shakespeare(data_dir):
     if root and (root / "tiny_shakespeare" / "input.txt").is_file():
         return read_text_file(root / "tiny_shakespeare" / "input.txt")
     # TFDS splits the text three ways; joined in order they are the original file.
-    splits = _tfds_load("tiny_shakespeare", "train+validation+test", "tiny_shakespeare/input.txt")
+    splits = _tfds_load("tiny_shakespeare", "train+validation+test", "tiny_shakespeare/input.txt", root)
     return "".join(example["text"].decode("utf-8") for example in splits.as_numpy_iterator())
 
 
@@ -123,14 +168,14 @@ def _ptb(split, data_dir):
         return read_text_file(root / "ptb" / filename)
     expected = f"ptb/{filename}"
     if not _online("raw.githubusercontent.com"):
-        raise _not_found("Penn Treebank", expected)
+        raise _not_found("Penn Treebank", expected, root)
     import keras
 
     path = keras.utils.get_file(f"kerasgen_{filename}", PTB_URL.format(split=filename.split(".")[1]))
     return read_text_file(path)
 
 
-def _tfds_load(name, split, expected, **kwargs):
+def _tfds_load(name, split, expected, data_dir, **kwargs):
     """``tfds.load`` that fails in seconds, not minutes, when the data cannot be fetched."""
     import tensorflow_datasets as tfds
 
@@ -139,7 +184,7 @@ def _tfds_load(name, split, expected, **kwargs):
     except (AssertionError, FileNotFoundError, tfds.core.registered.DatasetNotFoundError, ValueError):
         pass
     if not _online():
-        raise _not_found(name, expected)
+        raise _not_found(name, expected, data_dir, tfds_tried=True)
     return tfds.load(name, split=split, **kwargs)
 
 
@@ -156,21 +201,30 @@ def read_idx(path):
     raise ValueError(f"{path} is not an IDX image or label file (magic {magic})")
 
 
-def load_image_arrays(name, split="train", data_dir=None):
-    """An image set as numpy arrays: uint8 images (n, H, W, C) and uint8 labels (n,).
+def load_image_arrays(name, split="train", data_dir=None, image_size=None):
+    """An image set as numpy arrays: uint8 images (n, H, W, C) and uint8 labels (n,), or None for unlabelled folders.
 
-    MNIST and Fashion-MNIST have splits ``train`` and ``test``. A folder of
-    images (see ``load_images``) has ``train`` (90%) and ``test`` (the other 10%).
+    MNIST and Fashion-MNIST have splits ``train`` and ``test``; ``image_size``
+    may only be their own (28, 28).
+
+    A folder of png, jpg/jpeg, bmp or gif images (a gif gives its first frame)
+    is read in sorted path order, either flat (an unlabelled set: labels are
+    None) or with one sub-folder per class (labels are the indices of the sorted
+    sub-folder names; nested folders belong to their class). Splits: ``train``
+    and ``test``, a fixed 90/10 cut (at least one test image from two images on).
+    Every image takes the first image's channels (grayscale 1, RGB 3, RGBA 4;
+    palette images RGB, or grayscale when the palette is gray, or RGBA when it
+    is transparent) and ``image_size`` (height, width), by default the first
+    image's size. Converting, resizing and skipping unreadable files are each
+    reported on one stderr line.
     """
-    if name not in IMAGE_SETS and Path(str(name)).is_dir():
-        _check_split(split, tuple(_IDX_PREFIX))
-        pairs = list(load_images(name, "train" if split == "train" else "validation").as_numpy_iterator())
-        if not pairs:
-            raise ValueError(f"folder {str(name)!r} has no images in its {split} split")
-        return np.stack([image for image, _ in pairs]), np.array([label for _, label in pairs], np.uint8)
-    if name not in IMAGE_SETS:
-        raise ValueError(f"unknown image data set {name!r}: use one of {', '.join(IMAGE_SETS)} or a folder")
+    image_size = _check_image_size(image_size)
+    folder = _image_folder(name)
     _check_split(split, tuple(_IDX_PREFIX))
+    if folder:
+        return _read_folder(folder, split, image_size)
+    if image_size not in (None, (28, 28)):
+        raise ValueError(f"{name} images are 28x28; image_size={image_size} applies to image folders only")
     root = resolve_data_dir(data_dir)
     prefix = _IDX_PREFIX[split]
     images = f"{name}/{prefix}-images-idx3-ubyte.gz"
@@ -179,7 +233,7 @@ def load_image_arrays(name, split="train", data_dir=None):
         return read_idx(root / images)[..., None], read_idx(root / labels)
     # Not batch_size=-1: TFDS then batches by the recorded split size, and without it (tfds.testing.mock_data)
     # by sys.maxsize, which aborts the process.
-    ds = _tfds_load(name, split, images, as_supervised=True)
+    ds = _tfds_load(name, split, images, root, as_supervised=True)
     chunks = list(ds.batch(10_000).as_numpy_iterator())
     images = np.concatenate([chunk[0] for chunk in chunks])
     labels = np.concatenate([chunk[1] for chunk in chunks])
@@ -187,41 +241,169 @@ def load_image_arrays(name, split="train", data_dir=None):
 
 
 def load_images(name_or_dir, split="train", data_dir=None, image_size=None):
-    """A ``tf.data.Dataset`` of (uint8 image (H, W, C), int label).
+    """A ``tf.data.Dataset`` of (uint8 image (H, W, C), int64 label), or of images alone for an unlabelled folder.
 
     ``mnist`` / ``fashion_mnist``: splits ``train`` and ``test``. A folder of
-    images (one sub-folder per class, as keras ``image_dataset_from_directory``
-    reads): splits ``train`` (90%), ``validation`` (10%) or ``all``; images are
-    resized to ``image_size`` (default: the size of the first image).
+    images, read as ``load_image_arrays`` does: splits ``train`` (90%),
+    ``validation`` (the same 10% that ``load_image_arrays`` calls ``test``) or
+    ``all``, in sorted path order.
     """
-    if name_or_dir in IMAGE_SETS:
-        images, labels = load_image_arrays(name_or_dir, split, data_dir)
-        return tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int64)))
-    folder = Path(str(name_or_dir))
-    if not folder.is_dir():
-        raise ValueError(f"unknown image data set {name_or_dir!r}: use one of {', '.join(IMAGE_SETS)} or a folder")
-    _check_split(split, ("train", "validation", "all"))
-    import keras
+    image_size = _check_image_size(image_size)
+    folder = _image_folder(name_or_dir)
+    if folder:
+        _check_split(split, ("train", "validation", "all"))
+        images, labels = _read_folder(folder, split, image_size)
+    else:
+        images, labels = load_image_arrays(name_or_dir, split, data_dir, image_size)
+    return tf.data.Dataset.from_tensor_slices(images if labels is None else (images, labels.astype(np.int64)))
 
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+_MODE_NAMES = {"L": "grayscale", "RGB": "RGB", "RGBA": "RGBA"}
+
+
+def _check_image_size(image_size):
+    """None, or (height, width) as two positive ints."""
     if image_size is None:
-        image_size = _first_image_size(folder)
-    # keras names the subsets "training"/"validation"; round so that 10 images give 1 for validation, not 0.
-    subset = {"train": "training", "validation": "validation"}.get(split)
-    kwargs = {} if split == "all" else {"validation_split": round(1 - _TRAIN_FRACTION, 6), "subset": subset, "seed": 0}
-    ds = keras.utils.image_dataset_from_directory(
-        folder, batch_size=None, image_size=image_size, shuffle=split != "all", **kwargs
-    )
-    return ds.map(lambda x, y: (tf.cast(tf.clip_by_value(tf.round(x), 0, 255), tf.uint8), y))
+        return None
+    from kerasgen.models.base import check_positive_int
+
+    try:
+        height, width = image_size
+    except (TypeError, ValueError):
+        raise TypeError(f"image_size must be (height, width), two positive ints; got {image_size!r}") from None
+    return check_positive_int(height, "image_size height"), check_positive_int(width, "image_size width")
 
 
-def _first_image_size(folder):
+def _image_folder(name):
+    """The folder ``name`` names, or None for a named image set; a clear error for anything else."""
+    if name in IMAGE_SETS:
+        return None
+    path = Path(str(name)).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise ValueError(f"{str(path)!r} is a file; give a folder of images or one of {', '.join(IMAGE_SETS)}")
+    if os.sep in str(name) or path.suffix:
+        raise ValueError(f"image folder {str(path)!r} does not exist")
+    raise ValueError(f"unknown image data set {name!r}: use one of {', '.join(IMAGE_SETS)} or a folder")
+
+
+def _unhidden(paths, root):
+    return [path for path in paths if not any(part.startswith(".") for part in path.relative_to(root).parts)]
+
+
+def _image_files(paths):
+    return sorted(path for path in paths if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _folder_files(folder):
+    """A folder's image files, sorted, and their uint8 labels (None for a flat folder); hidden entries are ignored."""
+    entries = _unhidden(folder.iterdir(), folder)
+    flat = _image_files(entries)
+    classes = sorted(path for path in entries if path.is_dir())
+    per_class = [_image_files(_unhidden(class_dir.rglob("*"), class_dir)) for class_dir in classes]
+    filled = [class_dir.name for class_dir, files in zip(classes, per_class) if files]
+    if flat and filled:
+        raise ValueError(
+            f"folder {str(folder)!r} mixes images at its top ({flat[0].name}, ...) with class sub-folders of images "
+            f"({', '.join(filled[:3])}{', ...' if len(filled) > 3 else ''}): put every image in a class sub-folder "
+            "for a labelled set, or all of them at the top for an unlabelled one"
+        )
+    if flat:
+        return flat, None
+    if not filled:
+        raise ValueError(f"folder {str(folder)!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    if len(classes) > 256:
+        raise ValueError(f"folder {str(folder)!r} has {len(classes)} class sub-folders; at most 256 are supported")
+    labels = np.concatenate([np.full(len(files), label, np.uint8) for label, files in enumerate(per_class)])
+    return [path for files in per_class for path in files], labels
+
+
+def _split_indices(count, split):
+    """Sorted indices of a split of ``count`` files: a fixed shuffle, 10% held out (at least one from two files on)."""
+    if split == "all":
+        return np.arange(count)
+    held_out = max(1, count - int(count * _TRAIN_FRACTION)) if count >= 2 else 0
+    order = np.random.default_rng(0).permutation(count)
+    return np.sort(order[held_out:] if split == "train" else order[:held_out])
+
+
+def _open_image(path):
+    """The decoded image at ``path`` (a gif's first frame), or the reason it cannot be read."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image.copy(), None
+    except UnidentifiedImageError:
+        return None, "not an image PIL can read"
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        return None, str(error) or type(error).__name__
+
+
+def _folder_mode(image):
+    """The mode a folder's images take, from its first image: L (1 channel), RGB (3) or RGBA (4)."""
+    if image.mode in ("1", "L", "F") or image.mode.startswith("I"):
+        return "L"
+    if image.mode == "P" and not image.has_transparency_data:
+        rgb = np.asarray(image.convert("RGB"))
+        return "L" if (rgb == rgb[..., :1]).all() else "RGB"
+    return "RGBA" if image.has_transparency_data else "RGB"
+
+
+def _convert(image, mode):
+    """``image`` in ``mode``; 16-bit grayscale is scaled to 8 bits (PIL would clip it), transparent palettes kept."""
     from PIL import Image
 
-    for path in sorted(folder.rglob("*")):
-        if path.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".gif"):
-            with Image.open(path) as image:
-                return image.height, image.width
-    raise ValueError(f"folder {str(folder)!r} holds no images")
+    if image.mode.startswith("I"):
+        image = Image.fromarray(np.clip(np.round(np.asarray(image, np.float64) / 257), 0, 255).astype(np.uint8))
+    elif image.mode == "P" and image.has_transparency_data:
+        image = image.convert("RGBA")
+    return image.convert(mode)
+
+
+def _read_folder(folder, split, image_size):
+    """One split of an image folder as uint8 images (n, H, W, C) and uint8 labels or None; changes told on stderr."""
+    from PIL import Image
+
+    paths, labels = _folder_files(folder)
+    for path in paths:  # the first readable image sets the channels and, by default, the size
+        first, _ = _open_image(path)
+        if first is not None:
+            break
+    else:
+        raise ValueError(f"folder {str(folder)!r} holds no readable images ({len(paths)} files tried)")
+    mode = _folder_mode(first)
+    height, width = image_size or (first.height, first.width)
+    indices = _split_indices(len(paths), split)
+    where = f"{folder}" if split == "all" else f"{folder} ({split} split)"
+    images, kept, skipped, resized, converted = [], [], [], 0, 0
+    for index in indices:
+        image, reason = _open_image(paths[index])
+        if image is None:
+            skipped.append(f"{paths[index].relative_to(folder)} ({reason})")
+            continue
+        if image.mode != mode:
+            image, converted = _convert(image, mode), converted + 1
+        if image.size != (width, height):
+            image, resized = image.resize((width, height), Image.Resampling.LANCZOS), resized + 1
+        images.append(np.asarray(image, np.uint8).reshape(height, width, -1))
+        kept.append(index)
+    if skipped:
+        shown = "; ".join(skipped[:3]) + (f"; and {len(skipped) - 3} more" if len(skipped) > 3 else "")
+        print(f"kerasgen: skipped {len(skipped)} of {len(indices)} files in {where}, unreadable: {shown}",
+              file=sys.stderr)
+    if resized or converted:
+        done = f"resized {resized}" if resized else f"converted {converted}"
+        line = f"kerasgen: {done} of {len(kept)} images in {where} to "
+        line += f"{height}x{width} (height x width)" if resized else _MODE_NAMES[mode]
+        line += f", converted {converted} to {_MODE_NAMES[mode]}" if resized and converted else ""
+        print(line, file=sys.stderr)
+    if not images:
+        raise ValueError(f"folder {str(folder)!r} has no readable images in its {split} split ({len(paths)} in all)")
+    return np.stack(images), None if labels is None else labels[kept]
 
 
 def text_windows(text, tokenizer, seq_len, batch_size, shuffle=True, seed=None, name="text"):

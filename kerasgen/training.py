@@ -183,6 +183,7 @@ def train_text(
         steps_per_epoch=steps_per_epoch,
         callbacks=callbacks,
         verbose=verbose,
+        shuffle=False,  # the tf.data pipeline shuffles; fit's shuffle would only warn that it ignores itself
     )
     history.seconds = time.time() - start
     history.policy = policy
@@ -348,6 +349,7 @@ def train_images(
     model_kwargs=None,
     clipnorm=None,
     schedule="constant",
+    image_size=None,
     seed=0,
     verbose=2,
 ):
@@ -363,6 +365,8 @@ def train_images(
     of ``dcgan``). With ``init`` (a zoo name or ``.keras`` path) training
     starts from that model, rebuilt under ``policy``; ``model_kwargs`` then
     changes only settings that keep the weights (``{"ema_decay": 0.9998}``).
+    A folder's images are read at ``image_size`` (height, width): by default
+    the ``init`` model's size, else the first image's (``data.load_image_arrays``).
     """
     import numpy as np
     import tensorflow as tf
@@ -387,6 +391,7 @@ def train_images(
     chief = distribute.is_chief(strategy)
     verbose = verbose if chief else 0  # one progress log per cluster: the chief's
     points = dataset == "moons"
+    initial = zoo.load_model(init) if init else None
     if points:
         from kerasgen.toy_data import moons
 
@@ -394,9 +399,19 @@ def train_images(
             raise ValueError(f"dataset 'moons' holds 2-D points, which only the realnvp family models; got {family!r}")
         train_x, test_x = moons("train"), moons("validation")
     else:
-        train_x, train_y = data.load_image_arrays(dataset, "train", data_dir)
-        test_x, test_y = data.load_image_arrays(dataset, "test", data_dir)
+        expected = getattr(initial, "image_shape", None)
+        if image_size is None and expected is not None and dataset not in data.IMAGE_SETS:
+            image_size = tuple(expected[:2])  # a folder read at the size the model was trained on
+        train_x, train_y = data.load_image_arrays(dataset, "train", data_dir, image_size=image_size)
+        test_x, test_y = data.load_image_arrays(dataset, "test", data_dir, image_size=image_size)
+        if initial is not None and (expected is None or tuple(expected) != train_x.shape[1:]):
+            takes = f"images of shape {tuple(expected)}" if expected is not None else "2-D points"
+            raise ValueError(f"{init} takes {takes}; {dataset} holds images of shape {train_x.shape[1:]} "
+                             "(a folder's channels come from its first image)")
         train_x, test_x = train_x.astype(np.float32) / 255.0, test_x.astype(np.float32) / 255.0
+    if family == "classifier" and train_y is None:
+        raise ValueError(f"the classifier learns labels: {dataset} is a flat folder; put each class's images "
+                         "in a sub-folder of its own")
     if family == "classifier":
         train_ds = tf.data.Dataset.from_tensor_slices((train_x, train_y.astype(np.int32)))
         validation = (test_x, test_y.astype(np.int32))
@@ -412,7 +427,7 @@ def train_images(
 
     with strategy.scope():
         if init:  # rebuilt under the run's policy; model_kwargs may change settings that keep the weights
-            model = policy_copy(zoo.load_model(init), policy, changes=model_kwargs)
+            model = policy_copy(initial, policy, changes=model_kwargs)
         else:
             shape_argument = "input_shape" if family == "realnvp" else "image_shape"
             model = families[family](**{shape_argument: train_x.shape[1:]}, **(model_kwargs or {}))
@@ -436,7 +451,7 @@ def train_images(
     start = time.time()
     history = model.fit(
         train_ds, validation_data=validation_ds if family != "dcgan" else None, epochs=epochs,
-        steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
+        steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose, shuffle=False,
     )
     history.seconds = time.time() - start
     history.policy = policy

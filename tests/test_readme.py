@@ -22,7 +22,7 @@ def test_readme_zoo_table_matches_the_cards(capsys, monkeypatch):
     assert readme_table.strip() == table
 
 
-def test_demo_writes_text_or_a_picture_for_every_zoo_entry(tmp_path):
+def test_demo_writes_text_or_a_picture_for_every_zoo_entry_and_the_classifiers_verdicts(tmp_path):
     import kerasgen
 
     env = {**os.environ, "PYTHONPATH": str(Path(kerasgen.__file__).parents[1])}  # the kerasgen under test
@@ -31,10 +31,23 @@ def test_demo_writes_text_or_a_picture_for_every_zoo_entry(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     from PIL import Image
 
+    verdict = r"(\d+)/64 \(\d+%\) with probability >= 0\.9; per class 0-9:((?: +\d+){10})$"
     for entry in zoo.list():
         text, picture = tmp_path / f"{entry['name']}.txt", tmp_path / f"{entry['name']}.png"
-        if entry["family"] == "classifier":  # the evaluation network: it generates nothing
-            assert not text.exists() and not picture.exists()
+        if entry["family"] == "classifier":  # the evaluation network: it judges the mnist image models' samples
+            assert not picture.exists()
+            assert f"=== {entry['name']}: a classifier of (28, 28, 1) images into 10 classes" in result.stdout
+            judged = {}
+            for line in text.read_text().splitlines()[1:]:
+                name, rest = line.split(maxsplit=1)
+                confident, counts = re.fullmatch(verdict, rest).groups()
+                assert sum(map(int, counts.split())) == 64 and 0 <= int(confident) <= 64, line
+                assert line in result.stdout, "the demo prints the verdicts it writes"
+                judged[name] = int(confident)
+            mnist_grids = {other["name"] for other in zoo.list() if other["dataset"].split(" ")[0] == "mnist"
+                           and (tmp_path / f"{other['name']}.png").exists()}
+            assert set(judged) == mnist_grids and "realnvp-moons" not in judged, "every mnist image model, no other"
+            assert judged["diffusion-mnist"] > judged["realnvp-mnist"], "the best model's digits look most like digits"
         elif entry["family"] in ("lstm", "gpt"):
             assert len(text.read_text().split()) > 20, entry["name"]
         else:
