@@ -113,6 +113,8 @@ def build_parser():
     train.add_argument("--carry-state", action="store_true",
                        help="lstm: truncated backpropagation through time on contiguous streams")
     train.add_argument("--init", help="zoo name or .keras file to start from (keeps its tokenizer)")
+    train.add_argument("--extend-vocab", action="store_true",
+                       help="text models with --init: add the text's unseen characters or words to the vocabulary")
     train.add_argument("--logdir", help="TensorBoard logs and the resume checkpoint")
     train.add_argument("--out", help="where to save the trained model (.keras)")
     train.add_argument("--policy", default="auto", help="auto, float32, mixed_bfloat16 or mixed_float16")
@@ -253,6 +255,8 @@ def _train(args):
         options = ("embedding_dim", "units", "num_layers", "dropout", "tie_embeddings")
         if args.image_size:
             raise UsageError(f"--image-size applies to image models, not to {args.family}")
+    if args.extend_vocab and (args.family in image_families or not args.init):
+        raise UsageError("--extend-vocab grows the vocabulary of a text model given by --init")
     model_kwargs = {key: getattr(args, key) for key in options if getattr(args, key) is not None}
     if args.init and model_kwargs:
         raise UsageError("--init keeps the zoo model's architecture: drop the size options")
@@ -271,7 +275,8 @@ def _train(args):
         text = _default_data(args.text, "tiny_shakespeare", "--text", "ptb or a text file of your own")
         model, _ = training.train_text(
             args.family, text, level=args.level, batch_size=args.batch_size or 64, seq_len=args.seq_len,
-            max_vocab=args.max_vocab, prompt=args.prompt, carry_state=args.carry_state, **common,
+            max_vocab=args.max_vocab, prompt=args.prompt, carry_state=args.carry_state,
+            extend_vocabulary=args.extend_vocab, **common,
         )
     if args.out and distribute.is_chief(model.distribute_strategy):  # other workers of a cluster save nothing
         print(f"saved {args.out}")

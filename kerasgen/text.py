@@ -3,8 +3,10 @@
 Both share one out-of-vocabulary rule: id 0 is reserved for tokens outside
 the vocabulary. Encoding never fails on unseen characters or words; they become
 id 0, which decodes to the tokenizer's ``oov_token`` (U+FFFD for characters,
-``<unk>`` for words). The vocabulary is stored in ``get_config()``, so a model
-that carries its tokenizer saves and loads it with the weights.
+``<unk>`` for words). ``unseen_tokens`` and ``unknown_share`` say how much of a
+text falls outside; ``extended`` adds tokens after the old ones (models follow
+with ``extend_vocabulary``). The vocabulary is stored in ``get_config()``, so a
+model that carries its tokenizer saves and loads it with the weights.
 """
 
 import collections
@@ -15,6 +17,12 @@ import numpy as np
 import tensorflow as tf
 
 OOV_ID = 0
+
+
+def describe_tokens(tokens, limit=20):
+    """The first ``limit`` tokens, repr'd and comma-separated, then "and N more" if there are more."""
+    listed = ", ".join(repr(token) for token in tokens[:limit])
+    return listed + (f" and {len(tokens) - limit} more" if len(tokens) > limit else "")
 
 
 class Tokenizer:
@@ -71,9 +79,48 @@ class Tokenizer:
 
     def encode(self, text):
         """Text to a 1-D int32 array of ids; unseen tokens become id 0."""
+        return self.encode_tokens(self.split(self._check_text(text)))
+
+    @staticmethod
+    def _check_text(text):
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
-        return self.encode_tokens(self.split(text))
+        return text
+
+    def unseen_tokens(self, text):
+        """The distinct tokens of ``text`` outside the vocabulary, in order of first appearance.
+
+        These are the tokens ``encode`` reads as the out-of-vocabulary id 0; the
+        ``oov_token`` itself is part of the vocabulary's rule and never listed.
+        """
+        tokens = self.split(self._check_text(text))
+        ids = self.encode_tokens(tokens)
+        return list(dict.fromkeys(t for t, i in zip(tokens, ids) if i == OOV_ID and t != self.oov_token))
+
+    def unknown_share(self, text):
+        """The fraction of the tokens of ``text`` (repeats counted) outside the vocabulary; 0.0 for empty text."""
+        tokens = self.split(self._check_text(text))
+        if not tokens:
+            return 0.0
+        ids = self.encode_tokens(tokens)
+        return sum(i == OOV_ID and t != self.oov_token for t, i in zip(tokens, ids)) / len(tokens)
+
+    def extended(self, new_tokens):
+        """A new tokenizer of this class: this vocabulary, then ``new_tokens`` (a list of str) in their order.
+
+        Every old id keeps its token. Tokens already known (the ``oov_token``
+        included) and repeats are ignored. Each new token must be a single
+        token of this level (one character; one word without spaces).
+        """
+        if isinstance(new_tokens, str) or not isinstance(new_tokens, (list, tuple)):
+            raise TypeError(f"new_tokens must be a list of str, got {type(new_tokens).__name__}")
+        for token in new_tokens:
+            if not isinstance(token, str) or self.split(token) != [token]:
+                raise ValueError(f"{token!r} is not a single {self.level} token")
+        known = {self.oov_token, *self.vocabulary}
+        config = self.get_config()
+        config["vocabulary"] = self.vocabulary + [t for t in dict.fromkeys(new_tokens) if t not in known]
+        return type(self).from_config(config)
 
     def decode(self, ids):
         """A 1-D sequence of ids back to text."""

@@ -9,6 +9,7 @@ import math
 import numbers
 import os
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -112,13 +113,16 @@ def train_text(
     model_kwargs=None,
     steps_per_epoch=None,
     carry_state=False,
+    extend_vocabulary=False,
     seed=0,
     verbose=2,
 ):
     """Train a text model on ``text`` (a data set name or a file) and return (model, history).
 
     With ``init`` (a zoo name or ``.keras`` path) training starts from those
-    weights and keeps their tokenizer. ``backup_dir`` (default ``logdir/backup``)
+    weights and keeps their tokenizer: tokens of ``text`` outside it are read
+    as the unknown token (a warning gives their share), unless
+    ``extend_vocabulary`` adds them, with new embedding and output rows. ``backup_dir`` (default ``logdir/backup``)
     holds the resume checkpoint: run the same command again after a crash.
     By default the model sees shuffled windows from a zero state; with
     ``carry_state`` (recurrent models) it reads ``batch_size`` contiguous
@@ -143,7 +147,10 @@ def train_text(
     with strategy.scope():
         if init:
             model = policy_copy(zoo.load_model(init), policy)  # trains under the run's policy
+            model = _fit_vocabulary(model, init, text, train_split, extend_vocabulary)
             tokenizer = model.tokenizer
+        elif extend_vocabulary:
+            raise ValueError("extend_vocabulary grows the vocabulary of an initial model: give init=... too")
         else:
             tokenizer = (
                 CharTokenizer.from_text(train_split)
@@ -190,6 +197,26 @@ def train_text(
     if out and chief:
         atomic_save(float32_copy(model), out)
     return model, history
+
+
+def _fit_vocabulary(model, init, text, train_split, extend):
+    """``model``, or with ``extend`` a copy that also knows the tokens of ``train_split`` it has never seen."""
+    from kerasgen.text import describe_tokens
+
+    unseen = model.tokenizer.unseen_tokens(train_split)
+    if not unseen:
+        return model
+    if extend:
+        model = model.extend_vocabulary(unseen)
+        print(f"extended the vocabulary of {init} by {len(unseen)} tokens: {describe_tokens(unseen)}", flush=True)
+        return model
+    share = model.tokenizer.unknown_share(train_split)
+    warnings.warn(
+        f"{100 * share:.2f}% of the tokens of {text} are outside the vocabulary of {init} and are read as its "
+        f"unknown token ({describe_tokens(unseen)}); extend_vocabulary=True (--extend-vocab) adds them",
+        UserWarning, stacklevel=3,
+    )
+    return model
 
 
 EPOCH_SCHEDULES = ("step", "halving")

@@ -1,5 +1,6 @@
 """DiffusionModel: the contract, the schedule, the samplers against an exact noise oracle, EMA, bad inputs."""
 
+import re
 from types import SimpleNamespace
 
 import keras
@@ -257,15 +258,17 @@ def test_chunked_sampling_and_the_cli_report_progress_every_step(trained, tmp_pa
     calls = []
     images = sample_in_chunks(trained.model, 5, 0, chunk=2, progress=lambda done, n: calls.append((done, n)), steps=4)
     assert images.shape == (5, 8, 8, 1)
-    # Chunks of 2, 2 and 1 images, 4 steps each: images done grow in proportion to the steps, up to 5 of 5.
-    assert calls == [(0, 5), (1, 5), (1, 5), (2, 5), (2, 5), (3, 5), (3, 5), (4, 5), (4, 5), (4, 5), (4, 5), (5, 5)]
+    # Chunks of 2, 2 and 1 images, 4 steps each: images done grow in proportion to the steps, up to 5 of 5,
+    # each count reported once (steps that finish no further image repeat no number).
+    assert calls == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
     np.testing.assert_array_equal(images, sample_in_chunks(trained.model, 5, 0, chunk=2, steps=4))
     path = tmp_path / "diffusion.keras"
     trained.model.save(path)
     capsys.readouterr()
-    assert cli.main(["sample", str(path), "-n", "3", "--steps", "6", "--out", str(tmp_path / "grid.png")]) == 0
+    assert cli.main(["sample", str(path), "-n", "8", "--steps", "50", "--out", str(tmp_path / "grid.png")]) == 0
     err = capsys.readouterr().err
-    assert err.count("\rsampled") == 6 and err.endswith("sampled 3/3\n")
+    shown = [int(done) for done in re.findall(r"\rsampled (\d+)/8", err)]
+    assert shown == list(range(1, 9)) and err.endswith("sampled 8/8\n"), err  # 50 steps, no number twice
 
 
 def test_ema_copies_the_first_step_then_averages(trained):

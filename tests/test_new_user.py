@@ -116,3 +116,35 @@ def test_one_sample_is_one_image(tmp_path, capsys):
     assert cli.main(["sample", str(tmp_path / "gan.keras"), "-n", "600", "--out", str(tmp_path / "many.npz")]) == 0
     shown = [int(done) for done in re.findall(r"sampled (\d+)/600", capsys.readouterr().err)]
     assert shown == [256, 512, 600]  # progress through thousands of images, each count once
+
+
+def test_fine_tuning_on_unseen_characters_warns_or_extends_the_vocabulary(tmp_path, text, capsys):
+    from helpers import tiny_lstm
+
+    initial = tmp_path / "initial.keras"
+    tiny_lstm(text, fit_steps=1).save(initial)
+    corpus = tmp_path / "code.txt"
+    corpus.write_text(text + "x = 1 + 2  # [sum]\n" * 20)
+    argv = ["train", "lstm", "--text", str(corpus), "--init", str(initial), "--epochs", "1", "--steps-per-epoch", "1",
+            "--seq-len", "16", "--batch-size", "4", "--policy", "float32"]
+    assert cli.main([*argv, "--out", str(tmp_path / "kept.keras")]) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if line.startswith("kerasgen: warning:")]
+    assert len(warned) == 1 and re.search(r"\d+\.\d+% of the tokens of .*code.txt are outside the vocabulary", warned[0])
+    assert "'#'" in warned[0] and "'1'" in warned[0] and "--extend-vocab" in warned[0], warned
+    kept = kg.zoo.load_model(tmp_path / "kept.keras")
+    assert kept.tokenizer.vocab_size == kg.zoo.load_model(initial).tokenizer.vocab_size
+
+    assert cli.main([*argv, "--extend-vocab", "--out", str(tmp_path / "grown.keras")]) == 0
+    captured = capsys.readouterr()
+    assert "kerasgen: warning:" not in captured.err
+    assert re.search(r"extended the vocabulary of .*initial.keras by \d+ tokens: .*'#'", captured.out), captured.out
+    grown = kg.zoo.load_model(tmp_path / "grown.keras")
+    assert grown.tokenizer.unseen_tokens(corpus.read_text()) == []
+    assert grown.tokenizer.vocab_size > kept.tokenizer.vocab_size
+
+    # Prompting the first model with what it never saw: one warning line naming the characters.
+    assert cli.main(["generate", str(initial), "--prompt", "x = [1]", "--max-new-tokens", "5", "--seed", "0"]) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if line.startswith("kerasgen:")]
+    assert len(warned) == 1 and "outside the vocabulary" in warned[0] and "'['" in warned[0], warned
+    assert cli.main(["train", "lstm", "--extend-vocab"]) == 2
+    assert "--extend-vocab grows the vocabulary of a text model given by --init" in capsys.readouterr().err

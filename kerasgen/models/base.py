@@ -7,6 +7,7 @@ Image models: ``sample(n, temperature, seed)`` returns float32 images in [0, 1].
 
 import inspect
 import numbers
+import warnings
 
 import keras
 import numpy as np
@@ -38,8 +39,11 @@ class TextGenerator:
     """Mixin for ``keras.Model`` subclasses that model token sequences.
 
     A subclass sets ``self.tokenizer`` and implements ``generate_ids``: the
-    compiled loop that continues a batch of equal-length prompts.
+    compiled loop that continues a batch of equal-length prompts. A model that
+    reads a bounded context sets ``context_length`` to its size in tokens.
     """
+
+    context_length = None
 
     def compile(self, optimizer="adam", loss="auto", **kwargs):
         """As ``keras.Model.compile``; the default loss is cross-entropy on logits."""
@@ -61,6 +65,8 @@ class TextGenerator:
         order of the prompts). Tokens outside the vocabulary follow the
         tokenizer's rule (id 0); an empty prompt starts after a line break.
         Prompts of equal token length are generated together as one batch.
+        One ``UserWarning`` names the prompts' tokens outside the vocabulary,
+        another says when a prompt is longer than ``context_length``.
         """
         single = isinstance(prompt, str)
         prompts = [prompt] if single else prompt
@@ -74,6 +80,7 @@ class TextGenerator:
 
         encoded = [self.tokenizer.encode(p) for p in prompts]
         encoded = [ids if ids.size else np.array([self.tokenizer.boundary_id], np.int32) for ids in encoded]
+        self._warn_about_prompts(prompts, encoded)
         groups = {}
         for index, ids in enumerate(encoded):
             groups.setdefault(len(ids), []).append(index)
@@ -86,6 +93,28 @@ class TextGenerator:
                 for row, index in enumerate(indices):
                     outputs[index] = self.tokenizer.continue_text(prompts[index], np.asarray(new_ids[row]))
         return outputs[0] if single else outputs
+
+    def _warn_about_prompts(self, prompts, encoded):
+        """Warn once per ``generate`` call about unseen tokens, and once about prompts longer than the context."""
+        single = len(prompts) == 1
+        unseen = list(dict.fromkeys(token for p in prompts for token in self.tokenizer.unseen_tokens(p)))
+        if unseen:
+            warnings.warn(
+                f"{'the prompt holds' if single else 'the prompts hold'} tokens outside the vocabulary, read as the "
+                f"unknown token {self.tokenizer.oov_token!r}: {_tokenizers.describe_tokens(unseen)}",
+                UserWarning,
+                stacklevel=3,
+            )
+        longest, context = max(len(ids) for ids in encoded), self.context_length
+        if context is not None and longest > context:
+            warnings.warn(
+                f"the prompt is {longest} tokens long; only its last {context} tokens condition the continuation"
+                if single else
+                f"the longest prompt is {longest} tokens long; only the last {context} tokens of each prompt "
+                "condition its continuation",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def generate_ids(self, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed):
         """(batch, prompt_len) int32 -> (batch, max_new_tokens) int32 new ids, by the compiled loop.
@@ -122,6 +151,44 @@ class TextGenerator:
         similarity[token_id] = -np.inf
         order = np.argsort(-similarity)[:k]
         return [(self.tokenizer.tokens[i], float(similarity[i])) for i in order]
+
+    def extend_vocabulary(self, tokens=None, text=None):
+        """This model with a larger vocabulary: ``tokens`` (a list) added, or the unseen tokens of ``text``.
+
+        Returns a new model of this class and config; this one is unchanged.
+
+        The tokenizer is ``self.tokenizer.extended(tokens)``: old ids keep their
+        tokens, known tokens are ignored. Every weight is copied; the weights
+        with one entry per token id (embedding rows, output rows and bias) grow:
+        old entries stay exactly, new ones start as in a freshly built model
+        (the layers' initializers: small random embeddings, zero output bias),
+        so the logits of old tokens are unchanged. The new model is built under
+        this model's dtype policy and not compiled: compile it and fine-tune it
+        on text with the new tokens.
+        """
+        if (tokens is None) == (text is None):
+            raise TypeError("pass exactly one of tokens (a list of new tokens) and text (to add its unseen tokens)")
+        tokenizer = self.tokenizer.extended(self.tokenizer.unseen_tokens(text) if tokens is None else tokens)
+        config = self.get_config()
+        config["tokenizer"] = keras.saving.serialize_keras_object(tokenizer)
+        if not self.built:
+            self.build((None, None))
+        previous_policy = keras.mixed_precision.global_policy()
+        keras.mixed_precision.set_global_policy(self.dtype_policy)  # the sublayers take the global policy
+        try:
+            model = type(self).from_config(config)
+            model.build((None, None))
+        finally:
+            keras.mixed_precision.set_global_policy(previous_policy)
+        old_size, new_size = self.tokenizer.vocab_size, tokenizer.vocab_size
+        for old, new in zip(self.weights, model.weights, strict=True):
+            grown = [(a, b) for a, b in zip(old.shape, new.shape) if a != b]
+            if old.path != new.path or any(sizes != (old_size, new_size) for sizes in grown):
+                raise RuntimeError(f"cannot map weight {old.path} {old.shape} onto {new.path} {new.shape}")
+            value = np.array(new.numpy())
+            value[tuple(slice(0, size) for size in old.shape)] = old.numpy()
+            new.assign(value)
+        return model
 
     def get_config(self):
         config = super().get_config()
@@ -167,15 +234,22 @@ def sample_in_chunks(model, n, seed=None, chunk=256, progress=None, **sample_arg
     """
     n = check_positive_int(n, "n")
     stepwise = progress is not None and samples_in_steps(model)
+    reported = [0]
+
+    def report(done):  # each count once: many steps of a small chunk map to the same count of images
+        if done > reported[0]:
+            reported[0] = done
+            progress(done, n)
+
     parts = []
     for index, start in enumerate(range(0, n, chunk)):
         chunk_seed, size = None if seed is None else seed + index, min(chunk, n - start)
         if stepwise:
             def step_progress(step, steps, done=start, size=size):
-                progress(done + size * step // steps, n)
+                report(done + size * step // steps)
 
             sample_args["progress"] = step_progress
         parts.append(model.sample(size, seed=chunk_seed, **sample_args))
-        if progress and not stepwise:
-            progress(start + size, n)
+        if progress:
+            report(start + size)
     return np.concatenate(parts)

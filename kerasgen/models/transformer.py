@@ -19,9 +19,10 @@ class DecoderTransformer(TextGenerator, keras.Model):
     token inside a single ``tf.function``.
 
     Context rule: the model sees at most ``max_length`` tokens. A longer prompt
-    keeps its most recent ``max_length`` tokens. When generation fills the
-    context, it restarts from the most recent ``max_length // 2`` tokens (one
-    pass refills the cache) and continues; the returned text is never cut.
+    keeps its most recent ``max_length`` tokens (``generate`` warns). When
+    generation fills the context, it restarts from the most recent
+    ``max_length // 2`` tokens (one pass refills the cache) and continues; the
+    returned text is never cut.
 
     Example:
     >>> gpt = DecoderTransformer(tok, max_length=128, num_layers=2, num_heads=2, embedding_dim=64)
@@ -58,6 +59,10 @@ class DecoderTransformer(TextGenerator, keras.Model):
             self.head = TiedLogits(tokenizer.vocab_size, name="logits")
         else:
             self.head = keras.layers.Dense(tokenizer.vocab_size, dtype="float32", name="logits")
+
+    @property
+    def context_length(self):
+        return self.max_length
 
     def call(self, token_ids, training=False):
         length = token_ids.shape[1]
