@@ -6,8 +6,14 @@
 
 Starts ``tensorboard`` on 127.0.0.1 on a free port, saves one PNG per dashboard
 (``shots/scalars.png`` ...) and stops the server. The tiny run reads
-tiny_shakespeare and MNIST from $KERASGEN_DATA_DIR. Needs Chromium:
-``apt-get install chromium``. ``serve`` is also what tests/test_tensorboard_server.py uses.
+tiny_shakespeare and MNIST from $KERASGEN_DATA_DIR.
+
+Needs Chromium or Google Chrome (only this script: training and TensorBoard do not):
+on Debian ``sudo apt-get install chromium``, on Ubuntu ``sudo snap install chromium``
+(its apt package installs the snap); elsewhere any Chrome or Chromium build.
+The script looks for chromium, chromium-browser, google-chrome and
+google-chrome-stable on PATH; ``--browser PATH`` or $KERASGEN_BROWSER names another
+executable. ``serve`` is also what tests/test_tensorboard_server.py uses.
 """
 
 import argparse
@@ -26,6 +32,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+BROWSER_VARIABLE = "KERASGEN_BROWSER"
 
 
 def free_port():
@@ -90,12 +97,21 @@ def serve(logdir, timeout=60):
                 server.wait()
 
 
-def find_browser():
+def find_browser(given=None):
+    """The browser to run: ``given`` (--browser), else $KERASGEN_BROWSER, else the first of BROWSERS on PATH."""
+    for source, name in (("--browser", given), (f"${BROWSER_VARIABLE}", os.environ.get(BROWSER_VARIABLE))):
+        if name:
+            path = shutil.which(name)
+            if not path:
+                sys.exit(f"tensorboard_screenshot: {source} {name} is not an executable")
+            return path
     for name in BROWSERS:
         path = shutil.which(name)
         if path:
             return path
-    sys.exit("tensorboard_screenshot: Chromium not found; install it: apt-get install chromium")
+    sys.exit(f"tensorboard_screenshot: Chromium not found on PATH (looked for {', '.join(BROWSERS)}); install it "
+             f"(Debian: sudo apt-get install chromium; Ubuntu: sudo snap install chromium) or pass --browser PATH "
+             f"or set ${BROWSER_VARIABLE} to a Chrome or Chromium executable")
 
 
 def screenshot(browser, url, out, size=(1400, 1000), budget_ms=15000):
@@ -134,8 +150,9 @@ def main():
     parser.add_argument("--dashboards", default="scalars,images,text", help="comma-separated TensorBoard tabs")
     parser.add_argument("--tag-filter", default="epoch_loss", help="scalars shown first (a regular expression)")
     parser.add_argument("--size", default="1400x1000", help="window size, WIDTHxHEIGHT")
+    parser.add_argument("--browser", help=f"Chrome or Chromium executable (default: ${BROWSER_VARIABLE}, else PATH)")
     args = parser.parse_args()
-    browser = find_browser()
+    browser = find_browser(args.browser)
     size = tuple(int(n) for n in args.size.split("x"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,10 @@
-"""Callbacks that watch training: samples at several temperatures, mixed-precision health."""
+"""Callbacks that watch training: samples per temperature, progress lines, mixed-precision health, embeddings."""
 
+import numbers
 import os
+import sys
+import time
+from collections.abc import Iterable
 
 import keras
 import numpy as np
@@ -10,6 +14,20 @@ from kerasgen.images import image_grid, save_png
 from kerasgen.models.base import ImageGenerator, TextGenerator, check_positive_int
 
 
+def _temperature_tuple(temperatures):
+    """``temperatures`` (one number or a sequence of them) as a tuple of floats, each finite and >= 0."""
+    if isinstance(temperatures, numbers.Real):
+        temperatures = (temperatures,)
+    if isinstance(temperatures, (str, bytes)) or not isinstance(temperatures, Iterable):
+        raise TypeError(f"temperatures must be a number or a sequence of numbers, got {type(temperatures).__name__}")
+    temperatures = tuple(temperatures)
+    if not all(isinstance(t, numbers.Real) and not isinstance(t, bool) for t in temperatures):
+        raise TypeError(f"temperatures must be numbers, got {temperatures!r}")
+    if not temperatures or any(not np.isfinite(t) or t < 0 for t in temperatures):
+        raise ValueError(f"temperatures must be finite numbers >= 0, got {temperatures}")
+    return tuple(float(t) for t in temperatures)
+
+
 class TemperatureSampler(keras.callbacks.Callback):
     """At the end of every ``every``-th epoch, sample the model at each temperature.
 
@@ -17,7 +35,10 @@ class TemperatureSampler(keras.callbacks.Callback):
     TensorBoard text; image models (``sample``) log a grid of ``num_images``
     images to TensorBoard and save it as PNG under ``log_dir/samples/``. With
     ``log_dir=None`` text goes to stdout only and image grids are not kept.
-    The same ``seed`` every epoch shows how one sample evolves.
+    The same ``seed`` every epoch shows how one sample evolves. ``temperatures``
+    is one number or a sequence of them. Samples are logged at TensorBoard step
+    ``epoch`` (0-based, the step of keras's epoch scalars); printed headers and
+    PNG names count epochs from 1.
     """
 
     def __init__(
@@ -25,9 +46,7 @@ class TemperatureSampler(keras.callbacks.Callback):
         seed=0, verbose=1,
     ):
         super().__init__()
-        self.temperatures = tuple(float(t) for t in temperatures)
-        if not self.temperatures or any(not np.isfinite(t) or t < 0 for t in self.temperatures):
-            raise ValueError(f"temperatures must be finite numbers >= 0, got {temperatures}")
+        self.temperatures = _temperature_tuple(temperatures)
         self.every = check_positive_int(every, "every")
         self.log_dir = log_dir
         self.prompt = prompt or ""
@@ -63,7 +82,7 @@ class TemperatureSampler(keras.callbacks.Callback):
             if writer:
                 with writer.as_default():
                     # Indented markdown keeps the sample's line breaks in TensorBoard.
-                    tf.summary.text(f"temperature_{temperature}", "    " + text.replace("\n", "\n    "), step=epoch + 1)
+                    tf.summary.text(f"temperature_{temperature}", "    " + text.replace("\n", "\n    "), step=epoch)
         if writer:
             writer.flush()
 
@@ -76,9 +95,105 @@ class TemperatureSampler(keras.callbacks.Callback):
                 save_png(grid, os.path.join(self.log_dir, "samples", f"epoch{epoch + 1:04d}_t{temperature}.png"))
             if writer:
                 with writer.as_default():
-                    tf.summary.image(f"temperature_{temperature}", grid[None], step=epoch + 1)
+                    tf.summary.image(f"temperature_{temperature}", grid[None], step=epoch)
         if writer:
             writer.flush()
+
+
+def _finite_real(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return float(value)
+
+
+def _duration(seconds):
+    """``40 s``, ``12 min 5 s``, ``2 h 3 min``: elapsed and remaining times for people."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+def _scalars(logs, template):
+    """``template.format(name, value)`` for each entry of ``logs`` that is a number."""
+    parts = []
+    for name, value in (logs or {}).items():
+        try:
+            parts.append(template.format(name, float(value)))
+        except (TypeError, ValueError):
+            continue  # a non-scalar entry
+    return parts
+
+
+class ProgressLog(keras.callbacks.Callback):
+    """Plain progress lines for output that is not a terminal (a log file, a CI job): no bars, no carriage returns.
+
+    Within an epoch, a line every ``every_percent`` percent of its steps::
+
+        epoch 2/10 - 35% (350/1000 steps) - loss 1.234 - 40 s elapsed, ~1 min 14 s left
+
+    or, when ``fit`` does not know the number of steps, every ``every_seconds``::
+
+        epoch 2/10 - 350 steps - loss 1.234 - 40 s elapsed
+
+    At the end of each epoch one line in a fixed format for scripts, every number
+    of the epoch's logs (validation ``val_*`` included) as ``name=value``::
+
+        epoch 2/10 done in 115 s: loss=1.23456 val_loss=1.34567
+
+    (whole seconds; pairs separated by single spaces; values as ``%.6g``). List
+    it after the callbacks that add to the logs (``MixedPrecisionMonitor``) so
+    their figures appear. ``stream`` defaults to ``sys.stdout`` at the time of
+    writing.
+    """
+
+    def __init__(self, every_percent=5, every_seconds=30.0, stream=None):
+        super().__init__()
+        self.every_percent = _finite_real(every_percent, "every_percent")
+        if not 0 < self.every_percent <= 100:
+            raise ValueError(f"every_percent must be in (0, 100], got {every_percent}")
+        self.every_seconds = _finite_real(every_seconds, "every_seconds")
+        if self.every_seconds < 0:
+            raise ValueError(f"every_seconds must be >= 0, got {every_seconds}")
+        self.stream = stream
+
+    def _write(self, line):
+        stream = self.stream or sys.stdout
+        stream.write(line + "\n")
+        stream.flush()
+
+    def _epoch_label(self, epoch):
+        epochs = (self.params or {}).get("epochs")
+        return f"epoch {epoch + 1}/{epochs}" if epochs else f"epoch {epoch + 1}"
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch, self._started = epoch, time.monotonic()
+        self._last_line, self._next_percent = self._started, self.every_percent
+
+    def on_train_batch_end(self, batch, logs=None):
+        done, steps, now = batch + 1, (self.params or {}).get("steps"), time.monotonic()
+        elapsed = now - self._started
+        if steps:
+            percent = 100 * done / steps
+            if percent < self._next_percent:
+                return
+            self._next_percent = (percent // self.every_percent + 1) * self.every_percent
+            progress = f"{int(percent)}% ({done}/{steps} steps)"
+            timing = f"{_duration(elapsed)} elapsed, ~{_duration(elapsed / done * (steps - done))} left"
+        else:
+            if now - self._last_line < self.every_seconds:
+                return
+            progress, timing = f"{done} steps", f"{_duration(elapsed)} elapsed"
+        self._last_line = now
+        self._write(" - ".join([self._epoch_label(self._epoch), progress, *_scalars(logs, "{} {:.4g}"), timing]))
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = int(round(time.monotonic() - self._started))
+        self._write(" ".join([f"{self._epoch_label(epoch)} done in {seconds} s:", *_scalars(logs, "{}={:.6g}")]))
 
 
 class ResetCarriedState(keras.callbacks.Callback):
@@ -137,8 +252,8 @@ class MixedPrecisionMonitor(keras.callbacks.Callback):
             logs[f"{prefix}skipped_steps"] = self.skipped_steps[key]
             if self._writer:
                 with self._writer.as_default():
-                    tf.summary.scalar(f"{prefix}loss_scale", logs[f"{prefix}loss_scale"], step=epoch + 1)
-                    tf.summary.scalar(f"{prefix}skipped_steps", logs[f"{prefix}skipped_steps"], step=epoch + 1)
+                    tf.summary.scalar(f"{prefix}loss_scale", logs[f"{prefix}loss_scale"], step=epoch)
+                    tf.summary.scalar(f"{prefix}skipped_steps", logs[f"{prefix}skipped_steps"], step=epoch)
         if self._writer:
             self._writer.flush()
 
@@ -148,8 +263,10 @@ class EmbeddingProjector(keras.callbacks.Callback):
 
     Files go to ``log_dir/projector``: a checkpoint of the embedding matrix,
     ``metadata.tsv`` (one token per line, escaped so line breaks and tabs stay
-    visible) and ``projector_config.pbtxt``. Open TensorBoard on ``log_dir``
-    and choose the Projector tab.
+    visible), ``projector_config.pbtxt`` and an event file, which makes the
+    folder a TensorBoard run named ``projector``: the projector plugin reads
+    configs in run folders only. Open TensorBoard on ``log_dir`` and choose the
+    Projector tab.
     """
 
     def __init__(self, log_dir):
@@ -173,3 +290,5 @@ class EmbeddingProjector(keras.callbacks.Callback):
         embedding.tensor_name = "embedding/.ATTRIBUTES/VARIABLE_VALUE"
         embedding.metadata_path = "metadata.tsv"
         projector.visualize_embeddings(root, config)
+        if not any(name.startswith("events.out.tfevents.") for name in os.listdir(root)):
+            tf.summary.create_file_writer(root).close()

@@ -64,15 +64,76 @@ def atomic_save(model, path):
     return Path(path)
 
 
+WEIGHTS_FILE, METADATA_FILE = "latest.weights.h5", "training_metadata.json"  # keras's names in a backup folder
+
+
+def finished_epochs(backup_dir):
+    """How many epochs the ``BackupAndRestore`` checkpoint in ``backup_dir`` finished; None when it holds none.
+
+    A run resumed with ``epochs`` at most this number has nothing left to train.
+    When the metadata file is unreadable, the previous checkpoint (``.bkp``)
+    counts, as it is the one ``BackupAndRestore`` restores then.
+    """
+    folder = Path(backup_dir)
+    if not (folder / WEIGHTS_FILE).is_file():
+        return None
+    metadata = folder / METADATA_FILE
+    if not metadata.is_file():
+        return 0  # weights alone: keras restores them and starts at epoch 1
+    try:
+        return int(json.loads(metadata.read_text())["epoch"])
+    except (ValueError, KeyError, TypeError):
+        if (folder / f"{WEIGHTS_FILE}.bkp").is_file() and (folder / f"{METADATA_FILE}.bkp").is_file():
+            return int(json.loads((folder / f"{METADATA_FILE}.bkp").read_text())["epoch"])
+        raise ValueError(f"the checkpoint in {folder} has an unreadable {METADATA_FILE}: delete {folder} "
+                         "to start over") from None
+
+
 class BackupAndRestore(keras.callbacks.BackupAndRestore):
-    """``keras.callbacks.BackupAndRestore`` whose checkpoint files are each replaced atomically.
+    """``keras.callbacks.BackupAndRestore`` with checkpoint files replaced atomically, that says when it resumes.
 
     keras rewrites ``latest.weights.h5`` and ``training_metadata.json`` in place,
     so a run killed during the write leaves a truncated file (a truncated
     metadata file stops the resume with a JSON error). Here each file is
     written beside its name and renamed, so a kill at any moment leaves a
-    loadable checkpoint. The file names are keras's: old backups still resume.
+    loadable checkpoint. The file names are keras's: old backups still resume,
+    and one whose metadata keras truncated resumes from its previous copy.
+
+    A restore prints one line (``resuming after epoch 3 from runs/x/backup``);
+    a checkpoint whose weights do not fit the model (another architecture, size
+    or vocabulary) stops ``fit`` with a one-line ValueError naming the folder.
     """
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        done = finished_epochs(self.backup_dir)
+        if done is None:
+            return
+        epochs = self.params.get("epochs") if self.params else None
+        if epochs is not None and done >= epochs:
+            print(f"the run is finished: the checkpoint in {self.backup_dir} holds all {done} epochs (epochs={epochs}), "
+                  f"so nothing is trained again; delete {self.backup_dir} or use another logdir to train anew",
+                  flush=True)
+        elif done:
+            print(f"resuming after epoch {done} from {self.backup_dir}", flush=True)
+        else:
+            print(f"resuming from {self.backup_dir} (weights saved within epoch 1)", flush=True)
+
+    def _load_model(self):
+        try:
+            super()._load_model()
+        except json.JSONDecodeError:
+            # As an OSError, keras's on_train_begin falls back to the previous checkpoint (or re-raises this).
+            raise OSError(f"the checkpoint in {self.backup_dir} has an unreadable {METADATA_FILE}: delete "
+                          f"{self.backup_dir} to start over") from None
+        except ValueError:
+            if not self.model.built:
+                raise  # keras's own message
+            # The original message (which layers did not fit) stays reachable as ``__context__``.
+            raise ValueError(
+                f"the checkpoint in {self.backup_dir} was written by another model or other settings: use another "
+                f"--logdir (logdir= or backup_dir= in Python), or delete {self.backup_dir} to start over"
+            ) from None
 
     def _save_model(self):
         weights, metadata = Path(self._weights_path), Path(self._training_metadata_path)

@@ -8,6 +8,7 @@ temperature samples, a stop on non-finite loss, an atomic final save).
 import math
 import numbers
 import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -115,7 +116,7 @@ def train_text(
     carry_state=False,
     extend_vocabulary=False,
     seed=0,
-    verbose=2,
+    verbose="auto",
 ):
     """Train a text model on ``text`` (a data set name or a file) and return (model, history).
 
@@ -131,7 +132,9 @@ def train_text(
     Validation reads zero-state windows either way. ``optimizer`` is ``adam``
     or ``sgd``; ``clipnorm`` clips each variable's gradient, ``global_clipnorm``
     (replacing it) all of them together. ``schedule``: ``constant``, ``cosine`` (with
-    ``warmup_steps``) or a per-epoch schedule of ``epoch_decay``.
+    ``warmup_steps``) or a per-epoch schedule of ``epoch_decay``. ``verbose``:
+    ``auto`` shows a live progress bar on a terminal and a ``ProgressLog`` line
+    every 5% of an epoch otherwise, or Keras's ``fit`` values.
     """
     from kerasgen import zoo
 
@@ -189,7 +192,7 @@ def train_text(
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
         callbacks=callbacks,
-        verbose=verbose,
+        verbose=fit_verbosity(verbose),
         shuffle=False,  # the tf.data pipeline shuffles; fit's shuffle would only warn that it ignores itself
     )
     history.seconds = time.time() - start
@@ -303,7 +306,16 @@ def _run_callbacks(model, logdir, backup_dir, temperatures, prompt, verbose, ima
         )
     if precision.uses_loss_scaling():
         callbacks.append(kg_callbacks.MixedPrecisionMonitor(logdir))
+    if verbose == "auto" and not sys.stdout.isatty():
+        callbacks.append(kg_callbacks.ProgressLog())  # last: its lines include what the others add to the logs
     return callbacks
+
+
+def fit_verbosity(verbose):
+    """``fit``'s ``verbose`` for a run's: ``auto`` is Keras's live bar on a terminal, else 0 (``ProgressLog`` prints)."""
+    if verbose == "auto":
+        return 1 if sys.stdout.isatty() else 0
+    return verbose
 
 
 def learning_rate_schedule(learning_rate, schedule, total_steps, warmup_steps=0):
@@ -378,7 +390,7 @@ def train_images(
     schedule="constant",
     image_size=None,
     seed=0,
-    verbose=2,
+    verbose="auto",
 ):
     """Train an image model on ``dataset`` (``mnist``, ``fashion_mnist`` or a folder) and return (model, history).
 
@@ -478,7 +490,7 @@ def train_images(
     start = time.time()
     history = model.fit(
         train_ds, validation_data=validation_ds if family != "dcgan" else None, epochs=epochs,
-        steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose, shuffle=False,
+        steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=fit_verbosity(verbose), shuffle=False,
     )
     history.seconds = time.time() - start
     history.policy = policy

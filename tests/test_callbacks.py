@@ -29,13 +29,15 @@ def test_text_samples_per_temperature_reach_tensorboard_and_stdout(text, tmp_pat
     for epoch in range(4):
         sampler.on_epoch_end(epoch)
     records = [r for r in tfevents_records(tmp_path) if r[2] == "text"]
+    # Epochs 2 and 4 at steps 1 and 3: keras's TensorBoard logs epoch scalars at the 0-based epoch too.
     assert sorted((tag, step) for tag, step, _, _ in records) == [
-        ("temperature_0.5", 2), ("temperature_0.5", 4), ("temperature_1.0", 2), ("temperature_1.0", 4),
+        ("temperature_0.5", 1), ("temperature_0.5", 3), ("temperature_1.0", 1), ("temperature_1.0", 3),
     ]
     expected = model.generate("All:", max_new_tokens=30, temperature=0.5, seed=0)
-    logged = [value for tag, step, _, value in records if tag == "temperature_0.5" and step == 2][0]
+    logged = [value for tag, step, _, value in records if tag == "temperature_0.5" and step == 1][0]
     assert logged.item().decode() == "    " + expected.replace("\n", "\n    ")
-    assert expected in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"--- epoch 2, temperature 0.5 ---\n{expected}\n" in out  # printed for people: epochs count from 1
 
 
 def test_image_grids_per_temperature_reach_tensorboard_and_png(tmp_path):
@@ -44,7 +46,7 @@ def test_image_grids_per_temperature_reach_tensorboard_and_png(tmp_path):
     sampler.set_model(model)
     sampler.on_epoch_end(0)
     images = [r for r in tfevents_records(tmp_path) if r[2] == "images"]
-    assert sorted(tag for tag, *_ in images) == ["temperature_0.0", "temperature_1.0"]
+    assert sorted((tag, step) for tag, step, *_ in images) == [("temperature_0.0", 0), ("temperature_1.0", 0)]
     pngs = sorted(p.name for p in (tmp_path / "samples").glob("*.png"))
     assert pngs == ["epoch0001_t0.0.png", "epoch0001_t1.0.png"]
     from PIL import Image
@@ -61,9 +63,18 @@ def test_temperature_sampler_rejects_models_without_a_protocol():
         sampler.on_epoch_end(0)
 
 
-@pytest.mark.parametrize("temperatures", [(), (-1.0,), (float("nan"),)])
-def test_temperature_sampler_rejects_bad_temperatures(temperatures):
-    with pytest.raises(ValueError, match="temperatures"):
+@pytest.mark.parametrize("temperatures, expected", [(0, (0.0,)), (0.7, (0.7,)), (np.float32(1), (1.0,)),
+                                                    ([0.5, 1], (0.5, 1.0))])
+def test_temperature_sampler_takes_one_number_or_several(temperatures, expected):
+    assert kg.callbacks.TemperatureSampler(temperatures=temperatures).temperatures == expected
+
+
+@pytest.mark.parametrize("temperatures, error", [
+    ((), ValueError), ((-1.0,), ValueError), ((float("nan"),), ValueError), (-1, ValueError),
+    (float("inf"), ValueError), ("0.5", TypeError), (True, TypeError), ((0.5, None), TypeError), (None, TypeError),
+])
+def test_temperature_sampler_rejects_bad_temperatures(temperatures, error):
+    with pytest.raises(error, match="^temperatures must be [^\n]*$"):
         kg.callbacks.TemperatureSampler(temperatures=temperatures)
 
 
@@ -83,5 +94,5 @@ def test_mixed_precision_monitor_counts_overflow_steps(tmp_path):
     assert 1 <= skipped <= 4
     assert int(model.optimizer.iterations) == 4 - skipped
     assert history.history["loss_scale"][-1] == 32768.0 / 2**skipped
-    scalars = {tag for tag, _, _, _ in tfevents_records(tmp_path)}
-    assert {"loss_scale", "skipped_steps"} <= scalars
+    steps = {tag: step for tag, step, _, _ in tfevents_records(tmp_path)}
+    assert steps == {"loss_scale": 0, "skipped_steps": 0}  # the first epoch, at keras's epoch-scalar step

@@ -162,7 +162,7 @@ class Diverging(keras.optimizers.schedules.LearningRateSchedule):
     ],
     ids=["mid-epoch", "last-step-of-epoch"],
 )
-def test_diverging_run_stops_clearly_and_keeps_the_last_good_checkpoint(corpus, tmp_path, monkeypatch,
+def test_diverging_run_stops_clearly_and_keeps_the_last_good_checkpoint(corpus, tmp_path, monkeypatch, capsys,
                                                                         last_good_step, message):
     logdir, out = tmp_path / "run", tmp_path / "model.keras"
     tiny_lstm(TEXT).save(out)
@@ -181,8 +181,10 @@ def test_diverging_run_stops_clearly_and_keeps_the_last_good_checkpoint(corpus, 
 
     # The same schedule, never diverging now (the same optimizer variables: its state restores too).
     monkeypatch.setattr(training, "learning_rate_schedule", lambda *args, **kwargs: Diverging(10**9))
+    capsys.readouterr()
     model, history = training.train_text("lstm", text=str(corpus), epochs=2, logdir=str(logdir), out=str(out), **RUN)
-    assert history.epoch == [1]  # resumed after the last good epoch
+    assert history.epoch == [1]  # resumed after the last good epoch, and says so
+    assert f"resuming after epoch 1 from {backup}\n" in capsys.readouterr().out
     assert np.isfinite(history.history["loss"]).all()
     assert all(np.isfinite(w).all() for w in model.get_weights())
     assert kg.zoo.load_model(out).generate("All:", 10, seed=0).startswith("All:")
@@ -241,7 +243,7 @@ def test_kill_between_the_weights_and_the_card_of_a_publish_is_completed_on_load
 
 
 @pytest.mark.parametrize("mode", ["backup-weights", "backup-metadata"])
-def test_kill_during_the_checkpoint_write_leaves_a_resumable_run(corpus, tmp_path, mode):
+def test_kill_during_the_checkpoint_write_leaves_a_resumable_run(corpus, tmp_path, capsys, mode):
     logdir, out = tmp_path / "run", tmp_path / "model.keras"
     process, listing = start_child(tmp_path, mode, logdir, str(corpus), json.dumps(RUN))
     assert "backup/latest.weights.h5" in listing  # epoch 1's checkpoint is on disk; epoch 2's is being written
@@ -249,6 +251,7 @@ def test_kill_during_the_checkpoint_write_leaves_a_resumable_run(corpus, tmp_pat
 
     model, history = training.train_text("lstm", text=str(corpus), epochs=3, logdir=str(logdir), out=str(out), **RUN)
     assert history.epoch == [1, 2]  # epoch 2 again, from the checkpoint the kill interrupted or the one before
+    assert f"resuming after epoch 1 from {logdir / 'backup'}\n" in capsys.readouterr().out
     assert all(np.isfinite(w).all() for w in model.get_weights())
     assert out.exists()
     assert sorted(p.name for p in (logdir / "backup").iterdir()) == [

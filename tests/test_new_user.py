@@ -148,3 +148,37 @@ def test_fine_tuning_on_unseen_characters_warns_or_extends_the_vocabulary(tmp_pa
     assert len(warned) == 1 and "outside the vocabulary" in warned[0] and "'['" in warned[0], warned
     assert cli.main(["train", "lstm", "--extend-vocab"]) == 2
     assert "--extend-vocab grows the vocabulary of a text model given by --init" in capsys.readouterr().err
+
+
+def test_a_run_shows_progress_within_epochs_says_when_it_resumes_and_refuses_a_foreign_checkpoint(tmp_path, text,
+                                                                                                   capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(text)
+    logdir = tmp_path / "run"
+    argv = ["train", "lstm", "--text", str(corpus), "--seq-len", "16", "--batch-size", "4", "--units", "8",
+            "--embedding-dim", "4", "--num-layers", "1", "--policy", "float32", "--steps-per-epoch", "20",
+            "--logdir", str(logdir)]
+    assert cli.main([*argv, "--epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    within = re.findall(r"^epoch 1/1 - (\d+)% \((\d+)/20 steps\) - loss \S+ - .* elapsed", out, flags=re.M)
+    assert [int(percent) for percent, _ in within] == list(range(5, 101, 5)), out  # a line every 5%, not a bar
+    assert re.search(r"^epoch 1/1 done in \d+ s: loss=\S+ val_loss=\S+$", out, flags=re.M), out
+    assert "resuming" not in out
+
+    assert cli.main([*argv, "--epochs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert f"resuming after epoch 1 from {logdir / 'backup'}" in out.splitlines()
+    assert "epoch 2/2 done in" in out and "epoch 1/2 done" not in out
+
+    assert cli.main([*argv, "--epochs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"the run is finished: the checkpoint in {logdir / 'backup'} holds all 2 epochs"), out
+    assert "done in" not in out  # not trained again
+
+    bigger = [*argv, "--epochs", "3"]
+    bigger[bigger.index("--units") + 1] = "12"
+    assert cli.main(bigger) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0] == (
+        f"kerasgen: error: the checkpoint in {logdir / 'backup'} was written by another model or other settings: use "
+        f"another --logdir (logdir= or backup_dir= in Python), or delete {logdir / 'backup'} to start over"), lines
