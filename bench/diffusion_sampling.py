@@ -22,7 +22,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from kerasgen import cli  # noqa: E402
+from kerasgen import startup  # noqa: E402
 
 
 def timed(fn, repeats):
@@ -77,7 +77,7 @@ def main():
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error(f"--repeats must be at least 1, got {args.repeats}")
-    cli._quiet_tensorflow()
+    startup.quiet_tensorflow()
     import numpy as np
 
     import kerasgen as kg

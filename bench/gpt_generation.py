@@ -15,7 +15,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from kerasgen import cli  # noqa: E402
+from kerasgen import startup  # noqa: E402
 
 
 def timed(fn):
@@ -70,7 +70,7 @@ def main():
     parser.add_argument("--skip-keras-hub", action="store_true")
     parser.add_argument("--random", action="store_true", help="the zoo architecture with random weights (no zoo file)")
     args = parser.parse_args()
-    cli._quiet_tensorflow()
+    startup.quiet_tensorflow()
     from kerasgen import zoo
 
     if args.random:  # speed does not depend on the weights: the zoo architecture, randomly initialised

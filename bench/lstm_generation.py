@@ -15,7 +15,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from kerasgen import cli  # noqa: E402
+from kerasgen import startup  # noqa: E402
 
 
 def compiled_rate(model, batch, new_tokens, prompt):
@@ -48,7 +48,7 @@ def main():
     parser.add_argument("--window", type=int, default=128)
     parser.add_argument("--prompt", default="ROMEO:")
     args = parser.parse_args()
-    cli._quiet_tensorflow()
+    startup.quiet_tensorflow()
     from kerasgen import zoo
 
     model = zoo.load_model(args.model)

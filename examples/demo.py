@@ -12,7 +12,7 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from kerasgen import cli  # noqa: E402
+from kerasgen import cli, startup  # noqa: E402
 
 NUM_SAMPLES = 64
 NUM_POINTS = 2000
@@ -94,7 +94,7 @@ def main():
     parser.add_argument("--out", default="out", help="folder for generated text, image grids and verdicts")
     parser.add_argument("--prompt", default="ROMEO:")
     args = parser.parse_args()
-    cli._quiet_tensorflow()
+    startup.quiet_tensorflow()
     cli.main(["zoo", "list"])
     write_samples(args.out, prompt=args.prompt)
     print(f"\nwrote generated text, image grids and classifier verdicts to {args.out}/")

@@ -22,27 +22,6 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _quiet_tensorflow():
-    """Import TensorFlow with its start-up lines hidden: they print before any log-level setting applies."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import absl.logging
-        import tensorflow as tf
-
-        tf.config.list_physical_devices("GPU")
-        absl.logging.set_verbosity(absl.logging.ERROR)
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def _positive_int(text):
     try:
         value = int(text)
@@ -329,7 +308,9 @@ def main(argv=None):
         if args.command == "zoo":
             {"list": _zoo_list, "info": _zoo_info}[args.zoo_command](args)
         else:
-            _quiet_tensorflow()
+            from kerasgen.startup import quiet_tensorflow
+
+            quiet_tensorflow()
             COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("kerasgen: interrupted", file=sys.stderr)

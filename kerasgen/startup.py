@@ -1,0 +1,131 @@
+"""What ``import kerasgen`` sets up: kerasgen's classes known to Keras, and TensorFlow starting quietly.
+
+Keras loads a ``.keras`` file only when every class the file names is registered, and it never imports the modules
+that define them. So once kerasgen is imported, ``kerasgen.models`` (which registers every kerasgen model, layer and
+tokenizer) is imported as soon as keras is: at once when keras is already loaded, else when the import that loads
+keras has finished. ``import kerasgen`` itself stays cheap: nothing here imports TensorFlow or Keras.
+
+TensorFlow's C++ code prints a few lines on start-up (oneDNN, CUDA factories, cuInit) before any log-level setting
+applies. When TensorFlow is imported after kerasgen, those lines are hidden (its later messages are not); when you set
+``TF_CPP_MIN_LOG_LEVEL`` yourself, TensorFlow starts as it always does.
+"""
+
+import contextlib
+import importlib
+import os
+import sys
+
+LOG_LEVEL_ENV = "TF_CPP_MIN_LOG_LEVEL"
+
+
+def quiet_tensorflow():
+    """Import TensorFlow with its start-up lines hidden, for programs that own the process (the CLI, scripts).
+
+    Sets ``TF_CPP_MIN_LOG_LEVEL=3`` unless it is set and keeps absl logging to errors; does nothing more when
+    TensorFlow is already imported.
+    """
+    os.environ.setdefault(LOG_LEVEL_ENV, "3")
+    if "tensorflow" in sys.modules:
+        return
+    with _stderr_hidden():
+        import absl.logging
+        import tensorflow as tf
+
+        _find_devices(tf)
+        absl.logging.set_verbosity(absl.logging.ERROR)
+
+
+def install_hooks():
+    """Register kerasgen's classes with Keras now if keras is loaded, else once it is; called by ``import kerasgen``."""
+    if _hooks.registered or _hooks in sys.meta_path:
+        return
+    sys.meta_path.insert(0, _hooks)
+    _hooks.register_when_ready()
+
+
+@contextlib.contextmanager
+def _stderr_hidden():
+    """Send file descriptor 2 to the null device: TensorFlow's C++ code writes there directly, past ``sys.stderr``."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _find_devices(tf):
+    """Let TensorFlow look for its devices now: cuInit and the CPU feature line print on the first look."""
+    tf.config.list_physical_devices("GPU")
+
+
+class _ImportHooks:
+    """A ``sys.meta_path`` entry that finds nothing itself: it wraps how tensorflow, keras and kerasgen's submodules
+    load, to start TensorFlow quietly and to register kerasgen's classes once keras is loaded.
+
+    Registration waits until none of these imports is under way: keras finishes loading inside TensorFlow's own
+    import, and kerasgen's modules import keras half-way through, so importing ``kerasgen.models`` at that moment
+    would meet modules that are only half-initialised.
+    """
+
+    def __init__(self):
+        self.imports_under_way = 0
+        self.registered = False
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in ("tensorflow", "keras") and not fullname.startswith("kerasgen."):
+            return None
+        others = [finder for finder in sys.meta_path if finder is not self and hasattr(finder, "find_spec")]
+        for finder in others:
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                if hasattr(spec.loader, "exec_module"):
+                    spec.loader = _HookedLoader(spec.loader, self)
+                return spec
+        return None
+
+    def load(self, loader, module):
+        quiet = module.__name__ == "tensorflow" and LOG_LEVEL_ENV not in os.environ
+        self.imports_under_way += 1
+        try:
+            if quiet:  # the start-up lines only: TensorFlow's later messages keep the user's log level
+                with _stderr_hidden():
+                    loader.exec_module(module)
+                    _find_devices(module)
+            else:
+                loader.exec_module(module)
+        finally:
+            self.imports_under_way -= 1
+        self.register_when_ready()
+
+    def register_when_ready(self):
+        if self.registered or self.imports_under_way or "keras" not in sys.modules:
+            return
+        self.registered = True
+        try:
+            importlib.import_module("kerasgen.models")
+        finally:
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
+
+
+class _HookedLoader:
+    """Runs another loader's ``exec_module`` through ``_ImportHooks.load``; everything else is that loader's."""
+
+    def __init__(self, loader, hooks):
+        self.loader = loader
+        self.hooks = hooks
+
+    def exec_module(self, module):
+        self.hooks.load(self.loader, module)
+
+    def __getattr__(self, name):
+        return getattr(self.loader, name)
+
+
+_hooks = _ImportHooks()
