@@ -53,7 +53,7 @@ def test_sigkilled_run_resumes_from_its_last_finished_epoch(text_file, tmp_path)
     resumed = subprocess.run(train_command(text_file, logdir, saved_epoch + 2, out), capture_output=True, text=True,
                              timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    epochs_run = [int(n) for n in re.findall(r"^Epoch (\d+)/", resumed.stdout, flags=re.M)]
+    epochs_run = [int(n) for n in re.findall(r"^epoch (\d+)/\d+ done in", resumed.stdout, flags=re.M)]
     assert epochs_run == [saved_epoch + 1, saved_epoch + 2], resumed.stdout[-2000:]
     assert out.exists()
 
