@@ -58,7 +58,7 @@ def assert_usage_error(capsys, argv, fragment):
         (["generate", "x.keras", "--temperature", "-1"], "temperature must be"),
         (["generate", "x.keras", "--temperature", "nan"], "temperature must be"),
         (["generate", "x.keras", "--top-k", "0"], "top_k must be"),
-        (["generate", "x.keras", "--top-p", "1.5"], "top_p must lie"),
+        (["generate", "x.keras", "--top-p", "1.5"], "top_p must be a number in (0, 1]"),
         (["generate", "x.keras", "--max-new-tokens", "-3"], "max_new_tokens must be"),
         (["generate", "x.keras", "--max-new-tokens", "many"], "invalid int value"),
         (["sample", "x.keras", "-n", "0", "--out", "g.png"], "n must be"),

@@ -7,15 +7,15 @@ it (or its EMA copy) into the samplers.
 """
 
 import math
-import numbers
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from kerasgen import distribute, sampling
+from kerasgen.checks import check_image_shape, check_positive_int, check_real
 from kerasgen.layers.unet import UNet
-from kerasgen.models.base import ImageGenerator, check_positive_int, check_sample_args
+from kerasgen.models.base import ImageGenerator, check_sample_args
 
 SAMPLERS = ("ddim", "ddpm")
 PREDICTIONS = ("epsilon", "v")
@@ -159,18 +159,14 @@ class DiffusionModel(ImageGenerator, keras.Model):
         prediction="epsilon", **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(image_shape, (tuple, list)) or len(image_shape) != 3:
-            raise ValueError(f"image_shape must be (height, width, channels), got {image_shape!r}")
-        self.image_shape = tuple(check_positive_int(d, "image_shape") for d in image_shape)
+        self.image_shape = check_image_shape(image_shape)
         if not isinstance(widths, (tuple, list)) or not widths:
             raise ValueError(f"widths must be a non-empty sequence of channel counts, got {widths!r}")
         self.widths = tuple(check_positive_int(w, "widths") for w in widths)
         self.block_depth = check_positive_int(block_depth, "block_depth")
         self.attention = bool(attention)
         self.timesteps = check_positive_int(timesteps, "timesteps", 2)
-        if isinstance(ema_decay, bool) or not isinstance(ema_decay, numbers.Real) or not 0 <= ema_decay < 1:
-            raise ValueError(f"ema_decay must be a number in [0, 1), got {ema_decay!r}")
-        self.ema_decay = float(ema_decay)
+        self.ema_decay = check_real(ema_decay, "ema_decay", 0, 1, open_above=True)
         if prediction not in PREDICTIONS:
             raise ValueError(f"prediction must be one of {', '.join(PREDICTIONS)}; got {prediction!r}")
         self.prediction = prediction
@@ -243,10 +239,7 @@ class DiffusionModel(ImageGenerator, keras.Model):
         steps = check_positive_int(steps, "steps", 1, self.timesteps)
         if sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}; got {sampler!r}")
-        if isinstance(eta, bool) or not isinstance(eta, numbers.Real):
-            raise TypeError(f"eta must be a number, got {type(eta).__name__}")
-        if not 0 <= eta <= 1:
-            raise ValueError(f"eta must lie in [0, 1], got {eta}")
+        eta = check_real(eta, "eta", 0, 1)
         if sampler == "ddpm" and eta != 0:
             raise ValueError("eta applies to sampler='ddim' only (DDPM is DDIM with eta=1)")
         if progress is not None and not callable(progress):

@@ -1,26 +1,20 @@
 """RealNVP normalizing flow (Dinh et al. 2017) for images and for low-dimensional vectors."""
 
 import math
-import numbers
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from kerasgen import distribute, sampling
+from kerasgen.checks import check_positive_int, check_real
+from kerasgen.data import dequantize
 from kerasgen.layers.coupling import ActNorm, AffineCoupling, Squeeze
-from kerasgen.models.base import ImageGenerator, check_positive_int, check_sample_args
+from kerasgen.models.base import ImageGenerator, check_sample_args
 
 _DEQUANTIZE_SALT = 3
 _LOG_256 = math.log(256.0)
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
-
-
-def dequantize(images, seed=0):
-    """uint8 images k as float32 (k + u) / 256 in [0, 1), u ~ U[0, 1) drawn from ``seed`` (stateless)."""
-    images = np.asarray(images)
-    noise = tf.random.stateless_uniform(images.shape, seed=sampling.seed_pair(seed))
-    return ((images.astype(np.float32) + np.asarray(noise)) / 256.0).astype(np.float32)
 
 
 def _check_input_shape(input_shape, num_scales):
@@ -113,9 +107,7 @@ class RealNVP(ImageGenerator, keras.Model):
         else:
             self.hidden_units = check_positive_int(hidden_units, "hidden_units")
         self.num_blocks = check_positive_int(num_blocks, "num_blocks")
-        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 < alpha < 0.5:
-            raise ValueError(f"alpha must be a number in (0, 0.5), got {alpha!r}")
-        self.alpha = float(alpha)
+        self.alpha = check_real(alpha, "alpha", 0, 0.5, open_below=True, open_above=True)
         self.is_image = len(self.input_shape) == 3
         self.image_shape = self.input_shape if self.is_image else None
         self.num_dims = int(np.prod(self.input_shape))
@@ -275,7 +267,7 @@ class RealNVP(ImageGenerator, keras.Model):
         """Mean negative log-likelihood of 8-bit images in bits per dimension (RealNVP/Glow convention).
 
         ``images`` are uint8 (n, H, W, C). Each is dequantised with uniform
-        noise from ``seed`` (``dequantize``) and scored by the continuous
+        noise from ``seed`` (``kerasgen.data.dequantize``) and scored by the continuous
         density, with the 1/256 bin volume per dimension counted:
         ``mean(-log_prob(dequantize(images, seed))) / (D ln 2) + 8``.
         """

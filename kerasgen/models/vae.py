@@ -7,34 +7,9 @@ import numpy as np
 import tensorflow as tf
 
 from kerasgen import distribute, sampling
-from kerasgen.models.base import ImageGenerator, check_positive_int, check_sample_args
-
-
-def _check_image_shape(image_shape, multiple=4):
-    image_shape = tuple(int(d) for d in image_shape)
-    if len(image_shape) != 3 or image_shape[0] % multiple or image_shape[1] % multiple:
-        raise ValueError(f"image_shape must be (H, W, C) with H and W divisible by {multiple}, got {image_shape}")
-    return image_shape
-
-
-def check_images(images, image_shape, name="images"):
-    """float32 images in [0, 1] of the model's shape, as a numpy array; a clear error otherwise."""
-    images = np.asarray(images)
-    if images.ndim != 4 or tuple(images.shape[1:]) != tuple(image_shape):
-        raise ValueError(f"{name} must have shape (n, {', '.join(map(str, image_shape))}), got {images.shape}")
-    if images.dtype == np.uint8:
-        raise TypeError(f"{name} must be floats in [0, 1], got uint8 (divide by 255)")
-    if not np.issubdtype(images.dtype, np.floating):
-        raise TypeError(f"{name} must be floats in [0, 1], got {images.dtype}")
-    if images.size and (images.min() < 0 or images.max() > 1):
-        raise ValueError(f"{name} must lie in [0, 1], got values in [{images.min()}, {images.max()}]")
-    return images.astype(np.float32)
-
-
-def binarize(images, seed=0):
-    """Stochastic binarisation: each pixel is 1 with probability equal to its intensity (fixed ``seed``)."""
-    images = np.asarray(images, np.float32)
-    return (np.random.default_rng(seed).random(images.shape, dtype=np.float32) < images).astype(np.float32)
+from kerasgen.checks import check_image_shape, check_images, check_positive_int
+from kerasgen.data import binarize  # noqa: F401 - its old home, kept importable
+from kerasgen.models.base import ImageGenerator, check_sample_args
 
 
 @keras.saving.register_keras_serializable(package="kerasgen")
@@ -42,7 +17,7 @@ class VAE(ImageGenerator, keras.Model):
     """A convolutional VAE: q(z|x) Gaussian, p(z) standard normal, p(x|z) Bernoulli per pixel.
 
     Trained with plain ``fit`` on images in [0, 1] (binary images for the
-    Bernoulli likelihood to be a proper one; ``kerasgen.models.vae.binarize``
+    Bernoulli likelihood to be a proper one; ``kerasgen.data.binarize``
     or dynamic binarisation in the data pipeline). The loss is the negative
     ELBO in nats per image: reconstruction + KL, tracked separately.
     ``model(x)`` returns (reconstruction logits of one z ~ q(z|x), posterior mean, posterior log-variance).
@@ -57,7 +32,7 @@ class VAE(ImageGenerator, keras.Model):
 
     def __init__(self, image_shape=(28, 28, 1), latent_dim=32, filters=(32, 64), hidden_dim=512, **kwargs):
         super().__init__(**kwargs)
-        self.image_shape = _check_image_shape(image_shape)
+        self.image_shape = check_image_shape(image_shape, multiple=4)
         self.latent_dim = check_positive_int(latent_dim, "latent_dim")
         self.filters = tuple(check_positive_int(f, "filters") for f in filters)
         self.hidden_dim = check_positive_int(hidden_dim, "hidden_dim")
