@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasgen.images import image_grid, save_png
-from kerasgen.checks import check_positive_int
+from kerasgen.checks import check_positive_int, check_real
 from kerasgen.models.base import ImageGenerator, TextGenerator, held_optimizers
 
 
@@ -24,11 +24,9 @@ def _temperature_tuple(temperatures):
     if isinstance(temperatures, (str, bytes)) or not isinstance(temperatures, Iterable):
         raise TypeError(f"temperatures must be a number or a sequence of numbers, got {type(temperatures).__name__}")
     temperatures = tuple(temperatures)
-    if not all(isinstance(t, numbers.Real) and not isinstance(t, bool) for t in temperatures):
-        raise TypeError(f"temperatures must be numbers, got {temperatures!r}")
-    if not temperatures or any(not np.isfinite(t) or t < 0 for t in temperatures):
-        raise ValueError(f"temperatures must be finite numbers >= 0, got {temperatures}")
-    return tuple(float(t) for t in temperatures)
+    if not temperatures:
+        raise ValueError("temperatures must be one number or a non-empty sequence of them")
+    return tuple(check_real(t, "temperatures", 0) for t in temperatures)
 
 
 class TemperatureSampler(keras.callbacks.Callback):
@@ -103,14 +101,6 @@ class TemperatureSampler(keras.callbacks.Callback):
             writer.flush()
 
 
-def _finite_real(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return float(value)
-
-
 def _duration(seconds):
     """``40 s``, ``12 min 5 s``, ``2 h 3 min``: elapsed and remaining times for people."""
     seconds = int(round(seconds))
@@ -156,12 +146,8 @@ class ProgressLog(keras.callbacks.Callback):
 
     def __init__(self, every_percent=5, every_seconds=30.0, stream=None):
         super().__init__()
-        self.every_percent = _finite_real(every_percent, "every_percent")
-        if not 0 < self.every_percent <= 100:
-            raise ValueError(f"every_percent must be in (0, 100], got {every_percent}")
-        self.every_seconds = _finite_real(every_seconds, "every_seconds")
-        if self.every_seconds < 0:
-            raise ValueError(f"every_seconds must be >= 0, got {every_seconds}")
+        self.every_percent = check_real(every_percent, "every_percent", 0, 100, open_below=True)
+        self.every_seconds = check_real(every_seconds, "every_seconds", 0)
         self.stream = stream
 
     def _write(self, line):

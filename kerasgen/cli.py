@@ -1,7 +1,8 @@
 """The ``kerasgen`` command: zoo list/info, generate, sample, train, eval.
 
 Errors in usage or input print one ``kerasgen: error: ...`` line on stderr and
-exit with status 2; TensorFlow's start-up lines are kept off the terminal.
+exit with status 2; an internal error (a bug) shows its traceback and exits with
+status 1. TensorFlow's start-up lines are kept off the terminal.
 """
 
 import argparse
@@ -9,6 +10,7 @@ import inspect
 import json
 import os
 import sys
+import traceback
 
 EXIT_USAGE = 2
 
@@ -286,6 +288,18 @@ def _eval(args):
 COMMANDS = {"generate": _generate, "sample": _sample, "train": _train, "neighbors": _neighbors, "eval": _eval}
 
 
+def _is_user_error(error):
+    """Bad arguments, files or data: errors raised on purpose (a ``raise`` statement) or by the file system.
+
+    A failed operation (a lookup that misses, a call with the wrong arguments) raises from inside an expression,
+    not from a ``raise``: that is a bug, shown with its traceback.
+    """
+    if isinstance(error, (UsageError, OSError)):
+        return True
+    frames = traceback.extract_tb(error.__traceback__)
+    return bool(frames) and (frames[-1].line or "").lstrip().startswith("raise")
+
+
 def main(argv=None):
     import warnings
 
@@ -311,6 +325,8 @@ def main(argv=None):
         print("kerasgen: interrupted", file=sys.stderr)
         return 130
     except (UsageError, ValueError, TypeError, KeyError, OSError) as error:
+        if not _is_user_error(error):
+            raise  # a bug: its traceback, and exit status 1
         message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
         data = sys.modules.get("kerasgen.data")  # loaded by then if it raised
         if data and isinstance(error, data.DataNotFoundError):

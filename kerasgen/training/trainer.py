@@ -5,8 +5,6 @@ Plain ``model.fit`` underneath; ``train`` only wires the parts together the same
 a stop on non-finite loss, progress, an atomic final save.
 """
 
-import math
-import numbers
 import os
 import sys
 import time
@@ -18,6 +16,7 @@ import numpy as np
 
 from kerasgen import callbacks as kg_callbacks
 from kerasgen import data, distribute, families, precision
+from kerasgen.checks import check_real
 from kerasgen.saving import BackupAndRestore, atomic_save, float32_copy, policy_copy
 from kerasgen.text import CharTokenizer, WordTokenizer
 from kerasgen.training.schedules import epoch_decay, is_epoch_schedule, learning_rate_schedule, make_optimizer
@@ -287,10 +286,7 @@ def fit_verbosity(verbose):
 def _check_run_args(family, kind, learning_rate, out, schedule, level, carry_state, extend_vocabulary, image_size,
                     init):
     """Arguments that would otherwise fail only after training, or make it diverge at once."""
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
-        raise TypeError(f"learning_rate must be a number, got {type(learning_rate).__name__}")
-    if not (math.isfinite(learning_rate) and learning_rate > 0):
-        raise ValueError(f"learning_rate must be a finite number > 0, got {learning_rate}")
+    check_real(learning_rate, "learning_rate", 0, open_below=True)
     if out is not None:
         if not str(out).endswith(".keras"):
             raise ValueError(f"out must be a path ending in .keras, got {str(out)!r}")
