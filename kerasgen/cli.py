@@ -68,6 +68,8 @@ def build_parser():
     sample.add_argument("--eta", type=float, help="DDIM noise (diffusion models)")
     sample.add_argument("--interpolate", action="store_true",
                         help="VAE: rows of images along the latent line between pairs of test images")
+    sample.add_argument("--data", help="--interpolate: the data set or image folder whose test images the rows join "
+                                       "(default: the zoo entry's data set)")
     sample.add_argument("--data-dir", help="local data directory for --interpolate (default $KERASGEN_DATA_DIR)")
 
     train = commands.add_parser("train", help="train (or fine-tune with --init) a model")
@@ -205,14 +207,22 @@ def _sample(args):
 
 
 def _interpolation_rows(model, args, steps=8):
-    """``args.n // 8`` rows (at least one): each row walks from one test image to another."""
+    """``args.n // 8`` rows (at least one): each row walks from one test image of ``--data`` to another."""
     import numpy as np
 
-    from kerasgen import data
+    from kerasgen import data, zoo
 
     if not hasattr(model, "interpolate"):
         raise UsageError(f"{args.name} cannot interpolate (a VAE can)")
-    images = data.load_image_arrays("mnist", "test", args.data_dir)[0].astype(np.float32) / 255.0
+    dataset = args.data
+    if dataset is None:
+        if args.name not in zoo.names():
+            raise UsageError("--interpolate with a model file needs --data: the data set or image folder to walk between")
+        dataset = zoo.info(args.name)["dataset"].split(" ")[0]
+    size = None if dataset in data.IMAGE_SETS else tuple(model.image_shape[:2])
+    images = data.load_image_arrays(dataset, "test", args.data_dir, image_size=size)[0].astype(np.float32) / 255.0
+    if images.shape[1:] != tuple(model.image_shape):
+        raise UsageError(f"{dataset} holds images of shape {images.shape[1:]}; {args.name} takes {model.image_shape}")
     rows = max(1, args.n // steps)
     pick = np.random.default_rng(args.seed or 0).choice(len(images), size=2 * rows, replace=False)
     return np.concatenate([model.interpolate(images[a], images[b], steps) for a, b in pick.reshape(rows, 2)])
