@@ -154,12 +154,12 @@ def test_carried_state_and_generation_loops_stay_out_of_the_weights(tmp_path):
     model = kg.models.LSTMGenerator(tokenizer, embedding_dim=4, units=8, num_layers=2)
     model.compile(optimizer="adam")
     streams = kg.data.text_streams(TEXT, tokenizer, seq_len=8, batch_size=4).take(3)
-    model.fit(streams.take(1), verbose=0)
+    model.fit(streams.take(1), verbose=0, shuffle=False)
     weights, variables = [v.path for v in model.weights], [v.path for v in model.variables]
     assert model.untracked.carried_state is None and model.untracked.generation_loops == {}
 
     model.carry_state(4)
-    model.fit(streams, epochs=1, verbose=0)
+    model.fit(streams, epochs=1, verbose=0, shuffle=False)
     model.generate("To", max_new_tokens=3, seed=0)
     state = model.untracked.carried_state
     assert len(state) == 2 and state[0][0].shape == (4, 8) and np.abs(state[-1][0].numpy()).max() > 0

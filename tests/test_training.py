@@ -161,7 +161,7 @@ def test_carry_state_trains_each_batch_from_where_the_last_one_ended(text, tmp_p
     assert abs(carried - fresh) > 1e-4  # the state matters for the second batch (far above the tolerance below)
 
     model.carry_state(4)
-    history = model.fit(streams, epochs=1, verbose=0)
+    history = model.fit(streams, epochs=1, verbose=0, shuffle=False)
     assert history.history["loss"][0] == pytest.approx((first + carried) / 2, rel=1e-5)
     state = model.untracked.carried_state
     assert np.abs(state[0][0].numpy()).max() > 0
@@ -175,7 +175,7 @@ def test_carry_state_trains_each_batch_from_where_the_last_one_ended(text, tmp_p
     loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
     assert loaded.untracked.carried_state is None and len(loaded.weights) == len(model.weights)
     model.carry_state(None)
-    history = model.fit(streams, epochs=1, verbose=0)
+    history = model.fit(streams, epochs=1, verbose=0, shuffle=False)
     assert history.history["loss"][0] == pytest.approx((first + fresh) / 2, rel=1e-5)
 
 
