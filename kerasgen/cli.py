@@ -174,15 +174,15 @@ def _sample(args):
     import numpy as np
 
     from kerasgen.images import image_grid, save_png
-    from kerasgen.models.base import ImageGenerator, check_sample_args
+    from kerasgen.models.base import ImageGenerator, PointGenerator, check_sample_args
 
     if not args.out.endswith((".png", ".npz")):
         raise UsageError(f"--out must end in .png or .npz, got {args.out!r}")
     check_sample_args(args.n, args.temperature)
     model = _load(args.name)
-    if not isinstance(model, ImageGenerator):
+    if not isinstance(model, (ImageGenerator, PointGenerator)):
         raise UsageError(f"{args.name} is not an image model; use 'kerasgen generate'")
-    points = getattr(model, "image_shape", True) is None  # a density model of vectors (realnvp-moons)
+    points = isinstance(model, PointGenerator)
     if points and args.out.endswith(".png"):
         raise UsageError(f"{args.name} samples points, not images: use --out FILE.npz")
     extra = {key: getattr(args, key) for key in ("steps", "sampler", "eta") if getattr(args, key) is not None}

@@ -178,7 +178,7 @@ def _builtins():
         Family("classifier", IMAGES, lambda shape, **options: _model("ImageClassifier")(image_shape=shape, **options),
                "mnist", compile=_classifier_compile, labels=True, samples=False,
                description="image classifier (the Frechet distances' features)"),
-        Family("realnvp", IMAGES, lambda shape, **options: _model("RealNVP")(input_shape=shape, **options), "mnist",
+        Family("realnvp", IMAGES, lambda shape, **options: _model("RealNVP")(image_shape=shape, **options), "mnist",
                datasets=(POINTS,), description="RealNVP normalizing flow on images or 2-D points"),
         Family("diffusion", IMAGES, lambda shape, **options: _model("DiffusionModel")(image_shape=shape, **options),
                "mnist", description="denoising diffusion U-Net"),

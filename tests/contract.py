@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasgen.models import ImageClassifier
-from kerasgen.models.base import ImageGenerator, TextGenerator, held_optimizers
+from kerasgen.models.base import ImageGenerator, PointGenerator, TextGenerator, held_optimizers
 
 SEED = 7
 
@@ -56,6 +56,8 @@ def protocol_outputs(model, x):
         return {"logits": np.asarray(model(x)), "texts": np.array(texts)}
     if isinstance(model, ImageGenerator):
         return {"images": model.sample(4, temperature=1.0, seed=SEED)}
+    if isinstance(model, PointGenerator):
+        return {"points": model.sample(4, temperature=1.0, seed=SEED)}
     if isinstance(model, ImageClassifier):
         return {"probabilities": np.asarray(model(x)), "classes": model.predict_classes(x)}
     raise TypeError(f"{type(model).__name__} implements neither protocol")

@@ -12,11 +12,11 @@ import pytest
 
 import kerasgen as kg
 from kerasgen import cli, evaluation, families
-from kerasgen.models.base import ImageGenerator
+from kerasgen.models.base import DensityModel, PointGenerator
 
 
 @keras.saving.register_keras_serializable(package="kerasgen_tests")
-class DiagonalGaussian(ImageGenerator, keras.Model):
+class DiagonalGaussian(PointGenerator, DensityModel, keras.Model):
     """A Gaussian with a learned mean and per-dimension scale; trained by maximum likelihood."""
 
     def __init__(self, input_shape=(2,), scale_floor=1e-3, initial_log_scale=2.0, **kwargs):
@@ -24,7 +24,6 @@ class DiagonalGaussian(ImageGenerator, keras.Model):
         self.point_shape = tuple(int(d) for d in input_shape)
         self.scale_floor = float(scale_floor)
         self.initial_log_scale = float(initial_log_scale)  # far from the data's, so training has work to do
-        self.image_shape = None  # samples are points, not images
 
     def build(self, input_shape=None):
         self.mean = self.add_weight(shape=self.point_shape, initializer="zeros", name="mean")

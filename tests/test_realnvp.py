@@ -227,7 +227,7 @@ def test_config_round_trip():
     model = RealNVP(input_shape=(8, 8, 3), num_scales=3, num_couplings=2, hidden_units=4, num_blocks=2, alpha=0.01)
     config = model.get_config()
     assert RealNVP.from_config(config).get_config() == config
-    assert config["input_shape"] == (8, 8, 3) and config["num_scales"] == 3 and config["alpha"] == 0.01
+    assert config["image_shape"] == (8, 8, 3) and config["num_scales"] == 3 and config["alpha"] == 0.01
 
 
 def test_hidden_units_per_scale_sets_each_scale_width_and_survives_saving(tmp_path):

@@ -3,6 +3,8 @@
 Text models: ``model(token_ids)`` returns float32 logits (batch, seq, vocab),
 ``model.tokenizer`` is the tokenizer, and ``generate`` continues prompts.
 Image models: ``sample(n, temperature, seed)`` returns float32 images in [0, 1].
+Point models: ``sample(n, temperature, seed)`` returns float32 points (n, d).
+Density models: ``log_prob(x)`` is the log-likelihood of each example in nats.
 """
 
 import inspect
@@ -226,7 +228,22 @@ def check_sample_args(n, temperature):
     return n, sampling.check_temperature(temperature)
 
 
-class ImageGenerator:
+class GeneratorProtocol(type):
+    """Metaclass of the generator protocols: ``isinstance`` also asks the instance which protocol it serves.
+
+    A class that can serve either protocol (RealNVP models images or points, by its data shape) mixes in both and
+    gives each instance a ``generator_protocol``: the one protocol class it serves. ``isinstance(model, P)`` is then
+    true only for that protocol. Instances without the attribute are checked by class alone, as usual.
+    """
+
+    def __instancecheck__(cls, instance):
+        if not super().__instancecheck__(instance):
+            return False
+        served = getattr(instance, "generator_protocol", None)
+        return served is None or issubclass(served, cls)
+
+
+class ImageGenerator(metaclass=GeneratorProtocol):
     """Mixin for ``keras.Model`` subclasses that generate images.
 
     ``sample(n, temperature=1.0, seed=None)`` returns a float32 array
@@ -235,6 +252,28 @@ class ImageGenerator:
     """
 
     def sample(self, n, temperature=1.0, seed=None):
+        raise NotImplementedError
+
+
+class PointGenerator(metaclass=GeneratorProtocol):
+    """Mixin for ``keras.Model`` subclasses that generate low-dimensional points (2-D toy densities).
+
+    ``sample(n, temperature=1.0, seed=None)`` returns a float32 array (n, d)
+    of raw points (no clipping); ``temperature`` scales the base or prior
+    standard deviation. ``point_shape`` is (d,).
+    """
+
+    def sample(self, n, temperature=1.0, seed=None):
+        raise NotImplementedError
+
+
+class DensityModel:
+    """Mixin for models with a likelihood: ``log_prob(x)`` is log p(x) in nats per example, shape (n,).
+
+    Models whose likelihood is estimated document what they return (the VAE: an importance-sampled lower bound).
+    """
+
+    def log_prob(self, x):
         raise NotImplementedError
 
 

@@ -9,11 +9,11 @@ import tensorflow as tf
 from kerasgen import distribute, sampling
 from kerasgen.checks import check_image_shape, check_images, check_positive_int
 from kerasgen.data import binarize  # noqa: F401 - its old home, kept importable
-from kerasgen.models.base import ImageGenerator, check_sample_args
+from kerasgen.models.base import DensityModel, ImageGenerator, check_sample_args
 
 
 @keras.saving.register_keras_serializable(package="kerasgen")
-class VAE(ImageGenerator, keras.Model):
+class VAE(DensityModel, ImageGenerator, keras.Model):
     """A convolutional VAE: q(z|x) Gaussian, p(z) standard normal, p(x|z) Bernoulli per pixel.
 
     Trained with plain ``fit`` on images in [0, 1] (binary images for the
@@ -27,7 +27,8 @@ class VAE(ImageGenerator, keras.Model):
     >>> vae.compile(optimizer="adam")
     >>> vae.fit(binary_train_images, epochs=10, batch_size=128)
     >>> grid = vae.sample(16, temperature=1.0, seed=0)
-    >>> vae.nll(binary_test_images, num_samples=1000)   # importance-sampled NLL in nats
+    >>> vae.log_prob(binary_test_images, num_samples=1000)   # per image: a lower bound on log p(x) in nats
+    >>> vae.nll(binary_test_images, num_samples=1000)        # their mean negated: the NLL in nats per image
     """
 
     def __init__(self, image_shape=(28, 28, 1), latent_dim=32, filters=(32, 64), hidden_dim=512, **kwargs):
@@ -119,21 +120,35 @@ class VAE(ImageGenerator, keras.Model):
         weights = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
         return self.decode((1 - weights) * mean[0] + weights * mean[1])
 
-    def nll(self, binary_images, num_samples=1000, batch_size=20):
-        """Importance-sampled negative log-likelihood in nats per image (the IWAE bound with ``num_samples``).
+    def log_prob(self, x, num_samples=1000, batch_size=20):
+        """Importance-sampled lower bound on log p(x) in nats for each binary image: float32 numpy (n,).
 
-        log p(x) ~ logsumexp_k [log p(x|z_k) + log p(z_k) - log q(z_k|x)] - log K, z_k ~ q(z|x).
-        Returns the mean over images. Deterministic (fixed seed).
+        The IWAE bound with K = ``num_samples`` draws z_k ~ q(z|x):
+        logsumexp_k [log p(x|z_k) + log p(z_k) - log q(z_k|x)] - log K, whose expectation is at most log p(x)
+        and approaches it as K grows. ``x`` must hold only 0 and 1: on binary images the Bernoulli decoder is a
+        proper distribution.
+        Deterministic: the draws for the images from ``start`` on are seeded by ``start``, so the same images,
+        ``num_samples`` and ``batch_size`` give the same values.
         """
-        images = check_images(binary_images, self.image_shape, "binary_images")
+        return np.concatenate([np.asarray(part) for part in self._iwae_batches(x, "x", num_samples, batch_size)])
+
+    def nll(self, binary_images, num_samples=1000, batch_size=20):
+        """Importance-sampled negative log-likelihood in nats per image: the mean of ``-log_prob`` (same draws)."""
+        parts = list(self._iwae_batches(binary_images, "binary_images", num_samples, batch_size))
+        return -sum(float(tf.reduce_sum(part)) for part in parts) / sum(len(part) for part in parts)
+
+    def _iwae_batches(self, binary_images, name, num_samples, batch_size):
+        """The IWAE bound of each image, one float32 tensor per batch of ``batch_size`` images, in order."""
+        images = check_images(binary_images, self.image_shape, name)
+        if not len(images):
+            raise ValueError(f"{name} must hold at least one image")
         if not np.all((images == 0) | (images == 1)):
-            raise ValueError("binary_images must hold only 0 and 1 (binarize them first)")
+            raise ValueError(f"{name} must hold only 0 and 1 (binarize them first)")
         num_samples = check_positive_int(num_samples, "num_samples")
-        total = 0.0
+        batch_size = check_positive_int(batch_size, "batch_size")
         for start in range(0, len(images), batch_size):
             batch = tf.constant(images[start : start + batch_size])
-            total += float(tf.reduce_sum(self._iwae_log_likelihood(batch, num_samples, tf.constant([start, 7]))))
-        return -total / len(images)
+            yield self._iwae_log_likelihood(batch, num_samples, tf.constant([start, 7]))
 
     @tf.function(reduce_retracing=True)
     def _iwae_log_likelihood(self, x, num_samples, seed):
