@@ -65,7 +65,8 @@ def build_parser():
     sample.add_argument("--seed", type=int)
     sample.add_argument("--steps", type=_positive_int, help="denoising steps (diffusion models)")
     sample.add_argument("--sampler", help="ddim or ddpm (diffusion models)")
-    sample.add_argument("--eta", type=float, help="DDIM noise (diffusion models)")
+    sample.add_argument("--eta", type=float, help="DDIM noise, 0 to 1 (diffusion models; default: the zoo card's "
+                                                   "sample_defaults, else 0)")
     sample.add_argument("--interpolate", action="store_true",
                         help="VAE: rows of images along the latent line between pairs of test images")
     sample.add_argument("--data", help="--interpolate: the data set or image folder whose test images the rows join "
@@ -173,6 +174,7 @@ def _generate(args):
 def _sample(args):
     import numpy as np
 
+    from kerasgen import zoo
     from kerasgen.images import image_grid, save_png
     from kerasgen.models.base import ImageGenerator, PointGenerator, check_sample_args
 
@@ -186,6 +188,8 @@ def _sample(args):
     if points and args.out.endswith(".png"):
         raise UsageError(f"{args.name} samples points, not images: use --out FILE.npz")
     extra = {key: getattr(args, key) for key in ("steps", "sampler", "eta") if getattr(args, key) is not None}
+    if not args.interpolate and args.name in zoo.names():  # the entry's measured best sampling settings
+        extra = {**zoo.info(args.name).get("sample_defaults", {}), **extra}
     for key in extra:
         if args.interpolate or key not in inspect.signature(model.sample).parameters:
             raise UsageError(f"--{key} applies to diffusion sampling only, not to {args.name} ({type(model).__name__})")

@@ -27,7 +27,7 @@ def machine():
 
 
 def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file, default_epochs, report=None,
-                   storage="float32", finetune=None, **train_kwargs):
+                   storage="float32", finetune=None, sample_defaults=None, **train_kwargs):
     """Train a model for zoo entry ``name``, measure ``metric`` and publish weights and card.
 
     The command line of the recipe script is ``[--epochs N] [--logdir DIR]``;
@@ -38,7 +38,9 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
     ``finetune`` (train keyword arguments with ``epochs``) adds a second run
     that starts from the first one's saved model with fresh optimizer state
     (``--finetune-epochs N``; its ``model_kwargs`` change settings that keep
-    the weights, such as the EMA decay), itself resumable.
+    the weights, such as the EMA decay), itself resumable. ``sample_defaults``
+    ({setting: value}, chosen by the card's figures) are what ``kerasgen sample``
+    uses for the entry unless told otherwise.
     """
     import argparse
 
@@ -81,6 +83,7 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
             "training_time": training_time,
             "hardware": machine(),
             "notes": notes,
+            **({"sample_defaults": sample_defaults} if sample_defaults else {}),
         },
         storage=storage,
     )

@@ -92,3 +92,27 @@ def test_sample_refuses_eta_beside_a_scheduler_object(model):
     )
     with pytest.raises(TypeError, match="sampler must be a name"):
         model.sample(1, steps=2, sampler=None)
+
+
+def test_the_command_line_samples_a_zoo_entry_with_its_cards_best_settings(model, tmp_path, monkeypatch, capsys):
+    import json
+
+    from kerasgen import cli, zoo
+
+    shipped = zoo.info("diffusion-mnist")["metric"]
+    best_eta = min((0.0, 1.0), key=lambda eta: shipped["ddim_50_steps_1000_samples" if eta == 0 else
+                                                       "ddim_50_steps_eta_1_1000_samples"])
+    assert zoo.info("diffusion-mnist")["sample_defaults"] == {"sampler": "ddim", "steps": 50, "eta": best_eta}
+
+    card = zoo.publish(model, "tiny-diffusion", {"family": "diffusion", "dataset": "none", "metric": {}},
+                       directory=tmp_path)
+    card["sample_defaults"] = {"steps": 3, "eta": 1.0}
+    zoo.write_card(card, tmp_path)
+    monkeypatch.setenv("KERASGEN_ZOO_DIR", str(tmp_path))
+    loaded = zoo.load("tiny-diffusion")
+    for argv, expected in (([], {"steps": 3, "eta": 1.0}), (["--eta", "0"], {"steps": 3, "eta": 0.0})):
+        out = tmp_path / "grid.npz"
+        assert cli.main(["sample", "tiny-diffusion", "-n", "2", "--seed", "0", "--out", str(out), *argv]) == 0
+        np.testing.assert_array_equal(np.load(out)["images"],
+                                      np.round(loaded.sample(2, seed=0, **expected) * 255).astype(np.uint8))
+    assert json.loads((tmp_path / "tiny-diffusion.json").read_text())["sample_defaults"]["steps"] == 3

@@ -61,6 +61,8 @@ if __name__ == "__main__":
         default_epochs=38,
         report=report,
         storage="float16",
+        # DDIM 50 at eta 1 scored 5.387 on 1,000 samples, eta 0 8.585 and DDPM 1000 6.156: the CLI's default.
+        sample_defaults={"sampler": "ddim", "steps": 50, "eta": 1.0},
         dataset="mnist",
         batch_size=64,
         learning_rate=5e-4,
