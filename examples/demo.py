@@ -53,7 +53,7 @@ def write_samples(out, prompt="ROMEO:", max_new_chars=300, max_new_words=300, te
     """
     from kerasgen import zoo
     from kerasgen.images import image_grid, save_png, scatter_image
-    from kerasgen.models import ImageClassifier, ImageGenerator, TextGenerator
+    from kerasgen.models import ImageClassifier, ImageGenerator, PointGenerator, TextGenerator
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -67,7 +67,7 @@ def write_samples(out, prompt="ROMEO:", max_new_chars=300, max_new_words=300, te
                                   max_new_tokens=max_new_chars if char_level else max_new_words)
             (out / f"{name}.txt").write_text(text + "\n")
             print(f"\n=== {name} (temperature {temperature}) ===\n{text}")
-        elif isinstance(model, ImageGenerator) and model.image_shape is None:  # a density of 2-D points
+        elif isinstance(model, PointGenerator):  # a density of 2-D points
             path = save_png(scatter_image(model.sample(NUM_POINTS, temperature=1.0, seed=0)), out / f"{name}.png")
             print(f"\n=== {name}: {NUM_POINTS} sampled points in {path} ===")
         elif isinstance(model, ImageGenerator):

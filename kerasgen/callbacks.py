@@ -1,5 +1,7 @@
-"""Callbacks that watch training: samples per temperature, progress lines, mixed-precision health, embeddings."""
+"""Callbacks that watch training: samples per temperature, progress lines, mixed-precision health, embeddings,
+and the stop on a non-finite loss."""
 
+import math
 import numbers
 import os
 import sys
@@ -11,7 +13,8 @@ import numpy as np
 import tensorflow as tf
 
 from kerasgen.images import image_grid, save_png
-from kerasgen.models.base import ImageGenerator, TextGenerator, check_positive_int
+from kerasgen.checks import check_positive_int, check_real
+from kerasgen.models.base import ImageGenerator, TextGenerator, held_optimizers
 
 
 def _temperature_tuple(temperatures):
@@ -21,11 +24,9 @@ def _temperature_tuple(temperatures):
     if isinstance(temperatures, (str, bytes)) or not isinstance(temperatures, Iterable):
         raise TypeError(f"temperatures must be a number or a sequence of numbers, got {type(temperatures).__name__}")
     temperatures = tuple(temperatures)
-    if not all(isinstance(t, numbers.Real) and not isinstance(t, bool) for t in temperatures):
-        raise TypeError(f"temperatures must be numbers, got {temperatures!r}")
-    if not temperatures or any(not np.isfinite(t) or t < 0 for t in temperatures):
-        raise ValueError(f"temperatures must be finite numbers >= 0, got {temperatures}")
-    return tuple(float(t) for t in temperatures)
+    if not temperatures:
+        raise ValueError("temperatures must be one number or a non-empty sequence of them")
+    return tuple(check_real(t, "temperatures", 0) for t in temperatures)
 
 
 class TemperatureSampler(keras.callbacks.Callback):
@@ -100,14 +101,6 @@ class TemperatureSampler(keras.callbacks.Callback):
             writer.flush()
 
 
-def _finite_real(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return float(value)
-
-
 def _duration(seconds):
     """``40 s``, ``12 min 5 s``, ``2 h 3 min``: elapsed and remaining times for people."""
     seconds = int(round(seconds))
@@ -153,12 +146,8 @@ class ProgressLog(keras.callbacks.Callback):
 
     def __init__(self, every_percent=5, every_seconds=30.0, stream=None):
         super().__init__()
-        self.every_percent = _finite_real(every_percent, "every_percent")
-        if not 0 < self.every_percent <= 100:
-            raise ValueError(f"every_percent must be in (0, 100], got {every_percent}")
-        self.every_seconds = _finite_real(every_seconds, "every_seconds")
-        if self.every_seconds < 0:
-            raise ValueError(f"every_seconds must be >= 0, got {every_seconds}")
+        self.every_percent = check_real(every_percent, "every_percent", 0, 100, open_below=True)
+        self.every_seconds = check_real(every_seconds, "every_seconds", 0)
         self.stream = stream
 
     def _write(self, line):
@@ -222,12 +211,8 @@ class MixedPrecisionMonitor(keras.callbacks.Callback):
         self._writer = None
 
     def _scaled_optimizers(self):
-        found = {}
-        for attribute in ("optimizer", "d_optimizer", "g_optimizer"):
-            optimizer = getattr(self.model, attribute, None)
-            if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-                found[attribute] = optimizer
-        return found
+        return {name: optimizer for name, optimizer in held_optimizers(self.model).items()
+                if isinstance(optimizer, keras.optimizers.LossScaleOptimizer)}
 
     def on_train_begin(self, logs=None):
         self._optimizers = self._scaled_optimizers()
@@ -292,3 +277,54 @@ class EmbeddingProjector(keras.callbacks.Callback):
         projector.visualize_embeddings(root, config)
         if not any(name.startswith("events.out.tfevents.") for name in os.listdir(root)):
             tf.summary.create_file_writer(root).close()
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stop at the first non-finite loss or weight, before anything is saved, and say so.
+
+    Every batch's losses are checked; at the end of an epoch the validation
+    losses and the weights too (the last update of an epoch can make the
+    weights non-finite while the loss reported for that batch, computed before
+    it, is still finite). Listed before BackupAndRestore, this stops the run
+    before the epoch's checkpoint is written, so the checkpoint of the last
+    good epoch in ``backup_dir`` is kept.
+    """
+
+    def __init__(self, backup_dir=None):
+        super().__init__()
+        self.backup_dir = backup_dir
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        for name, value in _non_finite_losses(logs):
+            self._stop(f"{name} became {value} at batch {batch + 1} of epoch {self._epoch + 1}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        for name, value in _non_finite_losses(logs):
+            self._stop(f"{name} became {value} in epoch {epoch + 1}")
+        for weight in self.model.weights:
+            if not np.isfinite(keras.ops.convert_to_numpy(weight)).all():
+                self._stop(f"weight {weight.path} became non-finite in epoch {epoch + 1}")
+
+    def _stop(self, what):
+        kept = (f"the checkpoint of the last good epoch in {self.backup_dir} is kept (rerun to resume from it)"
+                if self.backup_dir else "nothing was saved")
+        raise NonFiniteLossError(f"training stopped: {what}; {kept}")
+
+
+def _non_finite_losses(logs):
+    for name, value in (logs or {}).items():
+        if name.endswith("loss"):
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                continue
+            if not math.isfinite(value):
+                yield name, value
+
+
+class NonFiniteLossError(ValueError):
+    """Training diverged; the message says where and what was kept."""

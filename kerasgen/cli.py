@@ -1,7 +1,8 @@
 """The ``kerasgen`` command: zoo list/info, generate, sample, train, eval.
 
 Errors in usage or input print one ``kerasgen: error: ...`` line on stderr and
-exit with status 2; TensorFlow's start-up lines are kept off the terminal.
+exit with status 2; an internal error (a bug) shows its traceback and exits with
+status 1. TensorFlow's start-up lines are kept off the terminal.
 """
 
 import argparse
@@ -9,6 +10,7 @@ import inspect
 import json
 import os
 import sys
+import traceback
 
 EXIT_USAGE = 2
 
@@ -34,7 +36,7 @@ def _positive_int(text):
 
 def build_parser():
     parser = _Parser(prog="kerasgen", description="Train, sample, evaluate and fine-tune generative models.")
-    from kerasgen import __version__
+    from kerasgen import __version__, families
 
     parser.add_argument("--version", action="version", version=f"kerasgen {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -63,20 +65,28 @@ def build_parser():
     sample.add_argument("--seed", type=int)
     sample.add_argument("--steps", type=_positive_int, help="denoising steps (diffusion models)")
     sample.add_argument("--sampler", help="ddim or ddpm (diffusion models)")
-    sample.add_argument("--eta", type=float, help="DDIM noise (diffusion models)")
+    sample.add_argument("--eta", type=float, help="DDIM noise, 0 to 1 (diffusion models; default: the zoo card's "
+                                                   "sample_defaults, else 0)")
     sample.add_argument("--interpolate", action="store_true",
                         help="VAE: rows of images along the latent line between pairs of test images")
+    sample.add_argument("--data", help="--interpolate: the data set or image folder whose test images the rows join "
+                                       "(default: the zoo entry's data set)")
     sample.add_argument("--data-dir", help="local data directory for --interpolate (default $KERASGEN_DATA_DIR)")
 
     train = commands.add_parser("train", help="train (or fine-tune with --init) a model")
-    train.add_argument("family", help="text: lstm, gpt; images: vae, dcgan, classifier, realnvp, diffusion")
+    train.add_argument("family", help=f"one of: {', '.join(families.names())}")
     train.add_argument("--text", help="text models: a text file or a data set name (default tiny_shakespeare)")
     train.add_argument(
         "--data", help="image models: mnist (default), fashion_mnist or a folder of images (realnvp: also moons)"
     )
     train.add_argument("--image-size", type=_positive_int, nargs=2, metavar=("HEIGHT", "WIDTH"),
                        help="image folders: the size images are read at (default: --init's, else the first image's)")
-    train.add_argument("--latent-dim", type=_positive_int, help="image models with a latent space")
+    for option in families.all_options():  # each family's model options
+        if option.flag:
+            train.add_argument(option.cli_flag, action="store_true", default=None, help=option.help)
+        else:
+            train.add_argument(option.cli_flag, type=_positive_int if option.type is int else option.type,
+                               help=option.help)
     train.add_argument("--level", choices=("char", "word"), default="char")
     train.add_argument("--epochs", type=_positive_int, default=10)
     train.add_argument("--steps-per-epoch", type=_positive_int)
@@ -84,11 +94,6 @@ def build_parser():
     train.add_argument("--seq-len", type=_positive_int, default=128)
     train.add_argument("--max-vocab", type=_positive_int, default=10000)
     train.add_argument("--learning-rate", type=float, default=1e-3)
-    train.add_argument("--embedding-dim", type=_positive_int)
-    train.add_argument("--units", type=_positive_int)
-    train.add_argument("--num-layers", type=_positive_int)
-    train.add_argument("--dropout", type=float)
-    train.add_argument("--tie-embeddings", action="store_true", default=None, help="output layer reuses the embedding")
     train.add_argument("--carry-state", action="store_true",
                        help="lstm: truncated backpropagation through time on contiguous streams")
     train.add_argument("--init", help="zoo name or .keras file to start from (keeps its tokenizer)")
@@ -149,7 +154,8 @@ def _load(name):
 
 
 def _generate(args):
-    from kerasgen.models.base import MAX_NEW_TOKENS, TextGenerator, check_positive_int
+    from kerasgen.checks import check_positive_int
+    from kerasgen.models.base import MAX_NEW_TOKENS, TextGenerator
     from kerasgen.sampling import check_sampling_args
 
     check_positive_int(args.max_new_tokens, "max_new_tokens", 0, MAX_NEW_TOKENS)
@@ -168,19 +174,22 @@ def _generate(args):
 def _sample(args):
     import numpy as np
 
+    from kerasgen import zoo
     from kerasgen.images import image_grid, save_png
-    from kerasgen.models.base import ImageGenerator, check_sample_args
+    from kerasgen.models.base import ImageGenerator, PointGenerator, check_sample_args
 
     if not args.out.endswith((".png", ".npz")):
         raise UsageError(f"--out must end in .png or .npz, got {args.out!r}")
     check_sample_args(args.n, args.temperature)
     model = _load(args.name)
-    if not isinstance(model, ImageGenerator):
+    if not isinstance(model, (ImageGenerator, PointGenerator)):
         raise UsageError(f"{args.name} is not an image model; use 'kerasgen generate'")
-    points = getattr(model, "image_shape", True) is None  # a density model of vectors (realnvp-moons)
+    points = isinstance(model, PointGenerator)
     if points and args.out.endswith(".png"):
         raise UsageError(f"{args.name} samples points, not images: use --out FILE.npz")
     extra = {key: getattr(args, key) for key in ("steps", "sampler", "eta") if getattr(args, key) is not None}
+    if not args.interpolate and args.name in zoo.names():  # the entry's measured best sampling settings
+        extra = {**zoo.info(args.name).get("sample_defaults", {}), **extra}
     for key in extra:
         if args.interpolate or key not in inspect.signature(model.sample).parameters:
             raise UsageError(f"--{key} applies to diffusion sampling only, not to {args.name} ({type(model).__name__})")
@@ -202,14 +211,22 @@ def _sample(args):
 
 
 def _interpolation_rows(model, args, steps=8):
-    """``args.n // 8`` rows (at least one): each row walks from one test image to another."""
+    """``args.n // 8`` rows (at least one): each row walks from one test image of ``--data`` to another."""
     import numpy as np
 
-    from kerasgen import data
+    from kerasgen import data, zoo
 
     if not hasattr(model, "interpolate"):
         raise UsageError(f"{args.name} cannot interpolate (a VAE can)")
-    images = data.load_image_arrays("mnist", "test", args.data_dir)[0].astype(np.float32) / 255.0
+    dataset = args.data
+    if dataset is None:
+        if args.name not in zoo.names():
+            raise UsageError("--interpolate with a model file needs --data: the data set or image folder to walk between")
+        dataset = zoo.info(args.name)["dataset"].split(" ")[0]
+    size = None if dataset in data.IMAGE_SETS else tuple(model.image_shape[:2])
+    images = data.load_image_arrays(dataset, "test", args.data_dir, image_size=size)[0].astype(np.float32) / 255.0
+    if images.shape[1:] != tuple(model.image_shape):
+        raise UsageError(f"{dataset} holds images of shape {images.shape[1:]}; {args.name} takes {model.image_shape}")
     rows = max(1, args.n // steps)
     pick = np.random.default_rng(args.seed or 0).choice(len(images), size=2 * rows, replace=False)
     return np.concatenate([model.interpolate(images[a], images[b], steps) for a, b in pick.reshape(rows, 2)])
@@ -219,44 +236,38 @@ def _progress(done, total):
     print(f"\rsampled {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
 
 
-def _train(args):
-    from kerasgen import distribute, training
+# What --text / --data may name, by the kind of data a family reads.
+DATA_CHOICES = {"text": "ptb or a text file of your own", "images": "mnist, fashion_mnist or a folder of your images",
+                "points": "moons"}
 
-    text_families, image_families = training.text_families(), training.image_families()
-    if args.family not in text_families and args.family not in image_families:
-        known = ", ".join([*text_families, *image_families])
-        raise UsageError(f"unknown model family {args.family!r}: use one of {known}")
-    if args.family in image_families:
-        options = ("latent_dim",) if args.family in ("vae", "dcgan") else ()
-        if args.latent_dim is not None and not options:
-            raise UsageError(f"--latent-dim applies to vae and dcgan, not to {args.family}")
-    else:
-        options = ("embedding_dim", "units", "num_layers", "dropout", "tie_embeddings")
-        if args.image_size:
-            raise UsageError(f"--image-size applies to image models, not to {args.family}")
-    if args.extend_vocab and (args.family in image_families or not args.init):
-        raise UsageError("--extend-vocab grows the vocabulary of a text model given by --init")
-    model_kwargs = {key: getattr(args, key) for key in options if getattr(args, key) is not None}
+
+def _train(args):
+    from kerasgen import distribute, families, training
+
+    family = families.get(args.family)
+    text_family = family.kind == families.TEXT
+    for option in families.all_options():
+        if getattr(args, option.name) is not None and option not in family.options:
+            offered = [name for name in families.names() if option in families.get(name).options]
+            raise UsageError(f"{option.cli_flag} applies to {', '.join(offered)}, not to {family.name}")
+    model_kwargs = {o.name: getattr(args, o.name) for o in family.options if getattr(args, o.name) is not None}
     if args.init and model_kwargs:
         raise UsageError("--init keeps the zoo model's architecture: drop the size options")
-    if args.carry_state and args.family != "lstm":
-        raise UsageError(f"--carry-state applies to lstm, not to {args.family}")
-    common = dict(
+    if args.image_size and text_family:
+        raise UsageError(f"--image-size applies to image models, not to {family.name}")
+    if args.extend_vocab and not (text_family and args.init):
+        raise UsageError("--extend-vocab grows the vocabulary of a text model given by --init")
+    flag, given, other = ("--text", args.text, args.data) if text_family else ("--data", args.data, args.text)
+    if other is not None:
+        raise UsageError(f"{family.name} trains on {family.kind}: use {flag}, not {'--data' if text_family else '--text'}")
+    model, _ = training.train(
+        family, _default_data(given, family.default_data, flag, DATA_CHOICES.get(family.kind, "")),
         data_dir=args.data_dir, epochs=args.epochs, init=args.init, logdir=args.logdir, out=args.out,
         learning_rate=args.learning_rate, policy=args.policy, strategy=args.strategy, model_kwargs=model_kwargs,
-        steps_per_epoch=args.steps_per_epoch, seed=args.seed,
+        steps_per_epoch=args.steps_per_epoch, seed=args.seed, batch_size=args.batch_size, level=args.level,
+        seq_len=args.seq_len, max_vocab=args.max_vocab, prompt=args.prompt, carry_state=args.carry_state,
+        extend_vocabulary=args.extend_vocab, image_size=args.image_size and tuple(args.image_size),
     )
-    if args.family in image_families:
-        dataset = _default_data(args.data, "mnist", "--data", "mnist, fashion_mnist or a folder of your images")
-        model, _ = training.train_images(args.family, dataset, batch_size=args.batch_size or 128,
-                                         image_size=args.image_size and tuple(args.image_size), **common)
-    else:
-        text = _default_data(args.text, "tiny_shakespeare", "--text", "ptb or a text file of your own")
-        model, _ = training.train_text(
-            args.family, text, level=args.level, batch_size=args.batch_size or 64, seq_len=args.seq_len,
-            max_vocab=args.max_vocab, prompt=args.prompt, carry_state=args.carry_state,
-            extend_vocabulary=args.extend_vocab, **common,
-        )
     if args.out and distribute.is_chief(model.distribute_strategy):  # other workers of a cluster save nothing
         print(f"saved {args.out}")
 
@@ -280,15 +291,27 @@ def _neighbors(args):
 
 
 def _eval(args):
-    from kerasgen import zoo
+    from kerasgen import evaluation, zoo
 
     card = zoo.info(args.name)
-    expected, measured = zoo.evaluate(args.name, data_dir=args.data_dir, progress=_progress)
+    expected, measured = evaluation.evaluate_entry(args.name, data_dir=args.data_dir, progress=_progress)
     print(f"{args.name}: {card['metric']['name']} = {measured:.4f} (card: {expected}; "
           f"difference {100 * (measured - expected) / expected:+.2f}%)")
 
 
 COMMANDS = {"generate": _generate, "sample": _sample, "train": _train, "neighbors": _neighbors, "eval": _eval}
+
+
+def _is_user_error(error):
+    """Bad arguments, files or data: errors raised on purpose (a ``raise`` statement) or by the file system.
+
+    A failed operation (a lookup that misses, a call with the wrong arguments) raises from inside an expression,
+    not from a ``raise``: that is a bug, shown with its traceback.
+    """
+    if isinstance(error, (UsageError, OSError)):
+        return True
+    frames = traceback.extract_tb(error.__traceback__)
+    return bool(frames) and (frames[-1].line or "").lstrip().startswith("raise")
 
 
 def main(argv=None):
@@ -316,6 +339,8 @@ def main(argv=None):
         print("kerasgen: interrupted", file=sys.stderr)
         return 130
     except (UsageError, ValueError, TypeError, KeyError, OSError) as error:
+        if not _is_user_error(error):
+            raise  # a bug: its traceback, and exit status 1
         message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
         data = sys.modules.get("kerasgen.data")  # loaded by then if it raised
         if data and isinstance(error, data.DataNotFoundError):

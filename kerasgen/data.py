@@ -1,4 +1,4 @@
-"""Data: text corpora, image sets and the tf.data pipelines models train on.
+"""Data: text corpora, image sets, the tf.data pipelines models train on, and image transforms.
 
 Local files come first: a data directory given as ``data_dir`` or in the
 ``KERASGEN_DATA_DIR`` environment variable, laid out as
@@ -13,7 +13,8 @@ fail within seconds with a message that names the folders looked in and says
 how to point kerasgen at files.
 
 A folder of the user's own images is read too: flat (an unlabelled set) or one
-sub-folder per class (labelled), see ``load_image_arrays``.
+sub-folder per class (labelled), see ``load_image_arrays``. ``binarize`` and ``dequantize`` turn
+images into the data a VAE and a flow are scored on.
 """
 
 import gzip
@@ -25,6 +26,9 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+
+from kerasgen.checks import check_positive_int
+from kerasgen.sampling import seed_pair
 
 DATA_DIR_ENV = "KERASGEN_DATA_DIR"
 TEXT_SETS = ("tiny_shakespeare", "ptb")
@@ -266,8 +270,6 @@ def _check_image_size(image_size):
     """None, or (height, width) as two positive ints."""
     if image_size is None:
         return None
-    from kerasgen.models.base import check_positive_int
-
     try:
         height, width = image_size
     except (TypeError, ValueError):
@@ -413,8 +415,6 @@ def text_windows(text, tokenizer, seq_len, batch_size, shuffle=True, seed=None, 
     (each overlapping the next by one), so every token is a target once.
     ``name`` says which text a too-short error is about.
     """
-    from kerasgen.models.base import check_positive_int
-
     seq_len = check_positive_int(seq_len, "seq_len")
     batch_size = check_positive_int(batch_size, "batch_size")
     ids = tokenizer.encode(text)
@@ -438,8 +438,6 @@ def text_streams(text, tokenizer, seq_len, batch_size, name="text"):
     model carries its state across batches: ``LSTMGenerator.carry_state``).
     Not shuffled; the tail that does not fill a batch is dropped.
     """
-    from kerasgen.models.base import check_positive_int
-
     seq_len = check_positive_int(seq_len, "seq_len")
     batch_size = check_positive_int(batch_size, "batch_size")
     ids = tokenizer.encode(text)
@@ -476,3 +474,22 @@ def image_batches(images, batch_size, shuffle=True, seed=None):
     if shuffle:
         ds = ds.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def binarize(images, seed=0):
+    """Stochastic binarisation of images in [0, 1]: each pixel is 1 with probability equal to its intensity.
+
+    The same ``seed`` gives the same binary images (a fixed binarised test set for a VAE's likelihood).
+    """
+    images = np.asarray(images, np.float32)
+    return (np.random.default_rng(seed).random(images.shape, dtype=np.float32) < images).astype(np.float32)
+
+
+def dequantize(images, seed=0):
+    """uint8 images k as float32 (k + u) / 256 in [0, 1), u ~ U[0, 1) drawn from ``seed`` (stateless).
+
+    The continuous data a flow's likelihood is measured on (``RealNVP.bits_per_dim``).
+    """
+    images = np.asarray(images)
+    noise = tf.random.stateless_uniform(images.shape, seed=seed_pair(seed))
+    return ((images.astype(np.float32) + np.asarray(noise)) / 256.0).astype(np.float32)

@@ -7,6 +7,8 @@ import os
 import keras
 import tensorflow as tf
 
+from kerasgen import compat
+
 STRATEGIES = ("default", "mirrored", "multiworker")
 
 
@@ -46,45 +48,8 @@ def get_strategy(name="default"):
 @functools.cache
 def _multiworker_strategy():
     """One per process: TensorFlow configures the cluster's collectives once."""
-    _let_keras_fit_run_multiworker()
+    compat.patch_fit_for_multiworker()
     return tf.distribute.MultiWorkerMirroredStrategy()
-
-
-def _let_keras_fit_run_multiworker():
-    """Work around keras-team/keras#20585 so ``model.fit`` trains under ``MultiWorkerMirroredStrategy``.
-
-    Keras 3's TensorFlow trainer calls ``strategy.reduce("MEAN", ...)`` in two
-    places that fail across workers: on a whole input batch before building
-    (only its shapes matter: the first local replica's slice serves), and on
-    the scalar step logs along ``axis=0`` (an elementwise mean over replicas,
-    ``axis=None``, is what is meant). Both replacements apply to multi-worker
-    strategies only; every other strategy runs Keras's own code.
-    """
-    from keras.src.backend.tensorflow import trainer
-
-    if getattr(trainer, "_kerasgen_multiworker_fix", False):
-        return
-    multi_worker = getattr(trainer, "_collective_all_reduce_multi_worker", None)
-    reduce_per_replica = getattr(trainer, "reduce_per_replica", None)
-    maybe_symbolic_build = getattr(trainer.TensorFlowTrainer, "_maybe_symbolic_build", None)
-    if not (multi_worker and reduce_per_replica and maybe_symbolic_build):
-        raise RuntimeError("this Keras version moved the code kerasgen patches for keras-team/keras#20585")
-
-    def reduce_logs(values, strategy, reduction):
-        if reduction in ("auto", "mean") and multi_worker(strategy):
-            return tf.nest.map_structure(lambda value: strategy.reduce("MEAN", value, axis=None), values)
-        return reduce_per_replica(values, strategy, reduction)
-
-    def symbolic_build(model, iterator=None, data_batch=None):
-        if iterator is not None and multi_worker(model.distribute_strategy):
-            _, _, batches = next(iter(iterator))
-            first_replica = model.distribute_strategy.experimental_local_results
-            data_batch, iterator = tf.nest.map_structure(lambda value: first_replica(value)[0], next(batches)), None
-        return maybe_symbolic_build(model, iterator=iterator, data_batch=data_batch)
-
-    trainer.reduce_per_replica = reduce_logs
-    trainer.TensorFlowTrainer._maybe_symbolic_build = symbolic_build
-    trainer._kerasgen_multiworker_fix = True
 
 
 def is_chief(strategy=None):
@@ -109,7 +74,7 @@ class SyncWithChief(keras.callbacks.Callback):
         if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
             return
         variables = _training_state(self.model)
-        epoch = tf.constant([self.model._initial_epoch or 0], tf.float64)  # where BackupAndRestore resumes
+        epoch = tf.constant([compat.resume_epoch(self.model)], tf.float64)  # where BackupAndRestore resumes
 
         def chief_only(context):  # float64 holds every float32/bfloat16 value and step count exactly
             flat = tf.concat([tf.reshape(tf.cast(v, tf.float64), [-1]) for v in variables] + [epoch], axis=0)
@@ -119,14 +84,14 @@ class SyncWithChief(keras.callbacks.Callback):
         parts = tf.split(flat, [int(tf.size(v)) for v in variables] + [1])
         for variable, part in zip(variables, parts):
             variable.assign(tf.cast(tf.reshape(part, variable.shape), variable.dtype))
-        self.model._initial_epoch = int(parts[-1][0]) or None
+        compat.set_resume_epoch(self.model, int(parts[-1][0]))
 
 
 def _training_state(model):
     """The variables of the model and of each optimizer it holds (a GAN has two), metrics excepted, in fixed order."""
-    held = [value for _, value in sorted(vars(model).items()) if isinstance(value, keras.optimizers.Optimizer)]
-    optimizers = [o for o in [model.optimizer, *held] if o is not None]
-    variables = [*model.variables, *(v for optimizer in optimizers for v in optimizer.variables)]
+    from kerasgen.models.base import held_optimizers  # here: the models import this module
+
+    variables = [*model.variables, *(v for optimizer in held_optimizers(model).values() for v in optimizer.variables)]
     unique = {id(v): v for v in variables if v.synchronization != "on_read"}
     return list(unique.values())
 

@@ -1,14 +1,16 @@
 """Evaluation metrics, each a function of a model and a named data set.
 
-``evaluate(model, key, **args)`` dispatches on the metric key a zoo card names.
+``kerasgen.evaluation`` maps the metric keys zoo cards name to these functions.
 """
 
+import inspect
 import math
 
 import numpy as np
 import tensorflow as tf
 
 from kerasgen import data
+from kerasgen.checks import check_positive_int
 
 
 def text_nll(model, text, seq_len=256, batch_size=32, carry_state=False):
@@ -41,10 +43,6 @@ def text_nll(model, text, seq_len=256, batch_size=32, carry_state=False):
 
 
 def _stream_nll(model, text, seq_len, batch_size):
-    import inspect
-
-    from kerasgen.models.base import check_positive_int
-
     if "initial_state" not in inspect.signature(model.call).parameters:
         raise ValueError(f"carry_state needs a recurrent model; {type(model).__name__} has no state to carry")
     seq_len = check_positive_int(seq_len, "seq_len")
@@ -115,10 +113,8 @@ def classifier_accuracy(model, dataset="mnist", split="test", data_dir=None):
 
 def vae_nll(model, dataset="mnist", split="test", num_samples=1000, binarize_seed=0, data_dir=None):
     """The VAE's importance-sampled NLL (nats) on the stochastically binarised split (fixed seed)."""
-    from kerasgen.models.vae import binarize
-
     images = data.load_image_arrays(dataset, split, data_dir)[0].astype(np.float32) / 255.0
-    return model.nll(binarize(images, binarize_seed), num_samples=num_samples)
+    return model.nll(data.binarize(images, binarize_seed), num_samples=num_samples)
 
 
 def point_nll(model, dataset="moons", split="validation", data_dir=None):
@@ -135,33 +131,5 @@ def bits_per_dim(model, dataset="mnist", split="test", seed=0, data_dir=None):
     return model.bits_per_dim(data.load_image_arrays(dataset, split, data_dir)[0], seed=seed)
 
 
-def _text_metric(fn):
-    def evaluate_on(model, dataset, split, data_dir=None, **kwargs):
-        return fn(model, data.load_text(dataset, split, data_dir), **kwargs)
-
-    return evaluate_on
-
-
-EVALUATORS = {
-    "text_nll": _text_metric(text_nll),
-    "perplexity": _text_metric(perplexity),
-    "frechet_distance": image_frechet_distance,
-    "accuracy": classifier_accuracy,
-    "vae_nll": vae_nll,
-    "point_nll": point_nll,
-    "bits_per_dim": bits_per_dim,
-}
-
-
-def evaluate(model, key, data_dir=None, **args):
-    """The metric ``key`` (one of ``EVALUATORS``) of ``model``; ``args`` name the data set and options.
-
-    ``frechet_distance`` also takes ``classifier``: the feature model (zoo cards name it; ``kerasgen.zoo``
-    loads it before calling here).
-    """
-    if key not in EVALUATORS:
-        raise ValueError(f"unknown metric {key!r}: use one of {', '.join(EVALUATORS)}")
-    return float(EVALUATORS[key](model, data_dir=data_dir, **args))
-
-
-__all__ = ["EVALUATORS", "evaluate", "perplexity", "text_nll"]
+__all__ = ["bits_per_dim", "classifier_accuracy", "frechet_distance", "image_frechet_distance", "perplexity",
+           "point_nll", "text_nll", "vae_nll"]

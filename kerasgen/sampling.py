@@ -5,38 +5,28 @@ runs inside a compiled generation loop; ``check_sampling_args`` validates the
 Python-side arguments once, before the loop starts.
 """
 
-import math
 import numbers
 
 import numpy as np
 import tensorflow as tf
 
+from kerasgen.checks import check_positive_int, check_real
 
 MAX_TEMPERATURE = 1000.0  # already uniform sampling for any sensible logits; huge values overflow float32 (NaN)
 
 
 def check_temperature(temperature, note=""):
     """``temperature`` as a float in [0, MAX_TEMPERATURE]; TypeError/ValueError naming it otherwise."""
-    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
-        raise TypeError(f"temperature must be a number, got {type(temperature).__name__}")
-    if not (math.isfinite(temperature) and 0 <= temperature <= MAX_TEMPERATURE):
-        raise ValueError(f"temperature must be a number in [0, {MAX_TEMPERATURE:g}]{note}, got {temperature}")
-    return float(temperature)
+    return check_real(temperature, "temperature", 0, MAX_TEMPERATURE, note=note)
 
 
 def check_sampling_args(temperature=1.0, top_k=None, top_p=None):
     """Raise ValueError/TypeError for arguments ``next_tokens`` cannot honour."""
     check_temperature(temperature, " (0 means greedy)")
     if top_k is not None:
-        if isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral):
-            raise TypeError(f"top_k must be an int or None, got {type(top_k).__name__}")
-        if top_k < 1:
-            raise ValueError(f"top_k must be >= 1 or None, got {top_k}")
+        check_positive_int(top_k, "top_k")
     if top_p is not None:
-        if isinstance(top_p, bool) or not isinstance(top_p, numbers.Real):
-            raise TypeError(f"top_p must be a number or None, got {type(top_p).__name__}")
-        if not (0 < top_p <= 1):
-            raise ValueError(f"top_p must lie in (0, 1] or be None, got {top_p}")
+        check_real(top_p, "top_p", 0, 1, open_below=True, note=" or None")
 
 
 def seed_pair(seed):

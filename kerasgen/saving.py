@@ -14,6 +14,8 @@ from pathlib import Path
 
 import keras
 
+from kerasgen import compat
+
 
 def _alive(pid):
     try:
@@ -89,7 +91,7 @@ def finished_epochs(backup_dir):
                          "to start over") from None
 
 
-class BackupAndRestore(keras.callbacks.BackupAndRestore):
+class BackupAndRestore(compat.BackupAndRestoreHooks):
     """``keras.callbacks.BackupAndRestore`` with checkpoint files replaced atomically, that says when it resumes.
 
     keras rewrites ``latest.weights.h5`` and ``training_metadata.json`` in place,
@@ -119,9 +121,9 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         else:
             print(f"resuming from {self.backup_dir} (weights saved within epoch 1)", flush=True)
 
-    def _load_model(self):
+    def load_checkpoint(self):
         try:
-            super()._load_model()
+            super().load_checkpoint()
         except json.JSONDecodeError:
             # As an OSError, keras's on_train_begin falls back to the previous checkpoint (or re-raises this).
             raise OSError(f"the checkpoint in {self.backup_dir} has an unreadable {METADATA_FILE}: delete "
@@ -135,10 +137,10 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
                 f"--logdir (logdir= or backup_dir= in Python), or delete {self.backup_dir} to start over"
             ) from None
 
-    def _save_model(self):
-        weights, metadata = Path(self._weights_path), Path(self._training_metadata_path)
+    def save_checkpoint(self):
+        weights, metadata = Path(self.weights_path), Path(self.metadata_path)
         if self.double_checkpoint:
-            pairs = ((weights, self._prev_weights_path), (metadata, self._prev_training_metadata_path))
+            pairs = ((weights, self.previous_weights_path), (metadata, self.previous_metadata_path))
             for current, previous in pairs:
                 if current.exists():
                     with replacing(previous, ".bkp") as tmp:
@@ -146,7 +148,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         with replacing(weights, ".weights.h5") as tmp:
             self.model.save_weights(tmp)
         with replacing(metadata, ".json") as tmp:
-            tmp.write_text(json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen}))
+            tmp.write_text(json.dumps(self.progress))
 
 
 def float32_copy(model):
@@ -168,7 +170,7 @@ def policy_copy(model, policy, changes=None):
     weight (a fine-tuning run's EMA decay, say).
     """
     if not changes and keras.mixed_precision.dtype_policy().name == policy and all(
-        layer.dtype_policy.name == policy for layer in model._flatten_layers()
+        layer.dtype_policy.name == policy for layer in compat.all_layers(model)
     ):
         return model
     previous = keras.mixed_precision.dtype_policy()

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from kerasgen.models.base import check_positive_int
+from kerasgen.checks import check_positive_int, check_real
 
 
 def make_moons(n, noise=0.05, seed=None):
@@ -14,8 +14,7 @@ def make_moons(n, noise=0.05, seed=None):
     same points.
     """
     n = check_positive_int(n, "n", 2)
-    if not np.isfinite(noise) or noise < 0:
-        raise ValueError(f"noise must be a finite number >= 0, got {noise}")
+    noise = check_real(noise, "noise", minimum=0)
     rng = np.random.default_rng(seed)
     outer, inner = n - n // 2, n // 2
     angles_outer = np.linspace(0.0, np.pi, outer)

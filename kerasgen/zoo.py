@@ -135,27 +135,6 @@ def _load_file(file):
     return float32_copy(model)
 
 
-def measure(model, metric, data_dir=None, progress=None):
-    """The value of a card's ``metric`` spec ({key, args}) for ``model``; a named classifier is loaded from the zoo.
-
-    ``progress(done, total)`` follows the sampling of metrics that draw samples (Frechet distances).
-    """
-    from kerasgen import metrics
-
-    args = dict(metric.get("args", {}))
-    if progress is not None and metric["key"] == "frechet_distance":
-        args["progress"] = progress
-    if "classifier" in args:
-        args["classifier"] = load(args["classifier"])
-    return metrics.evaluate(model, metric["key"], data_dir=data_dir, **args)
-
-
-def evaluate(name, data_dir=None, progress=None):
-    """Recompute the card's metric; returns (card value, measured value). ``progress`` as for ``measure``."""
-    card = info(name)
-    return card["metric"]["value"], measure(load(name), card["metric"], data_dir, progress)
-
-
 def publish(model, name, card, directory=None, storage="float32"):
     """Write ``model`` as zoo entry ``name``, then its card with sha256 and size.
 

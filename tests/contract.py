@@ -25,7 +25,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasgen.models.base import ImageGenerator, TextGenerator
+from kerasgen.models import ImageClassifier
+from kerasgen.models.base import ImageGenerator, PointGenerator, TextGenerator, held_optimizers
 
 SEED = 7
 
@@ -43,10 +44,8 @@ class ContractSpec:
 
 def optimizer_state(model):
     """Sums of every optimizer variable the model holds (``optimizer``, or a GAN's two), in a fixed order."""
-    optimizers = [value for _, value in sorted(vars(model).items()) if isinstance(value, keras.optimizers.Optimizer)]
-    if getattr(model, "optimizer", None) is not None and model.optimizer not in optimizers:
-        optimizers.insert(0, model.optimizer)
-    return np.array([float(np.sum(np.asarray(v, np.float64))) for o in optimizers for v in o.variables])
+    return np.array([float(np.sum(np.asarray(v, np.float64)))
+                     for o in held_optimizers(model).values() for v in o.variables])
 
 
 def protocol_outputs(model, x):
@@ -57,6 +56,10 @@ def protocol_outputs(model, x):
         return {"logits": np.asarray(model(x)), "texts": np.array(texts)}
     if isinstance(model, ImageGenerator):
         return {"images": model.sample(4, temperature=1.0, seed=SEED)}
+    if isinstance(model, PointGenerator):
+        return {"points": model.sample(4, temperature=1.0, seed=SEED)}
+    if isinstance(model, ImageClassifier):
+        return {"probabilities": np.asarray(model(x)), "classes": model.predict_classes(x)}
     raise TypeError(f"{type(model).__name__} implements neither protocol")
 
 
@@ -113,7 +116,7 @@ def check_mixed_precision(spec):
             spec.compile(model, keras.optimizers.Adam(spec.learning_rate))
             logs = model.fit(spec.x, spec.y, batch_size=len(spec.x), epochs=1, verbose=0).history
             assert all(np.isfinite(v[-1]) for v in logs.values()), (policy, logs)
-            if isinstance(model, TextGenerator):
+            if isinstance(model, (TextGenerator, ImageClassifier)):
                 assert model(spec.x).dtype == "float32", policy
             else:
                 images = model.sample(2, seed=SEED)

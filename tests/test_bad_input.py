@@ -244,7 +244,7 @@ def test_failed_save_leaves_the_saved_file_and_no_temporary(saved, monkeypatch):
     [
         (["generate", "{lstm}", "--temperature", "1e39"], "temperature must be a number in [0, 1000]"),
         (["generate", "{lstm}", "--temperature", "inf"], "temperature must be"),
-        (["generate", "{lstm}", "--top-p", "0"], "top_p must lie in (0, 1]"),
+        (["generate", "{lstm}", "--top-p", "0"], "top_p must be a number in (0, 1]"),
         (["generate", "{lstm}", "--top-k", "-2"], "top_k must be >= 1"),
         (["generate", "{lstm}", "--max-new-tokens", "10000000000"], "max_new_tokens must be in [0, 1000000]"),
         (["sample", "{vae}", "-n", "-3", "--out", "g.png"], "n must be in [1, 1000000], got -3"),

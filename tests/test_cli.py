@@ -58,7 +58,7 @@ def assert_usage_error(capsys, argv, fragment):
         (["generate", "x.keras", "--temperature", "-1"], "temperature must be"),
         (["generate", "x.keras", "--temperature", "nan"], "temperature must be"),
         (["generate", "x.keras", "--top-k", "0"], "top_k must be"),
-        (["generate", "x.keras", "--top-p", "1.5"], "top_p must lie"),
+        (["generate", "x.keras", "--top-p", "1.5"], "top_p must be a number in (0, 1]"),
         (["generate", "x.keras", "--max-new-tokens", "-3"], "max_new_tokens must be"),
         (["generate", "x.keras", "--max-new-tokens", "many"], "invalid int value"),
         (["sample", "x.keras", "-n", "0", "--out", "g.png"], "n must be"),
@@ -125,3 +125,20 @@ def test_train_then_generate_from_the_saved_model(text_file, tmp_path, capsys):
     assert out.exists() and f"saved {out}" in capsys.readouterr().out
     assert cli.main(["generate", str(out), "--prompt", "All:", "--max-new-tokens", "10", "--seed", "0"]) == 0
     assert capsys.readouterr().out.startswith("All:")
+
+
+def test_an_internal_error_shows_its_traceback_and_exits_1(tmp_path):
+    """A bug (a failed lookup, not a ``raise`` for bad input) is not dressed up as a usage error."""
+    code = ("import sys, kerasgen.cli as cli\n"
+            "def broken(args):\n    return {}['missing']\n"
+            "def refused(args):\n    raise ValueError('that file is not a model')\n"
+            "cli.COMMANDS['eval'], cli.COMMANDS['neighbors'] = broken, refused\n"
+            "sys.exit(cli.main(sys.argv[1:]))")
+    script = tmp_path / "patched_cli.py"  # a file, so tracebacks show source lines
+    script.write_text(code)
+    bug = subprocess.run([sys.executable, str(script), "eval", "x"], capture_output=True, text=True, timeout=120)
+    assert bug.returncode == 1 and "Traceback" in bug.stderr and "KeyError: 'missing'" in bug.stderr, bug.stderr
+    assert "kerasgen: error" not in bug.stderr
+    refused = subprocess.run([sys.executable, str(script), "neighbors", "x", "--word", "a"], capture_output=True,
+                             text=True, timeout=120)
+    assert refused.returncode == 2 and refused.stderr == "kerasgen: error: that file is not a model\n"

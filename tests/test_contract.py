@@ -72,3 +72,14 @@ def test_dcgan_contract(tmp_path):
         loss_key="d_loss",
     )
     run_model_contract(spec, tmp_path)
+
+
+def test_image_classifier_contract(tmp_path):
+    images = tiny_images(count=8)
+    spec = ContractSpec(
+        build=lambda: kg.models.ImageClassifier(image_shape=(8, 8, 1), num_classes=2, feature_dim=8, dropout=0.0),
+        compile=lambda model, optimizer: model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy"),
+        x=images,
+        y=(images.mean(axis=(1, 2, 3)) > np.median(images.mean(axis=(1, 2, 3)))).astype(np.int32),
+    )
+    run_model_contract(spec, tmp_path)

@@ -169,7 +169,7 @@ def test_diverging_run_stops_clearly_and_keeps_the_last_good_checkpoint(corpus, 
     before = out.read_bytes()
     # Epoch 1 (steps 0-2) trains at 1e-3; from the step after ``last_good_step`` the learning rate is infinite.
     diverging = Diverging(last_good_step)
-    monkeypatch.setattr(training, "learning_rate_schedule", lambda *args, **kwargs: diverging)
+    monkeypatch.setattr(training.trainer, "learning_rate_schedule", lambda *args, **kwargs: diverging)
     with pytest.raises(training.NonFiniteLossError) as error:
         training.train_text("lstm", text=str(corpus), epochs=4, logdir=str(logdir), out=str(out), **RUN)
     backup = logdir / "backup"
@@ -180,7 +180,7 @@ def test_diverging_run_stops_clearly_and_keeps_the_last_good_checkpoint(corpus, 
     assert out.read_bytes() == before  # no NaN weights reach --out
 
     # The same schedule, never diverging now (the same optimizer variables: its state restores too).
-    monkeypatch.setattr(training, "learning_rate_schedule", lambda *args, **kwargs: Diverging(10**9))
+    monkeypatch.setattr(training.trainer, "learning_rate_schedule", lambda *args, **kwargs: Diverging(10**9))
     capsys.readouterr()
     model, history = training.train_text("lstm", text=str(corpus), epochs=2, logdir=str(logdir), out=str(out), **RUN)
     assert history.epoch == [1]  # resumed after the last good epoch, and says so

@@ -164,7 +164,9 @@ def test_cli_interpolation_strip_from_test_images(tmp_path, data_dir, capsys):
     path = tmp_path / "vae.keras"
     vae.save(path)
     out = tmp_path / "strip.png"
-    assert cli.main(["sample", str(path), "-n", "16", "--interpolate", "--out", str(out)]) == 0
+    assert cli.main(["sample", str(path), "-n", "16", "--interpolate", "--out", str(out)]) == 2
+    assert "--interpolate with a model file needs --data" in capsys.readouterr().err
+    assert cli.main(["sample", str(path), "-n", "16", "--interpolate", "--data", "mnist", "--out", str(out)]) == 0
     from PIL import Image
 
     assert Image.open(out).size == (8 * 29 + 1, 2 * 29 + 1)  # two rows of eight
@@ -174,6 +176,16 @@ def test_cli_interpolation_strip_from_test_images(tmp_path, data_dir, capsys):
     g.save(gan)
     assert cli.main(["sample", str(gan), "-n", "8", "--interpolate", "--out", str(out)]) == 2
     assert "cannot interpolate" in capsys.readouterr().err
+    small = tmp_path / "small_vae.keras"
+    tiny = kg.models.VAE(image_shape=(8, 8, 1), latent_dim=2, filters=(2, 2), hidden_dim=4)
+    tiny.build((None, 8, 8, 1))
+    tiny.save(small)
+    assert cli.main(["sample", str(small), "-n", "8", "--interpolate", "--data", "fashion_mnist", "--out",
+                     str(out)]) == 2
+    assert "fashion_mnist holds images of shape (28, 28, 1)" in capsys.readouterr().err
+    # A zoo entry walks between test images of its own data set.
+    assert cli.main(["sample", "vae-mnist", "-n", "8", "--interpolate", "--out", str(out)]) == 0
+    assert Image.open(out).size == (8 * 29 + 1, 29 + 1)
 
 
 def test_scatter_image_puts_one_black_pixel_per_point_on_a_shared_scale():

@@ -21,7 +21,7 @@ def published(zoo_dir, text, tmp_path):
     corpus.write_text(text)
     model = tiny_lstm(text, fit_steps=2)
     metric = {"key": "text_nll", "name": "validation nats/char", "args": {"dataset": str(corpus), "split": "validation", "seq_len": 32}}
-    value = kg.metrics.evaluate(model, metric["key"], **metric["args"])
+    value = kg.evaluation.evaluate(model, metric["key"], **metric["args"])
     card = kg.zoo.publish(
         model, "tiny-char-lstm", {"family": "lstm", "dataset": "test text", "metric": {**metric, "value": value},
                                   "command": "pytest", "training_time": "1 s", "hardware": "CPU"},
@@ -50,7 +50,7 @@ def test_list_info_and_load_round_trip(published):
 
 
 def test_evaluate_reproduces_card(published):
-    expected, measured = kg.zoo.evaluate("tiny-char-lstm")
+    expected, measured = kg.evaluation.evaluate_entry("tiny-char-lstm")
     assert measured == pytest.approx(expected, rel=1e-6)
 
 
@@ -86,7 +86,7 @@ def test_publish_stores_float32_layers_after_mixed_precision_training(zoo_dir, t
 
 
 def test_recipe_runner_publishes_a_card_that_eval_reproduces(zoo_dir, text, tmp_path, monkeypatch):
-    from kerasgen.training import run_zoo_recipe
+    from kerasgen.recipes import run_zoo_recipe
 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(text)
@@ -99,12 +99,12 @@ def test_recipe_runner_publishes_a_card_that_eval_reproduces(zoo_dir, text, tmp_
     )
     assert card["command"] == "python zoo/recipes/tiny_recipe.py --epochs 1"
     assert json.loads((zoo_dir / "tiny-recipe.json").read_text()) == card
-    expected, measured = kg.zoo.evaluate("tiny-recipe")
+    expected, measured = kg.evaluation.evaluate_entry("tiny-recipe")
     assert expected == card["metric"]["value"] and measured == pytest.approx(expected, abs=1e-4)
 
 
 def test_recipe_runner_fine_tunes_from_its_first_run(zoo_dir, text, tmp_path, monkeypatch):
-    from kerasgen.training import run_zoo_recipe
+    from kerasgen.recipes import run_zoo_recipe
 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(text)
@@ -150,13 +150,13 @@ def test_float16_storage_halves_the_file_and_loads_as_float32(zoo_dir, text, fam
 
 
 def test_measure_passes_progress_to_metrics_that_sample(monkeypatch):
-    from kerasgen import metrics
+    from kerasgen import evaluation
 
     seen = {}
-    monkeypatch.setitem(metrics.EVALUATORS, "frechet_distance", lambda model, data_dir=None, **args: seen.update(args) or 1.0)
-    monkeypatch.setitem(metrics.EVALUATORS, "text_nll", lambda model, data_dir=None, **args: seen.update(text=args) or 2.0)
+    monkeypatch.setitem(evaluation.EVALUATORS, "frechet_distance", lambda model, data_dir=None, **args: seen.update(args) or 1.0)
+    monkeypatch.setitem(evaluation.EVALUATORS, "text_nll", lambda model, data_dir=None, **args: seen.update(text=args) or 2.0)
     progress = print
-    assert kg.zoo.measure(None, {"key": "frechet_distance", "args": {"num_samples": 3}}, progress=progress) == 1.0
+    assert kg.evaluation.measure(None, {"key": "frechet_distance", "args": {"num_samples": 3}}, progress=progress) == 1.0
     assert seen == {"num_samples": 3, "progress": progress}
-    assert kg.zoo.measure(None, {"key": "text_nll", "args": {"split": "test"}}, progress=progress) == 2.0
+    assert kg.evaluation.measure(None, {"key": "text_nll", "args": {"split": "test"}}, progress=progress) == 2.0
     assert seen["text"] == {"split": "test"}  # metrics that do not sample take no progress argument

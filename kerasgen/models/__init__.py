@@ -1,6 +1,6 @@
 """Model families. Each is a subclassed ``keras.Model`` registered for ``.keras`` loading."""
 
-from kerasgen.models.base import ImageGenerator, TextGenerator
+from kerasgen.models.base import DensityModel, ImageGenerator, PointGenerator, TextGenerator
 from kerasgen.models.classifier import ImageClassifier
 from kerasgen.models.dcgan import DCGAN
 from kerasgen.models.diffusion import DiffusionModel
@@ -11,11 +11,13 @@ from kerasgen.models.vae import VAE
 
 __all__ = [
     "DCGAN",
+    "DensityModel",
     "DecoderTransformer",
     "DiffusionModel",
     "ImageClassifier",
     "ImageGenerator",
     "LSTMGenerator",
+    "PointGenerator",
     "RealNVP",
     "TextGenerator",
     "VAE",

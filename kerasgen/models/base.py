@@ -3,10 +3,11 @@
 Text models: ``model(token_ids)`` returns float32 logits (batch, seq, vocab),
 ``model.tokenizer`` is the tokenizer, and ``generate`` continues prompts.
 Image models: ``sample(n, temperature, seed)`` returns float32 images in [0, 1].
+Point models: ``sample(n, temperature, seed)`` returns float32 points (n, d).
+Density models: ``log_prob(x)`` is the log-likelihood of each example in nats.
 """
 
 import inspect
-import numbers
 import warnings
 
 import keras
@@ -15,17 +16,32 @@ import tensorflow as tf
 
 from kerasgen import sampling
 from kerasgen import text as _tokenizers  # noqa: F401 - registers the tokenizers models carry
+from kerasgen.checks import check_positive_int
 
 MAX_NEW_TOKENS = 1_000_000
 
 
-def check_positive_int(value, name, minimum=1, maximum=None):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"in [{minimum}, {maximum}]" if maximum is not None else f">= {minimum}"
-        raise ValueError(f"{name} must be {bound}, got {value}")
-    return int(value)
+class UntrackedState:
+    """A plain holder for what a model keeps outside Keras's attribute tracking: never a weight, never saved.
+
+    Keras (and TensorFlow's checkpointing) track the variables, layers, lists and dicts set as a model's
+    attributes, but not what is set on a plain object's attributes. A model creates one in ``__init__`` as
+    ``self.untracked`` and keeps its compiled generation loops and carried training state there.
+    """
+
+
+def held_optimizers(model):
+    """The optimizers ``model`` holds, by attribute: ``optimizer`` if set, then every other optimizer attribute by name.
+
+    A GAN's ``d_optimizer`` and ``g_optimizer`` are found this way. Each optimizer appears once, as held:
+    a ``LossScaleOptimizer`` is returned itself, not its inner optimizer.
+    """
+    compiled = getattr(model, "optimizer", None)
+    held = {"optimizer": compiled} if isinstance(compiled, keras.optimizers.Optimizer) else {}
+    for name, value in sorted(vars(model).items()):
+        if isinstance(value, keras.optimizers.Optimizer) and all(value is not known for known in held.values()):
+            held[name] = value
+    return held
 
 
 def restore_compile(model, config):
@@ -44,6 +60,11 @@ class TextGenerator:
     """
 
     context_length = None
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.untracked = UntrackedState()
+        self.untracked.generation_loops = {}  # (top_k, top_p used) -> compiled loop, see generate_ids
 
     def compile(self, optimizer="adam", loss="auto", **kwargs):
         """As ``keras.Model.compile``; the default loss is cross-entropy on logits."""
@@ -122,7 +143,7 @@ class TextGenerator:
         One ``tf.function`` per (top_k, top_p used) pair: prompt length, batch,
         token count, temperature, top_p and seed are tensors and never retrace.
         """
-        loops = self.__dict__.setdefault("_generation_loops", {})
+        loops = self.untracked.generation_loops
         key = (top_k, top_p is not None)
         if key not in loops:
             loops[key] = tf.function(self._loop_fn(*key), reduce_retracing=True)
@@ -207,7 +228,22 @@ def check_sample_args(n, temperature):
     return n, sampling.check_temperature(temperature)
 
 
-class ImageGenerator:
+class GeneratorProtocol(type):
+    """Metaclass of the generator protocols: ``isinstance`` also asks the instance which protocol it serves.
+
+    A class that can serve either protocol (RealNVP models images or points, by its data shape) mixes in both and
+    gives each instance a ``generator_protocol``: the one protocol class it serves. ``isinstance(model, P)`` is then
+    true only for that protocol. Instances without the attribute are checked by class alone, as usual.
+    """
+
+    def __instancecheck__(cls, instance):
+        if not super().__instancecheck__(instance):
+            return False
+        served = getattr(instance, "generator_protocol", None)
+        return served is None or issubclass(served, cls)
+
+
+class ImageGenerator(metaclass=GeneratorProtocol):
     """Mixin for ``keras.Model`` subclasses that generate images.
 
     ``sample(n, temperature=1.0, seed=None)`` returns a float32 array
@@ -216,6 +252,28 @@ class ImageGenerator:
     """
 
     def sample(self, n, temperature=1.0, seed=None):
+        raise NotImplementedError
+
+
+class PointGenerator(metaclass=GeneratorProtocol):
+    """Mixin for ``keras.Model`` subclasses that generate low-dimensional points (2-D toy densities).
+
+    ``sample(n, temperature=1.0, seed=None)`` returns a float32 array (n, d)
+    of raw points (no clipping); ``temperature`` scales the base or prior
+    standard deviation. ``point_shape`` is (d,).
+    """
+
+    def sample(self, n, temperature=1.0, seed=None):
+        raise NotImplementedError
+
+
+class DensityModel:
+    """Mixin for models with a likelihood: ``log_prob(x)`` is log p(x) in nats per example, shape (n,).
+
+    Models whose likelihood is estimated document what they return (the VAE: an importance-sampled lower bound).
+    """
+
+    def log_prob(self, x):
         raise NotImplementedError
 
 

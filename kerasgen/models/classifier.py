@@ -3,8 +3,7 @@
 import keras
 import numpy as np
 
-from kerasgen.models.base import check_positive_int
-from kerasgen.models.vae import check_images
+from kerasgen.checks import check_image_shape, check_images, check_positive_int, check_real
 
 
 @keras.saving.register_keras_serializable(package="kerasgen")
@@ -24,10 +23,10 @@ class ImageClassifier(keras.Model):
 
     def __init__(self, image_shape=(28, 28, 1), num_classes=10, feature_dim=128, dropout=0.3, **kwargs):
         super().__init__(**kwargs)
-        self.image_shape = tuple(int(d) for d in image_shape)
+        self.image_shape = check_image_shape(image_shape)
         self.num_classes = check_positive_int(num_classes, "num_classes", 2)
         self.feature_dim = check_positive_int(feature_dim, "feature_dim")
-        self.dropout = float(dropout)
+        self.dropout = check_real(dropout, "dropout", 0, 1, open_above=True)
         conv = lambda filters: keras.layers.Conv2D(filters, 3, padding="same", activation="relu")  # noqa: E731
         self.feature_network = keras.Sequential(
             [

@@ -5,8 +5,8 @@ import numpy as np
 import tensorflow as tf
 
 from kerasgen import distribute, precision, sampling
-from kerasgen.models.base import ImageGenerator, check_positive_int, check_sample_args
-from kerasgen.models.vae import _check_image_shape
+from kerasgen.checks import check_image_shape, check_positive_int, check_real
+from kerasgen.models.base import ImageGenerator, check_sample_args
 
 
 @keras.saving.register_keras_serializable(package="kerasgen")
@@ -33,12 +33,10 @@ class DCGAN(ImageGenerator, keras.Model):
     def __init__(self, image_shape=(28, 28, 1), latent_dim=128, filters=64, label_smoothing=0.1, **kwargs):
         super().__init__(**kwargs)
         self.d_optimizer = self.g_optimizer = None
-        self.image_shape = _check_image_shape(image_shape)
+        self.image_shape = check_image_shape(image_shape, multiple=4)
         self.latent_dim = check_positive_int(latent_dim, "latent_dim")
         self.filters = check_positive_int(filters, "filters")
-        if not 0 <= label_smoothing < 0.5:
-            raise ValueError(f"label_smoothing must lie in [0, 0.5), got {label_smoothing}")
-        self.label_smoothing = float(label_smoothing)
+        self.label_smoothing = check_real(label_smoothing, "label_smoothing", 0, 0.5, open_above=True)
         height, width, channels = self.image_shape
         f = self.filters
         self.generator = keras.Sequential(

@@ -1,23 +1,24 @@
 """Denoising diffusion (DDPM training, DDIM and DDPM sampling) on a residual U-Net.
 
-The pieces are separate, as in diffusers: the cosine noise schedule and the two
-sampler updates are plain functions of the network's prediction, ``run_sampler``
-drives any compiled step, and ``DiffusionModel`` trains the network and plugs
-it (or its EMA copy) into the samplers.
+The pieces are separate, as in diffusers: the cosine noise schedule and the
+prediction's clean-image estimate are plain functions, the samplers are scheduler
+objects (``kerasgen.schedulers``), ``run_sampler`` drives a compiled step through a
+scheduler's timesteps, and ``DiffusionModel`` trains the network and plugs it (or
+its EMA copy) into any scheduler.
 """
 
 import math
-import numbers
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasgen import distribute, sampling
+from kerasgen import distribute, sampling, schedulers
+from kerasgen.checks import check_image_shape, check_positive_int, check_real
 from kerasgen.layers.unet import UNet
-from kerasgen.models.base import ImageGenerator, check_positive_int, check_sample_args
+from kerasgen.models.base import ImageGenerator, check_sample_args
+from kerasgen.schedulers import ddim_step, ddpm_step, sampling_timesteps  # noqa: F401 (also imported from here)
 
-SAMPLERS = ("ddim", "ddpm")
 PREDICTIONS = ("epsilon", "v")
 _TIMESTEP_SALT, _NOISE_SALT = 1, 2
 
@@ -32,15 +33,6 @@ def cosine_alpha_bars(timesteps=1000, offset=0.008, max_beta=0.999):
     f = np.cos((np.arange(timesteps + 1) / timesteps + offset) / (1 + offset) * math.pi / 2) ** 2
     betas = np.minimum(1 - f[1:] / f[:-1], max_beta)
     return np.cumprod(1 - betas)
-
-
-def sampling_timesteps(steps, timesteps):
-    """``steps`` evenly spaced timesteps, descending from ``timesteps - 1`` (the "trailing" spacing).
-
-    ``steps == timesteps`` is the full chain T-1, ..., 0; fewer steps stride it.
-    Starting at the last timestep means sampling starts from pure noise.
-    """
-    return np.array([(steps - i) * timesteps // steps - 1 for i in range(steps)], np.int32)
 
 
 def predict_clean(x, output, alpha_bar, prediction="epsilon"):
@@ -59,53 +51,37 @@ def predict_clean(x, output, alpha_bar, prediction="epsilon"):
     return x0, (x - tf.sqrt(alpha_bar) * x0) / tf.sqrt(1 - alpha_bar)
 
 
-def ddim_step(x0, predicted_noise, alpha_bar, alpha_bar_prev, eta, noise):
-    """One DDIM update to x_prev (Song et al., 2021, eq. 12) from the clean image and noise estimated at x_t.
-
-    ``eta=0`` is deterministic, 1 is DDPM.
-    """
-    sigma = eta * tf.sqrt((1 - alpha_bar_prev) / (1 - alpha_bar) * (1 - alpha_bar / alpha_bar_prev))
-    direction = tf.sqrt(tf.maximum(1 - alpha_bar_prev - sigma**2, 0.0)) * predicted_noise
-    return tf.sqrt(alpha_bar_prev) * x0 + direction + sigma * noise
-
-
-def ddpm_step(x, x0, alpha_bar, alpha_bar_prev, noise):
-    """One ancestral DDPM update: a draw from the posterior q(x_prev | x_t, x_0) at the estimated clean image x0.
-
-    With strided timesteps the step's beta is ``1 - alpha_bar / alpha_bar_prev``;
-    the variance is the posterior's (beta tilde), zero on the last step.
-    """
-    beta = 1 - alpha_bar / alpha_bar_prev
-    mean = (tf.sqrt(alpha_bar_prev) * beta * x0 + tf.sqrt(1 - beta) * (1 - alpha_bar_prev) * x) / (1 - alpha_bar)
-    return mean + tf.sqrt(beta * (1 - alpha_bar_prev) / (1 - alpha_bar)) * noise
-
-
 def make_sampling_step(network, sampler, prediction="epsilon"):
-    """A compiled denoising step for a ``network(x, timesteps)`` that predicts ``prediction`` ("epsilon" or "v").
+    """A compiled denoising step with ``sampler``'s update (a scheduler or its name) for a ``network(x, timesteps)``
+    that predicts ``prediction`` ("epsilon" or "v").
 
     The step is ``(x, t, alpha_bar, alpha_bar_prev, eta, temperature, seed) -> x_prev``
-    with every argument a tensor, so one trace serves all steps of a chain.
+    with every argument a tensor, so one trace serves all steps of a chain and any eta;
+    ``step.scheduler`` is the scheduler, which ``run_sampler`` asks for the timesteps.
     """
+    scheduler = schedulers.get(sampler)
 
     def step(x, t, alpha_bar, alpha_bar_prev, eta, temperature, seed):
         output = tf.cast(network(x, tf.fill(tf.shape(x)[:1], t)), tf.float32)
         x0, predicted_noise = predict_clean(x, output, alpha_bar, prediction)
         noise = temperature * tf.random.stateless_normal(tf.shape(x), seed)
-        if sampler == "ddim":
-            return ddim_step(x0, predicted_noise, alpha_bar, alpha_bar_prev, eta, noise)
-        return ddpm_step(x, x0, alpha_bar, alpha_bar_prev, noise)
+        return scheduler.step(x, x0, predicted_noise, alpha_bar, alpha_bar_prev, noise, eta)
 
-    return tf.function(step, reduce_retracing=True)
+    compiled = tf.function(step, reduce_retracing=True)
+    compiled.scheduler = scheduler
+    return compiled
 
 
-def run_sampler(step, x, alpha_bars, steps, eta=0.0, temperature=1.0, seed=(0, 0), progress=None):
+def run_sampler(step, x, alpha_bars, steps, eta=None, temperature=1.0, seed=(0, 0), progress=None):
     """Denoise ``x`` (pure noise at the last timestep) in ``steps`` calls of a compiled ``step``.
 
-    Step ``i`` draws its noise from ``seed`` folded with ``i``; ``progress(i, steps)``
-    is called after each step. Returns x_0 (float32 tensor, in [-1, 1]).
+    The timesteps are those of ``step.scheduler``, and so is ``eta`` unless given. Step ``i``
+    draws its noise from ``seed`` folded with ``i``; ``progress(i, steps)`` is called after
+    each step. Returns x_0 (float32 tensor, in [-1, 1]).
     """
-    timesteps = sampling_timesteps(steps, len(alpha_bars))
+    timesteps = step.scheduler.timesteps(steps, len(alpha_bars))
     previous = [alpha_bars[t] for t in timesteps[1:]] + [1.0]
+    eta = step.scheduler.eta if eta is None else eta
     eta, temperature = tf.constant(eta, tf.float32), tf.constant(temperature, tf.float32)
     for i, (t, alpha_bar_prev) in enumerate(zip(timesteps, previous)):
         x = step(
@@ -142,9 +118,10 @@ class DiffusionModel(ImageGenerator, keras.Model):
     uses the EMA network unless ``use_ema=False``.
 
     Sampling: ``sample(n, steps=50, sampler="ddim")`` runs ``steps`` strided
-    timesteps, one compiled call each. DDIM with ``eta=0`` is deterministic
-    given the initial noise; ``sampler="ddpm"`` is ancestral sampling
-    (``steps=timesteps`` is the full chain).
+    timesteps, one compiled call each, with any scheduler of
+    ``kerasgen.schedulers`` (an object, or its name). DDIM with ``eta=0`` is
+    deterministic given the initial noise; ``sampler="ddpm"`` is ancestral
+    sampling (``steps=timesteps`` is the full chain).
 
     Example:
     >>> model = DiffusionModel(image_shape=(28, 28, 1))
@@ -159,18 +136,14 @@ class DiffusionModel(ImageGenerator, keras.Model):
         prediction="epsilon", **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(image_shape, (tuple, list)) or len(image_shape) != 3:
-            raise ValueError(f"image_shape must be (height, width, channels), got {image_shape!r}")
-        self.image_shape = tuple(check_positive_int(d, "image_shape") for d in image_shape)
+        self.image_shape = check_image_shape(image_shape)
         if not isinstance(widths, (tuple, list)) or not widths:
             raise ValueError(f"widths must be a non-empty sequence of channel counts, got {widths!r}")
         self.widths = tuple(check_positive_int(w, "widths") for w in widths)
         self.block_depth = check_positive_int(block_depth, "block_depth")
         self.attention = bool(attention)
         self.timesteps = check_positive_int(timesteps, "timesteps", 2)
-        if isinstance(ema_decay, bool) or not isinstance(ema_decay, numbers.Real) or not 0 <= ema_decay < 1:
-            raise ValueError(f"ema_decay must be a number in [0, 1), got {ema_decay!r}")
-        self.ema_decay = float(ema_decay)
+        self.ema_decay = check_real(ema_decay, "ema_decay", 0, 1, open_above=True)
         if prediction not in PREDICTIONS:
             raise ValueError(f"prediction must be one of {', '.join(PREDICTIONS)}; got {prediction!r}")
         self.prediction = prediction
@@ -234,34 +207,33 @@ class DiffusionModel(ImageGenerator, keras.Model):
             temperature: scales the initial noise and every step's added noise.
             seed: an int (the same seed gives the same images) or None.
             steps: denoising steps, 1 to ``timesteps`` (strided through the schedule).
-            sampler: ``"ddim"`` or ``"ddpm"`` (ancestral).
-            eta: DDIM's noise scale, in [0, 1]: 0 is deterministic, 1 equals DDPM. DDIM only.
+            sampler: a scheduler (``kerasgen.schedulers``, e.g. ``DDIMScheduler(eta=0.5)``) or its name,
+                ``"ddim"`` or ``"ddpm"`` (ancestral).
+            eta: with a sampler name, DDIM's noise scale, in [0, 1]: 0 is deterministic, 1 equals DDPM.
+                A scheduler object holds its own.
             use_ema: denoise with the EMA weights (default) or the raw trained weights.
             progress: None, or a callable ``progress(step, steps)`` run after each step.
         """
         n, temperature = check_sample_args(n, temperature)
         steps = check_positive_int(steps, "steps", 1, self.timesteps)
-        if sampler not in SAMPLERS:
-            raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}; got {sampler!r}")
-        if isinstance(eta, bool) or not isinstance(eta, numbers.Real):
-            raise TypeError(f"eta must be a number, got {type(eta).__name__}")
-        if not 0 <= eta <= 1:
-            raise ValueError(f"eta must lie in [0, 1], got {eta}")
-        if sampler == "ddpm" and eta != 0:
-            raise ValueError("eta applies to sampler='ddim' only (DDPM is DDIM with eta=1)")
+        eta = check_real(eta, "eta", 0, 1)
+        scheduler = schedulers.get(sampler, **({"eta": eta} if eta else {}))  # 0 is DDIM's default, DDPM's none
         if progress is not None and not callable(progress):
             raise TypeError(f"progress must be a callable (step, steps) or None, got {type(progress).__name__}")
         seed = sampling.seed_pair(seed)
         if not self.built:
             self.build((None, *self.image_shape))
 
-        key = (sampler, bool(use_ema))
+        key = (scheduler, bool(use_ema))
         if key not in self._sampling_steps:
             network = self.ema_network if use_ema else self.network
-            self._sampling_steps[key] = make_sampling_step(network, sampler, self.prediction)
+            self._sampling_steps[key] = make_sampling_step(network, scheduler, self.prediction)
         start_seed, steps_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
         x = temperature * tf.random.stateless_normal((n, *self.image_shape), start_seed)
-        x = run_sampler(self._sampling_steps[key], x, self.alpha_bars, steps, eta, temperature, steps_seed, progress)
+        x = run_sampler(
+            self._sampling_steps[key], x, self.alpha_bars, steps, temperature=temperature, seed=steps_seed,
+            progress=progress,
+        )
         return np.clip((x.numpy() + 1) / 2, 0, 1).astype(np.float32)
 
     def get_config(self):

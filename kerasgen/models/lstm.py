@@ -4,8 +4,9 @@ import keras
 import tensorflow as tf
 
 from kerasgen import sampling
+from kerasgen.checks import check_positive_int, check_real
 from kerasgen.layers import TiedLogits
-from kerasgen.models.base import TextGenerator, check_positive_int
+from kerasgen.models.base import TextGenerator
 
 
 @keras.saving.register_keras_serializable(package="kerasgen")
@@ -32,9 +33,7 @@ class LSTMGenerator(TextGenerator, keras.Model):
         self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
         self.units = check_positive_int(units, "units")
         self.num_layers = check_positive_int(num_layers, "num_layers")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
-        self.dropout = float(dropout)
+        self.dropout = check_real(dropout, "dropout", 0, 1, open_above=True)
         self.tie_embeddings = bool(tie_embeddings)
         # Tied embeddings also score the outputs: keras's default +-0.05 init leaves the logits so flat that a
         # word-level model sits at the unigram loss for most of an epoch; +-0.1 (Zaremba et al.) does not.
@@ -46,6 +45,7 @@ class LSTMGenerator(TextGenerator, keras.Model):
             keras.layers.LSTM(units, return_sequences=True, return_state=True, name=f"lstm_{i}")
             for i in range(num_layers)
         ]
+        self.untracked.carried_state = None  # (h, c) variables per LSTM layer while carrying, see carry_state
         self.dropout_layer = keras.layers.Dropout(dropout)
         if tie_embeddings:
             # The last LSTM's output is projected to the embedding width, then scored against the embeddings.
@@ -67,14 +67,14 @@ class LSTMGenerator(TextGenerator, keras.Model):
         """
         self.train_function = None  # a traced train step bakes the choice in: trace again
         if batch_size is None:
-            self.__dict__.pop("_carried_state", None)
+            self.untracked.carried_state = None
             return
         batch_size = check_positive_int(batch_size, "batch_size")
         strategy = tf.distribute.get_strategy()
         if strategy.num_replicas_in_sync > 1:
             raise ValueError("carry_state trains on one device: each replica would need its own streams")
         dtype = self.compute_dtype
-        self.__dict__["_carried_state"] = [
+        self.untracked.carried_state = [
             (tf.Variable(tf.zeros([batch_size, self.units], dtype), trainable=False),
              tf.Variable(tf.zeros([batch_size, self.units], dtype), trainable=False))
             for _ in self.lstm_layers
@@ -82,12 +82,12 @@ class LSTMGenerator(TextGenerator, keras.Model):
 
     def reset_carried_state(self):
         """Zero the carried training state (``carry_state``), e.g. at the start of each epoch."""
-        for h, c in self.__dict__.get("_carried_state", []):
+        for h, c in self.untracked.carried_state or []:
             h.assign(tf.zeros_like(h))
             c.assign(tf.zeros_like(c))
 
     def call(self, token_ids, training=False, initial_state=None, return_state=False):
-        carried = self.__dict__.get("_carried_state")
+        carried = self.untracked.carried_state
         carrying = (
             carried is not None and training and initial_state is None and not keras.backend.is_keras_tensor(token_ids)
         )

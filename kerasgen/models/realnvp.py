@@ -1,33 +1,27 @@
 """RealNVP normalizing flow (Dinh et al. 2017) for images and for low-dimensional vectors."""
 
 import math
-import numbers
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from kerasgen import distribute, sampling
+from kerasgen.checks import check_positive_int, check_real
+from kerasgen.data import dequantize
 from kerasgen.layers.coupling import ActNorm, AffineCoupling, Squeeze
-from kerasgen.models.base import ImageGenerator, check_positive_int, check_sample_args
+from kerasgen.models.base import DensityModel, ImageGenerator, PointGenerator, check_sample_args
 
 _DEQUANTIZE_SALT = 3
 _LOG_256 = math.log(256.0)
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
-def dequantize(images, seed=0):
-    """uint8 images k as float32 (k + u) / 256 in [0, 1), u ~ U[0, 1) drawn from ``seed`` (stateless)."""
-    images = np.asarray(images)
-    noise = tf.random.stateless_uniform(images.shape, seed=sampling.seed_pair(seed))
-    return ((images.astype(np.float32) + np.asarray(noise)) / 256.0).astype(np.float32)
-
-
-def _check_input_shape(input_shape, num_scales):
+def _check_data_shape(data_shape, num_scales, name):
     try:
-        shape = tuple(int(d) for d in input_shape)
+        shape = tuple(int(d) for d in data_shape)
     except (TypeError, ValueError):
-        raise TypeError(f"input_shape must be a tuple of ints, (d,) or (H, W, C); got {input_shape!r}") from None
+        raise TypeError(f"{name} must be a tuple of ints, (d,) or (H, W, C); got {data_shape!r}") from None
     if len(shape) == 1 and shape[0] >= 2:
         return shape
     factor = 2 ** (num_scales - 1)
@@ -35,8 +29,8 @@ def _check_input_shape(input_shape, num_scales):
         if (shape[0] // factor) * (shape[1] // factor) >= 2:
             return shape
     raise ValueError(
-        f"input_shape must be (d,) with d >= 2, or (H, W, C) with H and W divisible by 2**(num_scales-1) = {factor} "
-        f"and at least 2 pixels at the last scale; got {input_shape!r}"
+        f"{name} must be (d,) with d >= 2, or (H, W, C) with H and W divisible by 2**(num_scales-1) = {factor} "
+        f"and at least 2 pixels at the last scale; got {data_shape!r}"
     )
 
 
@@ -45,15 +39,23 @@ def _standard_normal_log_prob(z):
 
 
 @keras.saving.register_keras_serializable(package="kerasgen")
-class RealNVP(ImageGenerator, keras.Model):
+class RealNVP(DensityModel, ImageGenerator, PointGenerator, keras.Model):
     """A RealNVP flow: an invertible map from data to a standard normal latent of the same shape.
 
-    Vectors (``input_shape=(d,)``, e.g. 2-D toy data): ``num_couplings``
+    ``image_shape`` is the data's shape, as for the other image families:
+    (H, W, C) for images, (d,) for vectors (``input_shape``, its old name, is
+    accepted too). ``data_shape`` holds it either way; the ``image_shape``
+    attribute is it for images and None for vectors, ``point_shape`` the
+    reverse. The model serves one protocol, by its shape:
+    ``isinstance(model, ImageGenerator)`` for images,
+    ``isinstance(model, PointGenerator)`` for vectors.
+
+    Vectors (``image_shape=(d,)``, e.g. 2-D toy data): ``num_couplings``
     affine couplings with alternating masks and MLP networks (``num_blocks``
     hidden layers of ``hidden_units``), each preceded by ActNorm. Data are raw
     real vectors; ``sample`` returns raw points (no clipping).
 
-    Images (``input_shape=(H, W, C)``, pixels in [0, 1]): the paper's
+    Images (``image_shape=(H, W, C)``, pixels in [0, 1]): the paper's
     multi-scale architecture with ActNorm (data-dependent initialisation, exact
     log-determinant) before every coupling. Each of the ``num_scales`` scales
     but the last runs 3 checkerboard couplings, a squeeze (H, W, C) -> (H/2,
@@ -80,31 +82,34 @@ class RealNVP(ImageGenerator, keras.Model):
     any dtype policy; only the coupling networks follow it.
 
     Example:
-    >>> nvp = RealNVP(input_shape=(28, 28, 1))
+    >>> nvp = RealNVP(image_shape=(28, 28, 1))
     >>> nvp.compile(optimizer=keras.optimizers.Adam(1e-3))
     >>> images, _ = kerasgen.data.load_image_arrays("mnist", "train")
     >>> nvp.fit(kerasgen.data.image_batches(images, batch_size=64), epochs=1)
     >>> nvp.sample(16, temperature=0.7, seed=0)      # float32 (16, 28, 28, 1) in [0, 1]
     >>> nvp.bits_per_dim(test_images)                # test_images: uint8 (n, 28, 28, 1)
 
-    >>> moons = RealNVP(input_shape=(2,), num_couplings=8, hidden_units=64, num_blocks=2)
+    >>> moons = RealNVP(image_shape=(2,), num_couplings=8, hidden_units=64, num_blocks=2)
     >>> moons.compile(optimizer="adam")
     >>> moons.fit(kerasgen.toy_data.make_moons(4096, seed=0), batch_size=256, epochs=20)
     >>> moons.log_prob([[0.0, 0.5]]), moons.sample(1000, seed=0)
     """
 
     def __init__(
-        self, input_shape=(28, 28, 1), num_scales=2, num_couplings=8, hidden_units=32, num_blocks=1, alpha=0.05,
-        **kwargs,
+        self, image_shape=None, num_scales=2, num_couplings=8, hidden_units=32, num_blocks=1, alpha=0.05,
+        input_shape=None, **kwargs,
     ):
+        if image_shape is not None and input_shape is not None:
+            raise TypeError("pass image_shape or input_shape (its old name), not both")
         super().__init__(**kwargs)
         # The flow reads its inputs in float32 under any policy (the coupling networks cast for themselves).
         self.autocast = False
         self.num_scales = check_positive_int(num_scales, "num_scales")
-        self.input_shape = _check_input_shape(input_shape, self.num_scales)
+        name, shape = ("input_shape", input_shape) if input_shape is not None else ("image_shape", image_shape)
+        self.data_shape = _check_data_shape((28, 28, 1) if shape is None else shape, self.num_scales, name)
         self.num_couplings = check_positive_int(num_couplings, "num_couplings")
         if isinstance(hidden_units, (list, tuple)):
-            if len(hidden_units) != self.num_scales or len(self.input_shape) != 3:
+            if len(hidden_units) != self.num_scales or len(self.data_shape) != 3:
                 raise ValueError(
                     f"hidden_units as a list needs images and one entry per scale ({self.num_scales}), "
                     f"got {list(hidden_units)}"
@@ -113,12 +118,11 @@ class RealNVP(ImageGenerator, keras.Model):
         else:
             self.hidden_units = check_positive_int(hidden_units, "hidden_units")
         self.num_blocks = check_positive_int(num_blocks, "num_blocks")
-        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 < alpha < 0.5:
-            raise ValueError(f"alpha must be a number in (0, 0.5), got {alpha!r}")
-        self.alpha = float(alpha)
-        self.is_image = len(self.input_shape) == 3
-        self.image_shape = self.input_shape if self.is_image else None
-        self.num_dims = int(np.prod(self.input_shape))
+        self.alpha = check_real(alpha, "alpha", 0, 0.5, open_below=True, open_above=True)
+        self.is_image = len(self.data_shape) == 3
+        self.image_shape = self.data_shape if self.is_image else None
+        self.point_shape = None if self.is_image else self.data_shape
+        self.num_dims = int(np.prod(self.data_shape))
 
         # One flat list of steps; scale i runs steps[scale_bounds[i]:scale_bounds[i + 1]].
         self.steps = []
@@ -145,13 +149,18 @@ class RealNVP(ImageGenerator, keras.Model):
                 AffineCoupling(mask, i % 2, units, self.num_blocks, name=f"{prefix}{i}_coupling")
             )
 
+    @property
+    def generator_protocol(self):
+        """The protocol this flow serves: ``ImageGenerator`` for images, ``PointGenerator`` for vectors."""
+        return ImageGenerator if self.is_image else PointGenerator
+
     def build(self, input_shape=None):
         """Create every weight with one forward pass (ActNorm keeps its identity until the first training step)."""
-        self._forward(tf.zeros((1, *self.input_shape)))
+        self._forward(tf.zeros((1, *self.data_shape)))
 
     def _ensure_built(self):
         if not self.built:
-            self.build((None, *self.input_shape))
+            self.build((None, *self.data_shape))
 
     # The flow proper, on the flow space (logit space for images).
 
@@ -227,8 +236,8 @@ class RealNVP(ImageGenerator, keras.Model):
         x = tf.convert_to_tensor(x)
         if self.is_image and not x.dtype.is_floating:
             raise TypeError(f"{name} must be floating point, got {x.dtype.name} (for uint8 images use bits_per_dim)")
-        if len(x.shape) != len(self.input_shape) + 1 or tuple(x.shape[1:]) != self.input_shape:
-            expected = ", ".join(map(str, self.input_shape))
+        if len(x.shape) != len(self.data_shape) + 1 or tuple(x.shape[1:]) != self.data_shape:
+            expected = ", ".join(map(str, self.data_shape))
             raise ValueError(f"{name} must have shape (n, {expected}), got {tuple(x.shape)}")
         x = tf.cast(x, tf.float32)
         if self.is_image and space == "data" and tf.executing_eagerly() and tf.size(x) > 0:
@@ -275,7 +284,7 @@ class RealNVP(ImageGenerator, keras.Model):
         """Mean negative log-likelihood of 8-bit images in bits per dimension (RealNVP/Glow convention).
 
         ``images`` are uint8 (n, H, W, C). Each is dequantised with uniform
-        noise from ``seed`` (``dequantize``) and scored by the continuous
+        noise from ``seed`` (``kerasgen.data.dequantize``) and scored by the continuous
         density, with the 1/256 bin volume per dimension counted:
         ``mean(-log_prob(dequantize(images, seed))) / (D ln 2) + 8``.
         """
@@ -284,13 +293,13 @@ class RealNVP(ImageGenerator, keras.Model):
         images = np.asarray(images)
         if images.dtype != np.uint8:
             raise TypeError(f"images must be uint8 pixel values (0-255), got {images.dtype}")
-        if images.ndim != 4 or images.shape[1:] != self.input_shape or not len(images):
-            expected = ", ".join(map(str, self.input_shape))
+        if images.ndim != 4 or images.shape[1:] != self.data_shape or not len(images):
+            expected = ", ".join(map(str, self.data_shape))
             raise ValueError(f"images must have shape (n, {expected}) with n >= 1, got {images.shape}")
         batch_size = check_positive_int(batch_size, "batch_size")
         self._ensure_built()
         if self._compiled_log_prob is None:
-            spec = tf.TensorSpec((None, *self.input_shape), tf.float32)
+            spec = tf.TensorSpec((None, *self.data_shape), tf.float32)
             self._compiled_log_prob = tf.function(self._log_prob, input_signature=[spec])
         x = dequantize(images, seed)
         log_probs = [self._compiled_log_prob(tf.constant(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
@@ -298,14 +307,14 @@ class RealNVP(ImageGenerator, keras.Model):
         return float(np.mean(nll) / (self.num_dims * math.log(2.0)) + _LOG_256 / math.log(2.0))
 
     def sample(self, n, temperature=1.0, seed=None):
-        """n draws, float32 numpy (n, *input_shape); images are clipped to [0, 1], vectors are raw points.
+        """n draws, float32 numpy (n, *data_shape): images clipped to [0, 1], or raw points.
 
         ``temperature`` scales the standard deviation of the base Gaussian;
         the same ``seed`` gives the same samples.
         """
         n, temperature = check_sample_args(n, temperature)
         self._ensure_built()
-        z = temperature * tf.random.stateless_normal((n, *self.input_shape), seed=sampling.seed_pair(seed))
+        z = temperature * tf.random.stateless_normal((n, *self.data_shape), seed=sampling.seed_pair(seed))
         x = self._inverse(z)
         if self.is_image:
             x = tf.clip_by_value(self._postprocess(x), 0.0, 1.0)
@@ -314,7 +323,7 @@ class RealNVP(ImageGenerator, keras.Model):
     def get_config(self):
         config = super().get_config()
         config.update(
-            input_shape=self.input_shape,
+            image_shape=self.data_shape,
             num_scales=self.num_scales,
             num_couplings=self.num_couplings,
             hidden_units=self.hidden_units,

@@ -4,9 +4,10 @@ import keras
 import tensorflow as tf
 
 from kerasgen import sampling
+from kerasgen.checks import check_positive_int, check_real
 from kerasgen.layers import CachedCausalSelfAttention, PositionEmbedding, TiedLogits, TransformerBlock
 from kerasgen.layers.attention import layer_norm, norm_weights
-from kerasgen.models.base import TextGenerator, check_positive_int
+from kerasgen.models.base import TextGenerator
 
 
 @keras.saving.register_keras_serializable(package="kerasgen")
@@ -43,9 +44,7 @@ class DecoderTransformer(TextGenerator, keras.Model):
         self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
         if embedding_dim % num_heads:
             raise ValueError(f"embedding_dim ({embedding_dim}) must be divisible by num_heads ({num_heads})")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
-        self.dropout = float(dropout)
+        self.dropout = check_real(dropout, "dropout", 0, 1, open_above=True)
         self.tie_embeddings = bool(tie_embeddings)
         self.token_embedding = keras.layers.Embedding(
             tokenizer.vocab_size, embedding_dim, embeddings_initializer=keras.initializers.RandomNormal(stddev=0.02),

@@ -7,42 +7,17 @@ import numpy as np
 import tensorflow as tf
 
 from kerasgen import distribute, sampling
-from kerasgen.models.base import ImageGenerator, check_positive_int, check_sample_args
-
-
-def _check_image_shape(image_shape, multiple=4):
-    image_shape = tuple(int(d) for d in image_shape)
-    if len(image_shape) != 3 or image_shape[0] % multiple or image_shape[1] % multiple:
-        raise ValueError(f"image_shape must be (H, W, C) with H and W divisible by {multiple}, got {image_shape}")
-    return image_shape
-
-
-def check_images(images, image_shape, name="images"):
-    """float32 images in [0, 1] of the model's shape, as a numpy array; a clear error otherwise."""
-    images = np.asarray(images)
-    if images.ndim != 4 or tuple(images.shape[1:]) != tuple(image_shape):
-        raise ValueError(f"{name} must have shape (n, {', '.join(map(str, image_shape))}), got {images.shape}")
-    if images.dtype == np.uint8:
-        raise TypeError(f"{name} must be floats in [0, 1], got uint8 (divide by 255)")
-    if not np.issubdtype(images.dtype, np.floating):
-        raise TypeError(f"{name} must be floats in [0, 1], got {images.dtype}")
-    if images.size and (images.min() < 0 or images.max() > 1):
-        raise ValueError(f"{name} must lie in [0, 1], got values in [{images.min()}, {images.max()}]")
-    return images.astype(np.float32)
-
-
-def binarize(images, seed=0):
-    """Stochastic binarisation: each pixel is 1 with probability equal to its intensity (fixed ``seed``)."""
-    images = np.asarray(images, np.float32)
-    return (np.random.default_rng(seed).random(images.shape, dtype=np.float32) < images).astype(np.float32)
+from kerasgen.checks import check_image_shape, check_images, check_positive_int
+from kerasgen.data import binarize  # noqa: F401 - its old home, kept importable
+from kerasgen.models.base import DensityModel, ImageGenerator, check_sample_args
 
 
 @keras.saving.register_keras_serializable(package="kerasgen")
-class VAE(ImageGenerator, keras.Model):
+class VAE(DensityModel, ImageGenerator, keras.Model):
     """A convolutional VAE: q(z|x) Gaussian, p(z) standard normal, p(x|z) Bernoulli per pixel.
 
     Trained with plain ``fit`` on images in [0, 1] (binary images for the
-    Bernoulli likelihood to be a proper one; ``kerasgen.models.vae.binarize``
+    Bernoulli likelihood to be a proper one; ``kerasgen.data.binarize``
     or dynamic binarisation in the data pipeline). The loss is the negative
     ELBO in nats per image: reconstruction + KL, tracked separately.
     ``model(x)`` returns (reconstruction logits of one z ~ q(z|x), posterior mean, posterior log-variance).
@@ -52,12 +27,13 @@ class VAE(ImageGenerator, keras.Model):
     >>> vae.compile(optimizer="adam")
     >>> vae.fit(binary_train_images, epochs=10, batch_size=128)
     >>> grid = vae.sample(16, temperature=1.0, seed=0)
-    >>> vae.nll(binary_test_images, num_samples=1000)   # importance-sampled NLL in nats
+    >>> vae.log_prob(binary_test_images, num_samples=1000)   # per image: a lower bound on log p(x) in nats
+    >>> vae.nll(binary_test_images, num_samples=1000)        # their mean negated: the NLL in nats per image
     """
 
     def __init__(self, image_shape=(28, 28, 1), latent_dim=32, filters=(32, 64), hidden_dim=512, **kwargs):
         super().__init__(**kwargs)
-        self.image_shape = _check_image_shape(image_shape)
+        self.image_shape = check_image_shape(image_shape, multiple=4)
         self.latent_dim = check_positive_int(latent_dim, "latent_dim")
         self.filters = tuple(check_positive_int(f, "filters") for f in filters)
         self.hidden_dim = check_positive_int(hidden_dim, "hidden_dim")
@@ -144,21 +120,35 @@ class VAE(ImageGenerator, keras.Model):
         weights = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
         return self.decode((1 - weights) * mean[0] + weights * mean[1])
 
-    def nll(self, binary_images, num_samples=1000, batch_size=20):
-        """Importance-sampled negative log-likelihood in nats per image (the IWAE bound with ``num_samples``).
+    def log_prob(self, x, num_samples=1000, batch_size=20):
+        """Importance-sampled lower bound on log p(x) in nats for each binary image: float32 numpy (n,).
 
-        log p(x) ~ logsumexp_k [log p(x|z_k) + log p(z_k) - log q(z_k|x)] - log K, z_k ~ q(z|x).
-        Returns the mean over images. Deterministic (fixed seed).
+        The IWAE bound with K = ``num_samples`` draws z_k ~ q(z|x):
+        logsumexp_k [log p(x|z_k) + log p(z_k) - log q(z_k|x)] - log K, whose expectation is at most log p(x)
+        and approaches it as K grows. ``x`` must hold only 0 and 1: on binary images the Bernoulli decoder is a
+        proper distribution.
+        Deterministic: the draws for the images from ``start`` on are seeded by ``start``, so the same images,
+        ``num_samples`` and ``batch_size`` give the same values.
         """
-        images = check_images(binary_images, self.image_shape, "binary_images")
+        return np.concatenate([np.asarray(part) for part in self._iwae_batches(x, "x", num_samples, batch_size)])
+
+    def nll(self, binary_images, num_samples=1000, batch_size=20):
+        """Importance-sampled negative log-likelihood in nats per image: the mean of ``-log_prob`` (same draws)."""
+        parts = list(self._iwae_batches(binary_images, "binary_images", num_samples, batch_size))
+        return -sum(float(tf.reduce_sum(part)) for part in parts) / sum(len(part) for part in parts)
+
+    def _iwae_batches(self, binary_images, name, num_samples, batch_size):
+        """The IWAE bound of each image, one float32 tensor per batch of ``batch_size`` images, in order."""
+        images = check_images(binary_images, self.image_shape, name)
+        if not len(images):
+            raise ValueError(f"{name} must hold at least one image")
         if not np.all((images == 0) | (images == 1)):
-            raise ValueError("binary_images must hold only 0 and 1 (binarize them first)")
+            raise ValueError(f"{name} must hold only 0 and 1 (binarize them first)")
         num_samples = check_positive_int(num_samples, "num_samples")
-        total = 0.0
+        batch_size = check_positive_int(batch_size, "batch_size")
         for start in range(0, len(images), batch_size):
             batch = tf.constant(images[start : start + batch_size])
-            total += float(tf.reduce_sum(self._iwae_log_likelihood(batch, num_samples, tf.constant([start, 7]))))
-        return -total / len(images)
+            yield self._iwae_log_likelihood(batch, num_samples, tf.constant([start, 7]))
 
     @tf.function(reduce_retracing=True)
     def _iwae_log_likelihood(self, x, num_samples, seed):

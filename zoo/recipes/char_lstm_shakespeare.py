@@ -6,7 +6,7 @@ Resumable: a killed run started again with the same command continues from its
 last finished epoch (checkpoint in runs/char-lstm-shakespeare/backup).
 """
 
-from kerasgen.training import run_zoo_recipe
+from kerasgen.recipes import run_zoo_recipe
 
 if __name__ == "__main__":
     run_zoo_recipe(

@@ -9,7 +9,7 @@ import numpy as np
 
 from kerasgen import data, metrics, zoo
 from kerasgen.models.base import sample_in_chunks
-from kerasgen.training import run_zoo_recipe
+from kerasgen.recipes import run_zoo_recipe
 
 FRECHET = {"key": "frechet_distance", "name": "Frechet distance (mnist-classifier features)",
            "args": {"classifier": "mnist-classifier", "dataset": "mnist", "split": "test", "num_samples": 10000}}

@@ -11,7 +11,7 @@ import numpy as np
 
 from kerasgen import data, metrics, zoo
 from kerasgen.models.base import sample_in_chunks
-from kerasgen.training import run_zoo_recipe
+from kerasgen.recipes import run_zoo_recipe
 
 FRECHET_ARGS = {"classifier": "mnist-classifier", "dataset": "mnist", "split": "test", "num_samples": 10000}
 FRECHET = {"key": "frechet_distance", "name": "Frechet distance (mnist-classifier features), DDIM 50 steps",
@@ -61,6 +61,8 @@ if __name__ == "__main__":
         default_epochs=38,
         report=report,
         storage="float16",
+        # DDIM 50 at eta 1 scored 5.387 on 1,000 samples, eta 0 8.585 and DDPM 1000 6.156: the CLI's default.
+        sample_defaults={"sampler": "ddim", "steps": 50, "eta": 1.0},
         dataset="mnist",
         batch_size=64,
         learning_rate=5e-4,

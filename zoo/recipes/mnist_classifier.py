@@ -3,7 +3,7 @@
     KERASGEN_DATA_DIR=/path/to/data python zoo/recipes/mnist_classifier.py [--epochs N]
 """
 
-from kerasgen.training import run_zoo_recipe
+from kerasgen.recipes import run_zoo_recipe
 
 if __name__ == "__main__":
     run_zoo_recipe(

@@ -6,8 +6,8 @@ Needs the mnist-classifier entry (Frechet distance of samples). Resumable: run t
 command again after a crash.
 """
 
-from kerasgen import zoo
-from kerasgen.training import run_zoo_recipe
+from kerasgen import evaluation
+from kerasgen.recipes import run_zoo_recipe
 
 FRECHET = {"key": "frechet_distance", "args": {"classifier": "mnist-classifier", "dataset": "mnist", "split": "test",
                                                 "num_samples": 10000, "sample_args": {"temperature": 0.7}}}
@@ -15,7 +15,7 @@ FRECHET = {"key": "frechet_distance", "args": {"classifier": "mnist-classifier",
 
 def report(model):
     return {
-        "frechet_distance_temperature_0.7": round(zoo.measure(model, FRECHET), 3),
+        "frechet_distance_temperature_0.7": round(evaluation.measure(model, FRECHET), 3),
         "frechet_procedure": "mnist-classifier 128-d penultimate features, 10,000 samples at temperature 0.7 vs "
                              "the 10,000 MNIST test images",
     }

@@ -5,7 +5,7 @@
 Needs no data directory: the points come from kerasgen.toy_data.moons (fixed seeds).
 """
 
-from kerasgen.training import run_zoo_recipe
+from kerasgen.recipes import run_zoo_recipe
 
 if __name__ == "__main__":
     run_zoo_recipe(

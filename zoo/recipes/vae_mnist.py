@@ -5,8 +5,8 @@
 Needs the mnist-classifier entry for the Frechet distance it reports.
 """
 
-from kerasgen import zoo
-from kerasgen.training import run_zoo_recipe
+from kerasgen import evaluation
+from kerasgen.recipes import run_zoo_recipe
 
 FRECHET = {"key": "frechet_distance", "args": {"classifier": "mnist-classifier", "dataset": "mnist", "split": "test",
                                                 "num_samples": 10000}}
@@ -14,7 +14,7 @@ FRECHET = {"key": "frechet_distance", "args": {"classifier": "mnist-classifier",
 
 def report(model):
     return {
-        "frechet_distance": round(zoo.measure(model, FRECHET), 3),
+        "frechet_distance": round(evaluation.measure(model, FRECHET), 3),
         "frechet_procedure": "mnist-classifier 128-d penultimate features, 10,000 samples (temperature 1) vs the "
                              "10,000 MNIST test images",
     }

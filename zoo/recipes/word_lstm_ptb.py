@@ -7,7 +7,7 @@ last finished epoch (checkpoint in runs/word-lstm-ptb/backup). PTB is
 research-only text: the entry ships weights and vocabulary, never the text.
 """
 
-from kerasgen.training import run_zoo_recipe
+from kerasgen.recipes import run_zoo_recipe
 
 if __name__ == "__main__":
     run_zoo_recipe(

@@ -1,0 +1,197 @@
+"""One description per model family: what training, the command line, callbacks and evaluation read.
+
+A family says which model it builds and from what data, how that model is compiled, which constructor options the
+command line offers, and what a run does with its samples. Nothing outside this module asks for a family by name::
+
+    from kerasgen import families
+
+    families.register(families.Family("gaussian", kind=families.POINTS, build=..., default_data="moons"))
+    kerasgen.training.train("gaussian", epochs=5)          # and `kerasgen train gaussian ...`
+
+Data kinds: ``text`` (a corpus: the model is built from its tokenizer), ``images`` (uint8 image arrays: built from
+their shape) and ``points`` (2-D toy data: built from the point dimension). A family may read more than one kind
+(RealNVP models images and 2-D points).
+"""
+
+import dataclasses
+from typing import Callable
+
+TEXT, IMAGES, POINTS = "text", "images", "points"
+KINDS = (TEXT, IMAGES, POINTS)
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """A model constructor argument the command line offers as ``--<name with dashes>``."""
+
+    name: str
+    type: Callable = int
+    help: str = ""
+    flag: bool = False  # a switch (store_true) rather than a value
+
+    @property
+    def cli_flag(self):
+        return "--" + self.name.replace("_", "-")
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """How one model family is built, compiled, fed and watched during training.
+
+    ``build(source, **options)`` returns a new model: ``source`` is a tokenizer for text families and the shape of
+    one example for the others. ``compile(model, optimizer_factory, learning_rate)`` compiles it; the default
+    gives the model one optimizer from ``optimizer_factory(learning_rate)``; ``optimizer_options`` go to every
+    optimizer the run makes (a GAN's Adam ``beta_1``). ``train_transform(seed)`` returns the tf.data function
+    each training example goes through (float images to binary ones, say) and
+    ``validation_transform`` the float validation array (numpy). ``labels``: the family learns labels, so
+    its data must have them. ``validation``: whether ``fit`` reports a validation loss. ``samples``: whether
+    the run logs samples each epoch (the model generates). ``epoch_schedules``: whether per-epoch learning
+    rates apply (a family with several optimizers sets them itself). ``datasets`` names the data sets it reads
+    besides its ``kind``'s own (``moons`` for points).
+    """
+
+    name: str
+    kind: str
+    build: Callable
+    default_data: str
+    options: tuple = ()
+    compile: Callable = None
+    optimizer_options: dict = dataclasses.field(default_factory=dict)
+    train_transform: Callable = None
+    validation_transform: Callable = None
+    labels: bool = False
+    validation: bool = True
+    samples: bool = True
+    epoch_schedules: bool = True
+    datasets: tuple = ()
+    description: str = ""
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"family kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+
+    def reads(self, kind):
+        """Whether the family trains on data of ``kind``."""
+        return kind == self.kind or kind in self.datasets
+
+    def compile_model(self, model, optimizer_factory, learning_rate):
+        if self.compile is not None:
+            self.compile(model, optimizer_factory, learning_rate)
+        else:
+            model.compile(optimizer=optimizer_factory(learning_rate))
+
+
+_FAMILIES = {}
+
+
+def register(family):
+    """Add ``family`` (replacing one of the same name); returns it."""
+    if not isinstance(family, Family):
+        raise TypeError(f"register takes a Family, got {type(family).__name__}")
+    _FAMILIES[family.name] = family
+    return family
+
+
+def unregister(name):
+    _FAMILIES.pop(name, None)
+
+
+def get(name):
+    """The family called ``name``; an unknown name is a ValueError listing the known ones."""
+    _register_builtins()
+    if isinstance(name, Family):
+        return name
+    if name not in _FAMILIES:
+        raise ValueError(f"unknown model family {name!r}: use one of {', '.join(names())}")
+    return _FAMILIES[name]
+
+
+def names():
+    _register_builtins()
+    return list(_FAMILIES)
+
+
+def all_options():
+    """Every option any family offers, once per name (the command line declares them all)."""
+    options = {}
+    for name in names():
+        for option in _FAMILIES[name].options:
+            options.setdefault(option.name, option)
+    return list(options.values())
+
+
+# --- the built-in families ----------------------------------------------------------------------------------------
+
+_TEXT_OPTIONS = (
+    Option("embedding_dim", help="token embedding width"),
+    Option("num_layers", help="stacked layers"),
+    Option("dropout", float, "dropout rate"),
+    Option("tie_embeddings", help="the output layer reuses the embedding", flag=True),
+)
+
+
+def _two_optimizers(model, optimizer_factory, learning_rate):
+    model.compile(d_optimizer=optimizer_factory(learning_rate), g_optimizer=optimizer_factory(learning_rate))
+
+
+def _classifier_compile(model, optimizer_factory, learning_rate):
+    model.compile(optimizer=optimizer_factory(learning_rate), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+
+
+def _dynamic_binarization(seed):
+    import tensorflow as tf
+
+    return lambda x: tf.cast(tf.random.uniform(tf.shape(x), seed=seed) < x, tf.float32)
+
+
+def _fixed_binarization(images):
+    from kerasgen.data import binarize
+
+    return binarize(images, seed=0)
+
+
+def _model(name):
+    """A model class of ``kerasgen.models``, imported when a model is built (listing families stays cheap)."""
+    from kerasgen import models
+
+    return getattr(models, name)
+
+
+def _builtins():
+    latent = Option("latent_dim", help="latent space dimension")
+    return (
+        Family("lstm", TEXT, lambda tokenizer, **options: _model("LSTMGenerator")(tokenizer, **options),
+               "tiny_shakespeare", options=(*_TEXT_OPTIONS, Option("units", help="LSTM units per layer")),
+               description="character- or word-level LSTM language model"),
+        Family("gpt", TEXT, lambda tokenizer, **options: _model("DecoderTransformer")(tokenizer, **options),
+               "tiny_shakespeare", options=(*_TEXT_OPTIONS, Option("num_heads", help="attention heads per layer"),
+                                         Option("max_length", help="context length in tokens")),
+               description="decoder-only transformer"),
+        Family("vae", IMAGES, lambda shape, **options: _model("VAE")(image_shape=shape, **options), "mnist",
+               options=(latent,), train_transform=_dynamic_binarization, validation_transform=_fixed_binarization,
+               description="variational autoencoder on binarised images"),
+        Family("dcgan", IMAGES, lambda shape, **options: _model("DCGAN")(image_shape=shape, **options), "mnist",
+               options=(latent,), compile=_two_optimizers, optimizer_options={"beta_1": 0.5}, validation=False,
+               epoch_schedules=False,
+               description="deep convolutional GAN"),
+        Family("classifier", IMAGES, lambda shape, **options: _model("ImageClassifier")(image_shape=shape, **options),
+               "mnist", compile=_classifier_compile, labels=True, samples=False,
+               description="image classifier (the Frechet distances' features)"),
+        Family("realnvp", IMAGES, lambda shape, **options: _model("RealNVP")(image_shape=shape, **options), "mnist",
+               datasets=(POINTS,), description="RealNVP normalizing flow on images or 2-D points"),
+        Family("diffusion", IMAGES, lambda shape, **options: _model("DiffusionModel")(image_shape=shape, **options),
+               "mnist", description="denoising diffusion U-Net"),
+    )
+
+
+_builtins_registered = False
+
+
+def _register_builtins():
+    global _builtins_registered
+    if _builtins_registered:
+        return
+    _builtins_registered = True
+    for family in _builtins():
+        _FAMILIES.setdefault(family.name, family)  # a family registered earlier under a built-in name stays

@@ -1,0 +1,97 @@
+"""Zoo recipes: train a model for a zoo entry, measure its card's metric, publish weights and card.
+
+Each ``zoo/recipes/<name>.py`` is one call to ``run_zoo_recipe``; the card records the exact command that reproduces
+the entry and the machine that ran it.
+"""
+
+import os
+import platform
+from pathlib import Path
+
+from kerasgen import evaluation, precision, training, zoo
+
+
+def machine():
+    """This machine in a few words, for a card: CPU model, core count, and the GPUs TensorFlow sees (or none)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    import tensorflow as tf
+
+    gpus = [device.name for device in tf.config.list_physical_devices("GPU")]
+    return f"{cpu} ({os.cpu_count()} cores), " + (f"GPU: {', '.join(gpus)}" if gpus else "no GPU")
+
+
+def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file, default_epochs, report=None,
+                   storage="float32", finetune=None, sample_defaults=None, **train_kwargs):
+    """Train a model for zoo entry ``name``, measure ``metric`` and publish weights and card.
+
+    The command line of the recipe script is ``[--epochs N] [--logdir DIR]``;
+    the card records the exact command that reproduces the entry. ``report``
+    (model -> dict) adds further figures to the card's metric. ``storage`` is
+    the weights' dtype in the shipped file (``zoo.publish``). Run again after
+    the last epoch, the recipe republishes from the final checkpoint.
+    ``finetune`` (train keyword arguments with ``epochs``) adds a second run
+    that starts from the first one's saved model with fresh optimizer state
+    (``--finetune-epochs N``; its ``model_kwargs`` change settings that keep
+    the weights, such as the EMA decay), itself resumable. ``sample_defaults``
+    ({setting: value}, chosen by the card's figures) are what ``kerasgen sample``
+    uses for the entry unless told otherwise.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(description=f"Reproduce zoo entry {name} (resumable: rerun after a crash).")
+    parser.add_argument("--epochs", type=int, default=default_epochs)
+    parser.add_argument("--logdir", default=f"runs/{name}")
+    if finetune:
+        finetune = dict(finetune)
+        parser.add_argument("--finetune-epochs", type=int, default=finetune.pop("epochs"))
+    args = parser.parse_args()
+    data_name = train_kwargs.pop("dataset", None) or train_kwargs.pop("text", None)
+    command = f"python zoo/recipes/{Path(recipe_file).name} --epochs {args.epochs}"
+    first = os.path.join(args.logdir, "first_run.keras") if finetune else None
+    model, history = training.train(family, data_name, epochs=args.epochs, logdir=args.logdir, out=first,
+                                    **train_kwargs)
+    if finetune:
+        model, second = training.train(family, data_name, epochs=args.finetune_epochs, init=first,
+                                       logdir=os.path.join(args.logdir, "finetune"), **{**train_kwargs, **finetune})
+        history.epoch, history.seconds = history.epoch + second.epoch, history.seconds + second.seconds
+        args.epochs += args.finetune_epochs
+        command += f" --finetune-epochs {args.finetune_epochs}"
+    minutes = f"{history.seconds / 60:.0f} min"
+    if len(history.epoch) == args.epochs:
+        training_time = f"{minutes} ({args.epochs} epochs in one run), policy {history.policy}"
+    else:
+        training_time = (
+            f"{minutes} for the final session of the run ({len(history.epoch)} of {args.epochs} epochs; "
+            f"earlier sessions resumed from checkpoints), policy {history.policy}"
+        )
+    if not history.epoch and name in zoo.names():  # a republish: the training time is the earlier card's
+        training_time = zoo.info(name).get("training_time", training_time)
+    card = zoo.publish(
+        model,
+        name,
+        {
+            "family": family,
+            "dataset": dataset_description,
+            "metric": {**metric, "value": None},
+            "command": command,
+            "training_time": training_time,
+            "hardware": machine(),
+            "notes": notes,
+            **({"sample_defaults": sample_defaults} if sample_defaults else {}),
+        },
+        storage=storage,
+    )
+    # The figure is measured on the shipped file, as `kerasgen eval` loads it: float32, from the zoo.
+    precision.set_policy("float32")
+    shipped = zoo.load(name)
+    value = evaluation.measure(shipped, metric)
+    card["metric"] = {**metric, "value": round(value, 4), **(report(shipped) if report else {})}
+    zoo.write_card(card)
+    print(card)
+    return card

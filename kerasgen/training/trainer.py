@@ -1,0 +1,319 @@
+"""One training run for any family: data, model, callbacks, resume, save.
+
+Plain ``model.fit`` underneath; ``train`` only wires the parts together the same way for every family (read from its
+``kerasgen.families`` description): BackupAndRestore so a killed run resumes, TensorBoard, samples per temperature,
+a stop on non-finite loss, progress, an atomic final save.
+"""
+
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from kerasgen import callbacks as kg_callbacks
+from kerasgen import data, distribute, families, precision
+from kerasgen.checks import check_real
+from kerasgen.saving import BackupAndRestore, atomic_save, float32_copy, policy_copy
+from kerasgen.text import CharTokenizer, WordTokenizer
+from kerasgen.training.schedules import epoch_decay, is_epoch_schedule, learning_rate_schedule, make_optimizer
+
+TOKENIZERS = {"char": CharTokenizer, "word": WordTokenizer}
+# What a run uses unless told otherwise, by the kind of data it reads.
+KIND_DEFAULTS = {
+    families.TEXT: {"batch_size": 64, "temperatures": (0.5, 1.0), "clipnorm": 5.0},
+    families.IMAGES: {"batch_size": 128, "temperatures": (0.7, 1.0), "clipnorm": None},
+    families.POINTS: {"batch_size": 128, "temperatures": (0.7, 1.0), "clipnorm": None},
+}
+POINT_SETS = ("moons",)
+
+
+def train(
+    family,
+    data_name=None,
+    *,
+    data_dir=None,
+    epochs=10,
+    batch_size=None,
+    steps_per_epoch=None,
+    learning_rate=1e-3,
+    schedule="constant",
+    warmup_steps=0,
+    optimizer="adam",
+    clipnorm="auto",
+    global_clipnorm=None,
+    init=None,
+    model_kwargs=None,
+    logdir=None,
+    backup_dir=None,
+    out=None,
+    policy="auto",
+    strategy="default",
+    temperatures=None,
+    prompt=None,
+    seed=0,
+    verbose="auto",
+    level="char",
+    seq_len=128,
+    max_vocab=10000,
+    carry_state=False,
+    extend_vocabulary=False,
+    image_size=None,
+):
+    """Train a model of ``family`` (a name or a ``families.Family``) on ``data_name``; returns (model, history).
+
+    ``data_name``: a data set name or a path (default: the family's own data set). Text families read a corpus
+    (``level`` char or word tokens, windows of ``seq_len``; ``carry_state``: contiguous streams with the recurrent
+    state carried across batches, reset each epoch); image families read uint8 images (a folder at
+    ``image_size``); ``moons`` is 2-D points. With ``init`` (a zoo name or ``.keras`` path) training starts from
+    that model rebuilt under ``policy``: ``model_kwargs`` then change only settings that keep the weights, a text
+    model keeps its tokenizer (a warning gives the share of unknown tokens) unless ``extend_vocabulary`` adds the
+    text's unseen tokens. ``backup_dir`` (default ``logdir/backup``) holds the resume checkpoint: run the same call
+    again after a crash. ``optimizer`` ``adam`` or ``sgd``; ``clipnorm`` (``auto``: 5 for text, none otherwise)
+    clips each variable's gradient, ``global_clipnorm`` all of them together; ``schedule`` ``constant``,
+    ``cosine`` (with ``warmup_steps``) or a per-epoch schedule of ``epoch_decay``. ``verbose``: ``auto`` shows a
+    live progress bar on a terminal and a ``ProgressLog`` line every 5% of an epoch otherwise, or ``fit``'s values.
+    """
+    family = families.get(family)
+    data_name = family.default_data if data_name is None else data_name
+    kind = _data_kind(family, data_name)
+    defaults = KIND_DEFAULTS[kind]
+    batch_size = defaults["batch_size"] if batch_size is None else batch_size
+    clipnorm = defaults["clipnorm"] if clipnorm == "auto" else clipnorm
+    temperatures = defaults["temperatures"] if temperatures is None else temperatures
+    _check_run_args(family, kind, learning_rate, out, schedule, level, carry_state, extend_vocabulary, image_size,
+                    init)
+
+    keras.utils.set_random_seed(seed)
+    policy = precision.set_policy(policy)
+    strategy = distribute.get_strategy(strategy)
+    chief = distribute.is_chief(strategy)
+    verbose = verbose if chief else 0  # one progress log per cluster: the chief's
+    with strategy.scope():
+        initial = _initial_model(init, policy, model_kwargs)
+        if kind == families.TEXT:
+            model, train_ds, validation_ds = _text_run(family, data_name, data_dir, initial, init, model_kwargs, level,
+                                                       seq_len, batch_size, max_vocab, carry_state,
+                                                       extend_vocabulary, seed)
+        else:
+            model, train_ds, validation_ds = _array_run(family, kind, data_name, data_dir, initial, init,
+                                                        model_kwargs, batch_size, image_size, seed)
+        total_steps = epochs * (steps_per_epoch or int(train_ds.cardinality()))
+        rate = learning_rate_schedule(learning_rate, schedule, total_steps, warmup_steps)
+        family.compile_model(
+            model, lambda r: make_optimizer(optimizer, r, clipnorm, global_clipnorm, **family.optimizer_options), rate
+        )
+        example = next(iter(train_ds))
+        example = example[0] if isinstance(example, tuple) else example
+        model.build((None, *example.shape[1:]))  # BackupAndRestore restores into built models only (and optimizers)
+        if carry_state:
+            model.carry_state(batch_size)
+
+    callbacks = _run_callbacks(model, logdir, backup_dir, temperatures, prompt, verbose,
+                               samples=family.samples and kind != families.POINTS)
+    if carry_state:
+        callbacks.insert(0, kg_callbacks.ResetCarriedState())
+    if is_epoch_schedule(schedule):
+        callbacks.append(keras.callbacks.LearningRateScheduler(epoch_decay(learning_rate, schedule, epochs)))
+
+    start = time.time()
+    history = model.fit(
+        train_ds, validation_data=validation_ds if family.validation else None, epochs=epochs,
+        steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=fit_verbosity(verbose),
+        shuffle=False,  # the tf.data pipeline shuffles; fit's shuffle would only warn that it ignores itself
+    )
+    history.seconds = time.time() - start
+    history.policy = policy
+    if out and chief:
+        atomic_save(float32_copy(model), out)
+    return model, history
+
+
+def train_text(family, text=None, **kwargs):
+    """``train`` on a text corpus (``text``: a data set name or a file)."""
+    return train(family, text, **kwargs)
+
+
+def train_images(family, dataset=None, **kwargs):
+    """``train`` on images (``dataset``: ``mnist``, ``fashion_mnist`` or a folder) or 2-D points (``moons``)."""
+    return train(family, dataset, **kwargs)
+
+
+def _data_kind(family, data_name):
+    if family.kind == families.TEXT:
+        return families.TEXT
+    kind = families.POINTS if data_name in POINT_SETS else families.IMAGES
+    if not family.reads(kind):
+        readers = [name for name in families.names() if families.get(name).reads(kind)]
+        raise ValueError(f"dataset {data_name!r} holds {'2-D points' if kind == families.POINTS else 'images'}, "
+                         f"which the {family.name} family does not model (use {', '.join(readers) or 'none'})")
+    return kind
+
+
+def _initial_model(init, policy, model_kwargs):
+    """The ``init`` model rebuilt under the run's policy with ``model_kwargs`` applied, or None."""
+    if not init:
+        return None
+    from kerasgen import zoo
+
+    return policy_copy(zoo.load_model(init), policy, changes=model_kwargs)
+
+
+def _text_run(family, text, data_dir, initial, init, model_kwargs, level, seq_len, batch_size, max_vocab,
+              carry_state, extend_vocabulary, seed):
+    """(model, train batches, validation batches) for a text family."""
+    train_split, validation_split = data.load_text(text, "train", data_dir), data.load_text(text, "validation", data_dir)
+    if initial is not None:
+        model = _fit_vocabulary(initial, init, text, train_split, extend_vocabulary)
+    else:
+        tokenizer = (CharTokenizer.from_text(train_split) if level == "char"
+                     else WordTokenizer.from_text(train_split, max_vocab=max_vocab))
+        model = family.build(tokenizer, **(model_kwargs or {}))
+    tokenizer = model.tokenizer
+    if carry_state:
+        if not hasattr(model, "carry_state"):
+            raise ValueError(f"carry_state needs a recurrent model; {family.name!r} has no state to carry")
+        train_ds = data.text_streams(train_split, tokenizer, seq_len, batch_size, name=f"the train split of {text}")
+    else:
+        train_ds = data.text_windows(train_split, tokenizer, seq_len, batch_size, seed=seed,
+                                     name=f"the train split of {text}")
+    validation_ds = data.text_windows(validation_split, tokenizer, seq_len, batch_size, shuffle=False,
+                                      name=f"the validation split of {text}")
+    return model, train_ds, validation_ds
+
+
+def _array_run(family, kind, dataset, data_dir, initial, init, model_kwargs, batch_size, image_size, seed):
+    """(model, train batches, validation batches) for a family that reads arrays: images or 2-D points."""
+    import tensorflow as tf
+
+    expected = getattr(initial, "image_shape", None)
+    if kind == families.POINTS:
+        from kerasgen.toy_data import moons
+
+        train_x, test_x = moons("train"), moons("validation")
+        train_y = test_y = None
+    else:
+        if image_size is None and expected is not None and dataset not in data.IMAGE_SETS:
+            image_size = tuple(expected[:2])  # a folder read at the size the model was trained on
+        train_x, train_y = data.load_image_arrays(dataset, "train", data_dir, image_size=image_size)
+        test_x, test_y = data.load_image_arrays(dataset, "test", data_dir, image_size=image_size)
+        if initial is not None and (expected is None or tuple(expected) != train_x.shape[1:]):
+            takes = f"images of shape {tuple(expected)}" if expected is not None else "2-D points"
+            raise ValueError(f"{init} takes {takes}; {dataset} holds images of shape {train_x.shape[1:]} "
+                             "(a folder's channels come from its first image)")
+        train_x, test_x = train_x.astype(np.float32) / 255.0, test_x.astype(np.float32) / 255.0
+    if family.labels and train_y is None:
+        raise ValueError(f"the {family.name} family learns labels: {dataset} has none (a flat folder); put each "
+                         "class's images in a sub-folder of its own")
+    model = initial if initial is not None else family.build(train_x.shape[1:], **(model_kwargs or {}))
+
+    if family.labels:
+        train_ds = tf.data.Dataset.from_tensor_slices((train_x, train_y.astype(np.int32)))
+        validation = (test_x, test_y.astype(np.int32))
+    else:
+        train_ds = tf.data.Dataset.from_tensor_slices(train_x)
+        validation = family.validation_transform(test_x) if family.validation_transform else test_x
+    train_ds = train_ds.shuffle(len(train_x), seed=seed, reshuffle_each_iteration=True)
+    if family.train_transform:
+        train_ds = train_ds.map(family.train_transform(seed))
+    train_ds = train_ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    validation_ds = tf.data.Dataset.from_tensor_slices(validation).batch(500).prefetch(tf.data.AUTOTUNE)
+    return model, train_ds, validation_ds
+
+
+def _fit_vocabulary(model, init, text, train_split, extend):
+    """``model``, or with ``extend`` a copy that also knows the tokens of ``train_split`` it has never seen."""
+    from kerasgen.text import describe_tokens
+
+    unseen = model.tokenizer.unseen_tokens(train_split)
+    if not unseen:
+        return model
+    if extend:
+        model = model.extend_vocabulary(unseen)
+        print(f"extended the vocabulary of {init} by {len(unseen)} tokens: {describe_tokens(unseen)}", flush=True)
+        return model
+    share = model.tokenizer.unknown_share(train_split)
+    warnings.warn(
+        f"{100 * share:.2f}% of the tokens of {text} are outside the vocabulary of {init} and are read as its "
+        f"unknown token ({describe_tokens(unseen)}); extend_vocabulary=True (--extend-vocab) adds them",
+        UserWarning, stacklevel=4,  # train's caller
+    )
+    return model
+
+
+def _run_callbacks(model, logdir, backup_dir, temperatures, prompt, verbose, samples):
+    """Stop on non-finite loss, resume checkpoint, TensorBoard, samples per temperature, precision monitor, progress.
+
+    In a multi-worker cluster only the chief reads and writes checkpoints,
+    logs and samples; the other workers write nothing and start from the chief's state.
+    """
+    backup_dir = backup_dir or (os.path.join(logdir, "backup") if logdir else None)
+    callbacks = [kg_callbacks.StopOnNonFiniteLoss(backup_dir)]
+    chief = distribute.is_chief(model.distribute_strategy)
+    if backup_dir and chief:
+        # Kept after the last epoch: running the same command again republishes instead of retraining.
+        callbacks.append(BackupAndRestore(backup_dir, double_checkpoint=True, delete_checkpoint=False))
+    callbacks.append(distribute.SyncWithChief())  # multi-worker: every worker starts from the chief's state
+    if not chief:
+        return callbacks
+    if logdir:
+        _check_writable(logdir)
+        callbacks.append(keras.callbacks.TensorBoard(logdir))
+        if hasattr(model, "tokenizer"):
+            callbacks.append(kg_callbacks.EmbeddingProjector(logdir))
+    if samples:
+        callbacks.append(
+            kg_callbacks.TemperatureSampler(temperatures, log_dir=logdir, prompt=prompt, max_new_tokens=200,
+                                            verbose=verbose)
+        )
+    if precision.uses_loss_scaling():
+        callbacks.append(kg_callbacks.MixedPrecisionMonitor(logdir))
+    if verbose == "auto" and not sys.stdout.isatty():
+        callbacks.append(kg_callbacks.ProgressLog())  # last: its lines include what the others add to the logs
+    return callbacks
+
+
+def fit_verbosity(verbose):
+    """``fit``'s ``verbose`` for a run's: ``auto`` is Keras's live bar on a terminal, else 0 (``ProgressLog`` prints)."""
+    if verbose == "auto":
+        return 1 if sys.stdout.isatty() else 0
+    return verbose
+
+
+def _check_run_args(family, kind, learning_rate, out, schedule, level, carry_state, extend_vocabulary, image_size,
+                    init):
+    """Arguments that would otherwise fail only after training, or make it diverge at once."""
+    check_real(learning_rate, "learning_rate", 0, open_below=True)
+    if out is not None:
+        if not str(out).endswith(".keras"):
+            raise ValueError(f"out must be a path ending in .keras, got {str(out)!r}")
+        _check_writable(Path(out).parent, "out folder")
+    if schedule != "constant" and not family.epoch_schedules:
+        raise ValueError(f"schedule {schedule!r} needs a single optimizer; {family.name} trains several "
+                         "(use 'constant')")
+    if kind == families.TEXT:
+        if level not in TOKENIZERS:
+            raise ValueError(f"level must be one of {', '.join(TOKENIZERS)}; got {level!r}")
+        if image_size is not None:
+            raise ValueError(f"image_size applies to image families, not to {family.name}")
+        if extend_vocabulary and not init:
+            raise ValueError("extend_vocabulary grows the vocabulary of an initial model: give init=... too")
+    elif carry_state or extend_vocabulary:
+        raise ValueError(f"{'carry_state' if carry_state else 'extend_vocabulary'} applies to text families, "
+                         f"not to {family.name}")
+
+
+def _check_writable(directory, name="log dir"):
+    path = Path(directory)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{name} {str(directory)!r} is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".kerasgen-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise ValueError(f"{name} {str(directory)!r} is not writable: {error.strerror}") from None
