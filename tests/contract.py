@@ -63,28 +63,41 @@ def protocol_outputs(model, x):
     raise TypeError(f"{type(model).__name__} implements neither protocol")
 
 
-def _fresh_process_outputs(path, x, tmp_path):
-    """Load ``path`` in a new Python process with ``safe_mode=True`` and return its protocol outputs."""
-    np.save(tmp_path / "x.npy", x)
-    script = textwrap.dedent(
-        f"""
-        import sys
-        sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
-        import keras, numpy as np
-        import kerasgen.models
-        from contract import optimizer_state, protocol_outputs
-        model = keras.saving.load_model({str(path)!r}, safe_mode=True)
-        outputs = protocol_outputs(model, np.load({str(tmp_path / "x.npy")!r}))
-        outputs["optimizer_variables"] = optimizer_state(model)
-        np.savez({str(tmp_path / "loaded.npz")!r}, **outputs)
-        """
-    )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return dict(np.load(tmp_path / "loaded.npz"))
+class _FreshProcess:
+    """Loads ``path`` in a new Python process with ``safe_mode=True`` and saves its protocol outputs; it runs while
+    this process goes on with the other checks, and ``outputs()`` waits for it."""
+
+    def __init__(self, path, x, tmp_path):
+        np.save(tmp_path / "x.npy", x)
+        self.result_path = tmp_path / "loaded.npz"
+        script = textwrap.dedent(
+            f"""
+            import sys
+            sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
+            import keras, numpy as np
+            import kerasgen.models
+            from contract import optimizer_state, protocol_outputs
+            model = keras.saving.load_model({str(path)!r}, safe_mode=True)
+            outputs = protocol_outputs(model, np.load({str(tmp_path / "x.npy")!r}))
+            outputs["optimizer_variables"] = optimizer_state(model)
+            np.savez({str(self.result_path)!r}, **outputs)
+            """
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+
+    def outputs(self):
+        try:
+            _, stderr = self.process.communicate(timeout=300)
+        finally:
+            self.process.kill()
+        assert self.process.returncode == 0, stderr[-3000:]
+        return dict(np.load(self.result_path))
 
 
-def check_fit_and_round_trip(spec, tmp_path):
+def fit_and_start_round_trip(spec, tmp_path):
+    """Fit a fresh model (its loss must fall), save it and start loading it elsewhere; returns a check to run later."""
     keras.utils.set_random_seed(SEED)
     model = spec.build()
     spec.compile(model, keras.optimizers.Adam(spec.learning_rate))
@@ -95,16 +108,20 @@ def check_fit_and_round_trip(spec, tmp_path):
 
     path = tmp_path / "model.keras"
     model.save(path)
-    loaded = _fresh_process_outputs(path, spec.x, tmp_path)
-    original = protocol_outputs(model, spec.x)
-    for key, value in original.items():
-        if value.dtype.kind in "fc":
-            np.testing.assert_allclose(loaded[key], value, rtol=1e-5, atol=1e-6, err_msg=key)
-        else:
-            np.testing.assert_array_equal(loaded[key], value, err_msg=key)
-    state = optimizer_state(model)
+    fresh = _FreshProcess(path, spec.x, tmp_path)
+    original, state = protocol_outputs(model, spec.x), optimizer_state(model)
     assert state.size, "the model holds no optimizer state to compare"
-    np.testing.assert_allclose(loaded["optimizer_variables"], state, rtol=1e-6, err_msg="optimizer state")
+
+    def check_round_trip():
+        loaded = fresh.outputs()
+        for key, value in original.items():
+            if value.dtype.kind in "fc":
+                np.testing.assert_allclose(loaded[key], value, rtol=1e-5, atol=1e-6, err_msg=key)
+            else:
+                np.testing.assert_array_equal(loaded[key], value, err_msg=key)
+        np.testing.assert_allclose(loaded["optimizer_variables"], state, rtol=1e-6, err_msg="optimizer state")
+
+    return check_round_trip
 
 
 def check_mixed_precision(spec):
@@ -137,12 +154,13 @@ def check_mirrored_equivalence(spec):
     keras.utils.set_random_seed(SEED)
     single = spec.build()
     spec.compile(single, keras.optimizers.SGD(spec.learning_rate))
-    single.fit(spec.x[:2], None if spec.y is None else spec.y[:2], epochs=1, verbose=0)  # build all variables
+    # A first step builds every variable (the batch size of the compared step: one trace per model).
+    single.fit(spec.x, spec.y, batch_size=len(spec.x), epochs=1, shuffle=False, verbose=0)
     start = [np.array(w) for w in single.get_weights()]
     with two_device_strategy().scope():
         mirrored = spec.build()
         spec.compile(mirrored, keras.optimizers.SGD(spec.learning_rate))
-    mirrored.fit(spec.x[:2], None if spec.y is None else spec.y[:2], epochs=1, verbose=0)
+    mirrored.fit(spec.x, spec.y, batch_size=len(spec.x), epochs=1, shuffle=False, verbose=0)
     mirrored.set_weights(start)
     single.set_weights(start)
     for model in (single, mirrored):
@@ -155,6 +173,7 @@ def check_mirrored_equivalence(spec):
 
 
 def run_model_contract(spec, tmp_path):
-    check_fit_and_round_trip(spec, tmp_path)
+    check_round_trip = fit_and_start_round_trip(spec, tmp_path)  # the fresh process loads while the rest runs
     check_mixed_precision(spec)
     check_mirrored_equivalence(spec)
+    check_round_trip()

@@ -342,12 +342,16 @@ def test_image_folder_errors(tmp_path):
 
 # --- offline: fail fast -----------------------------------------------------------------------------------------
 
+# Waiting on the network would take minutes (TFDS retries); the first tfds.load in a process also imports and
+# registers the builders, which alone takes 5-15 s on a loaded two-core machine.
+FAST = 45
+
 
 def test_offline_mnist_fails_fast_with_a_helpful_message(offline):
     start = time.monotonic()
     with pytest.raises(DataNotFoundError) as error:
         data.load_images("mnist", "test")
-    assert time.monotonic() - start < 10
+    assert time.monotonic() - start < FAST
     message = str(error.value)
     assert "KERASGEN_DATA_DIR" in message
     assert "mnist/t10k-images-idx3-ubyte.gz" in message
@@ -359,7 +363,7 @@ def test_offline_ptb_fails_fast_with_a_helpful_message(offline):
     start = time.monotonic()
     with pytest.raises(DataNotFoundError) as error:
         data.load_text("ptb", "test")
-    assert time.monotonic() - start < 10
+    assert time.monotonic() - start < FAST
     assert "KERASGEN_DATA_DIR" in str(error.value)
     assert "ptb/ptb.test.txt" in str(error.value)
     assert offline
@@ -369,7 +373,7 @@ def test_offline_tiny_shakespeare_fails_fast(offline):
     start = time.monotonic()
     with pytest.raises(DataNotFoundError, match="KERASGEN_DATA_DIR"):
         data.load_text("tiny_shakespeare", "train")
-    assert time.monotonic() - start < 10
+    assert time.monotonic() - start < FAST
 
 
 def test_offline_with_a_data_dir_missing_the_files(offline, tmp_path):
