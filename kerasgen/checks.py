@@ -72,3 +72,38 @@ def check_images(images, image_shape, name="images"):
     if images.size and not (images.min() >= 0 and images.max() <= 1):
         raise ValueError(f"{name} must lie in [0, 1], got values in [{images.min()}, {images.max()}]")
     return images.astype(np.float32)
+
+
+def check_labels(labels, n, num_classes):
+    """Class labels for ``n`` samples as an int32 array (n,), or None for unconditional sampling.
+
+    ``labels``: None, one int (every sample), or a sequence of ``n`` ints, each in [0, num_classes).
+    ``num_classes`` None means the model is unconditional, which takes no labels.
+    """
+    if labels is None:
+        return None
+    if num_classes is None:
+        raise ValueError("this model is unconditional (trained without labels): sample it without labels")
+    if isinstance(labels, bool) or isinstance(labels, (str, bytes)):
+        raise TypeError(f"labels must be an int or a sequence of ints, got {type(labels).__name__}")
+    if isinstance(labels, numbers.Integral):
+        array = np.full(n, int(labels))
+    else:
+        array = np.asarray(labels)
+        if array.ndim != 1:
+            raise ValueError(f"labels must be one int or a sequence of {n} ints, got an array of shape {array.shape}")
+        if array.size and not (np.issubdtype(array.dtype, np.integer) and array.dtype != np.bool_):
+            raise TypeError(f"labels must be ints, got {array.dtype} values")
+        if len(array) != n:
+            raise ValueError(f"labels must hold one label per sample: {n} samples but {len(array)} labels")
+    out_of_range = array[(array < 0) | (array >= num_classes)]
+    if out_of_range.size:
+        raise ValueError(f"labels must be in [0, {num_classes - 1}] (the model's {num_classes} classes), "
+                         f"got {int(out_of_range[0])}")
+    return array.astype(np.int32)
+
+
+def balanced_labels(n, num_classes):
+    """``n`` labels in class order (all 0s, then all 1s, ...), each class's count within one of ``n / num_classes``."""
+    num_classes = check_positive_int(num_classes, "num_classes")
+    return (np.arange(check_positive_int(n, "n"), dtype=np.int64) * num_classes // n).astype(np.int32)

@@ -47,7 +47,9 @@ class Family:
     its data must have them. ``validation``: whether ``fit`` reports a validation loss. ``samples``: whether
     the run logs samples each epoch (the model generates). ``epoch_schedules``: whether per-epoch learning
     rates apply (a family with several optimizers sets them itself). ``datasets`` names the data sets it reads
-    besides its ``kind``'s own (``moons`` for points).
+    besides its ``kind``'s own (``moons`` for points). ``conditional``: the family also has a class-conditional
+    form, built with ``num_classes=k`` (``build(shape, num_classes=k)``); its models then take
+    ``sample(n, labels=...)`` and an unconditional one offers ``with_classes(k)``.
     """
 
     name: str
@@ -64,6 +66,7 @@ class Family:
     samples: bool = True
     epoch_schedules: bool = True
     datasets: tuple = ()
+    conditional: bool = False
     description: str = ""
 
     def __post_init__(self):
@@ -181,7 +184,7 @@ def _builtins():
         Family("realnvp", IMAGES, lambda shape, **options: _model("RealNVP")(image_shape=shape, **options), "mnist",
                datasets=(POINTS,), description="RealNVP normalizing flow on images or 2-D points"),
         Family("diffusion", IMAGES, lambda shape, **options: _model("DiffusionModel")(image_shape=shape, **options),
-               "mnist", description="denoising diffusion U-Net"),
+               "mnist", conditional=True, description="denoising diffusion U-Net (class-conditional with guidance)"),
     )
 
 

@@ -189,18 +189,29 @@ class UNet(keras.layers.Layer):
     matching down block's output too (concatenated). With ``attention=True`` a
     self-attention layer sits between the lowest level's down and up blocks.
     The output convolution starts at zero and runs in float32.
+
+    With ``num_classes``, ``unet(noisy_images, timesteps, labels)`` also reads a class label per image: a learned
+    label embedding is added to the timestep embedding. Label ``num_classes`` (or ``labels=None``) is "no
+    class", the unconditional input of classifier-free guidance. The label embedding starts at zero, so a
+    conditional U-Net given an unconditional one's weights computes what that one did.
     """
 
-    def __init__(self, channels, widths=(32, 64, 96), block_depth=2, attention=False, **kwargs):
+    def __init__(self, channels, widths=(32, 64, 96), block_depth=2, attention=False, num_classes=None, **kwargs):
         super().__init__(**kwargs)
         self.channels = channels
         self.widths = tuple(widths)
         self.block_depth = block_depth
         self.attention = attention
+        self.num_classes = num_classes
         embedding_dim = 4 * self.widths[0]
         self.timestep_embedding = SinusoidalEmbedding(self.widths[0], name="timestep_embedding")
         self.embedding_hidden = keras.layers.Dense(embedding_dim, activation="silu", name="embedding_hidden")
         self.embedding_output = keras.layers.Dense(embedding_dim, name="embedding_output")
+        self.label_embedding = None
+        if num_classes is not None:
+            self.label_embedding = keras.layers.Embedding(
+                num_classes + 1, embedding_dim, embeddings_initializer="zeros", name="label_embedding"
+            )
         self.stem = keras.layers.Conv2D(self.widths[0], 3, padding="same", name="stem")
         # Each list holds its blocks in the order the forward pass uses them.
         levels = list(enumerate(self.widths))
@@ -216,8 +227,12 @@ class UNet(keras.layers.Layer):
             channels, 3, padding="same", kernel_initializer="zeros", dtype="float32", name="output_conv"
         )
 
-    def call(self, noisy_images, timesteps):
+    def call(self, noisy_images, timesteps, labels=None):
         embedding = self.embedding_output(self.embedding_hidden(self.timestep_embedding(timesteps)))
+        if self.label_embedding is not None:
+            if labels is None:
+                labels = tf.fill(tf.shape(timesteps)[:1], self.num_classes)
+            embedding = embedding + ops.cast(self.label_embedding(labels), embedding.dtype)
         x = self.stem(noisy_images)
         skips = []
         down_blocks, downsamples = iter(self.down_blocks), iter(self.downsamples)
@@ -237,7 +252,7 @@ class UNet(keras.layers.Layer):
                 x = next(upsamples)(x, skips[-1])  # to the size of the level above
         return self.output_conv(ops.silu(self.output_norm(x)))
 
-    def compute_output_shape(self, noisy_images_shape, timesteps_shape):
+    def compute_output_shape(self, noisy_images_shape, timesteps_shape, labels_shape=None):
         return tuple(noisy_images_shape[:-1]) + (self.channels,)
 
     def get_config(self):
@@ -247,4 +262,5 @@ class UNet(keras.layers.Layer):
             "widths": list(self.widths),
             "block_depth": self.block_depth,
             "attention": self.attention,
+            "num_classes": self.num_classes,
         }

@@ -62,13 +62,16 @@ def train(
     carry_state=False,
     extend_vocabulary=False,
     image_size=None,
+    conditional=False,
 ):
     """Train a model of ``family`` (a name or a ``families.Family``) on ``data_name``; returns (model, history).
 
     ``data_name``: a data set name or a path (default: the family's own data set). Text families read a corpus
     (``level`` char or word tokens, windows of ``seq_len``; ``carry_state``: contiguous streams with the recurrent
     state carried across batches, reset each epoch); image families read uint8 images (a folder at
-    ``image_size``); ``moons`` is 2-D points. With ``init`` (a zoo name or ``.keras`` path) training starts from
+    ``image_size``); ``moons`` is 2-D points. ``conditional``: a family with a class-conditional form learns the
+    data set's labels (a folder's class sub-folders) and samples by class; an unconditional ``init`` model is
+    turned into a conditional one with its weights kept. With ``init`` (a zoo name or ``.keras`` path) training starts from
     that model rebuilt under ``policy``: ``model_kwargs`` then change only settings that keep the weights, a text
     model keeps its tokenizer (a warning gives the share of unknown tokens) unless ``extend_vocabulary`` adds the
     text's unseen tokens. ``backup_dir`` (default ``logdir/backup``) holds the resume checkpoint: run the same call
@@ -85,7 +88,7 @@ def train(
     clipnorm = defaults["clipnorm"] if clipnorm == "auto" else clipnorm
     temperatures = defaults["temperatures"] if temperatures is None else temperatures
     _check_run_args(family, kind, learning_rate, out, schedule, level, carry_state, extend_vocabulary, image_size,
-                    init)
+                    init, conditional)
 
     keras.utils.set_random_seed(seed)
     policy = precision.set_policy(policy)
@@ -100,7 +103,7 @@ def train(
                                                        extend_vocabulary, seed)
         else:
             model, train_ds, validation_ds = _array_run(family, kind, data_name, data_dir, initial, init,
-                                                        model_kwargs, batch_size, image_size, seed)
+                                                        model_kwargs, batch_size, image_size, seed, conditional)
         total_steps = epochs * (steps_per_epoch or int(train_ds.cardinality()))
         rate = learning_rate_schedule(learning_rate, schedule, total_steps, warmup_steps)
         family.compile_model(
@@ -185,7 +188,8 @@ def _text_run(family, text, data_dir, initial, init, model_kwargs, level, seq_le
     return model, train_ds, validation_ds
 
 
-def _array_run(family, kind, dataset, data_dir, initial, init, model_kwargs, batch_size, image_size, seed):
+def _array_run(family, kind, dataset, data_dir, initial, init, model_kwargs, batch_size, image_size, seed,
+               conditional=False):
     """(model, train batches, validation batches) for a family that reads arrays: images or 2-D points."""
     import tensorflow as tf
 
@@ -205,12 +209,21 @@ def _array_run(family, kind, dataset, data_dir, initial, init, model_kwargs, bat
             raise ValueError(f"{init} takes {takes}; {dataset} holds images of shape {train_x.shape[1:]} "
                              "(a folder's channels come from its first image)")
         train_x, test_x = train_x.astype(np.float32) / 255.0, test_x.astype(np.float32) / 255.0
-    if family.labels and train_y is None:
-        raise ValueError(f"the {family.name} family learns labels: {dataset} has none (a flat folder); put each "
+    labelled = family.labels or conditional
+    if labelled and train_y is None:
+        learns = "learns labels" if family.labels else "learns labels when conditional"
+        raise ValueError(f"the {family.name} family {learns}: {dataset} has none (a flat folder); put each "
                          "class's images in a sub-folder of its own")
-    model = initial if initial is not None else family.build(train_x.shape[1:], **(model_kwargs or {}))
+    options = dict(model_kwargs or {})
+    if conditional:
+        num_classes = int(max(train_y.max(), test_y.max() if len(test_y) else 0)) + 1
+        if initial is not None:
+            initial = _conditional_initial(initial, init, num_classes, dataset)
+        else:
+            options["num_classes"] = num_classes
+    model = initial if initial is not None else family.build(train_x.shape[1:], **options)
 
-    if family.labels:
+    if labelled:
         train_ds = tf.data.Dataset.from_tensor_slices((train_x, train_y.astype(np.int32)))
         validation = (test_x, test_y.astype(np.int32))
     else:
@@ -222,6 +235,16 @@ def _array_run(family, kind, dataset, data_dir, initial, init, model_kwargs, bat
     train_ds = train_ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
     validation_ds = tf.data.Dataset.from_tensor_slices(validation).batch(500).prefetch(tf.data.AUTOTUNE)
     return model, train_ds, validation_ds
+
+
+def _conditional_initial(initial, init, num_classes, dataset):
+    """The ``init`` model able to learn ``num_classes`` classes: itself when it has them, else a conditional copy."""
+    held = getattr(initial, "num_classes", None)
+    if held is None:
+        return initial.with_classes(num_classes)
+    if held < num_classes:
+        raise ValueError(f"{init} knows {held} classes; {dataset} has {num_classes}")
+    return initial
 
 
 def _fit_vocabulary(model, init, text, train_split, extend):
@@ -284,9 +307,13 @@ def fit_verbosity(verbose):
 
 
 def _check_run_args(family, kind, learning_rate, out, schedule, level, carry_state, extend_vocabulary, image_size,
-                    init):
+                    init, conditional=False):
     """Arguments that would otherwise fail only after training, or make it diverge at once."""
     check_real(learning_rate, "learning_rate", 0, open_below=True)
+    if conditional and (not family.conditional or kind != families.IMAGES):
+        able = [f.name for f in map(families.get, families.names()) if f.conditional]
+        raise ValueError(f"{family.name} on {kind} has no class-conditional form (conditional families: "
+                         f"{', '.join(able) or 'none'})")
     if out is not None:
         if not str(out).endswith(".keras"):
             raise ValueError(f"out must be a path ending in .keras, got {str(out)!r}")
