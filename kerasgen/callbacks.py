@@ -39,12 +39,13 @@ class TemperatureSampler(keras.callbacks.Callback):
     The same ``seed`` every epoch shows how one sample evolves. ``temperatures``
     is one number or a sequence of them. Samples are logged at TensorBoard step
     ``epoch`` (0-based, the step of keras's epoch scalars); printed headers and
-    PNG names count epochs from 1.
+    PNG names count epochs from 1. A class-conditional model (``num_classes``)
+    draws a grid of one row per class, ``per_class`` images each.
     """
 
     def __init__(
         self, temperatures=(0.5, 1.0), every=1, log_dir=None, prompt=None, num_images=16, max_new_tokens=200,
-        seed=0, verbose=1,
+        seed=0, verbose=1, per_class=8,
     ):
         super().__init__()
         self.temperatures = _temperature_tuple(temperatures)
@@ -55,6 +56,7 @@ class TemperatureSampler(keras.callbacks.Callback):
         self.max_new_tokens = check_positive_int(max_new_tokens, "max_new_tokens")
         self.seed = seed
         self.verbose = verbose
+        self.per_class = check_positive_int(per_class, "per_class")
         self._writer = None
 
     def _summary_writer(self):
@@ -89,9 +91,15 @@ class TemperatureSampler(keras.callbacks.Callback):
 
     def _log_images(self, epoch):
         writer = self._summary_writer()
+        classes = getattr(self.model, "num_classes", None)
         for temperature in self.temperatures:
-            images = self.model.sample(self.num_images, temperature=temperature, seed=self.seed)
-            grid = image_grid(images)
+            if classes:
+                labels = np.repeat(np.arange(classes, dtype=np.int32), self.per_class)
+                images = self.model.sample(len(labels), temperature=temperature, seed=self.seed, labels=labels)
+                grid = image_grid(images, cols=self.per_class)
+            else:
+                images = self.model.sample(self.num_images, temperature=temperature, seed=self.seed)
+                grid = image_grid(images)
             if self.log_dir:
                 save_png(grid, os.path.join(self.log_dir, "samples", f"epoch{epoch + 1:04d}_t{temperature}.png"))
             if writer:

@@ -84,7 +84,8 @@ def check_labels(labels, n, num_classes):
         return None
     if num_classes is None:
         raise ValueError("this model is unconditional (trained without labels): sample it without labels")
-    if isinstance(labels, bool) or isinstance(labels, (str, bytes)):
+    if isinstance(labels, (bool, str, bytes)) or (isinstance(labels, numbers.Real)
+                                                  and not isinstance(labels, numbers.Integral)):
         raise TypeError(f"labels must be an int or a sequence of ints, got {type(labels).__name__}")
     if isinstance(labels, numbers.Integral):
         array = np.full(n, int(labels))

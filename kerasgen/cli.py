@@ -59,14 +59,22 @@ def build_parser():
 
     sample = commands.add_parser("sample", help="sample images from an image model")
     sample.add_argument("name", help="zoo name or .keras file")
-    sample.add_argument("-n", type=int, default=64, help="number of images")
-    sample.add_argument("--out", required=True, help=".png for a grid, .npz for a uint8 data set")
+    sample.add_argument("-n", type=int, help="number of images (default 64; with --labels balanced and a .png, 8 per "
+                                             "class)")
+    sample.add_argument("--out", required=True, help=".png for a grid, .npz for a uint8 data set (with labels: x, y)")
     sample.add_argument("--temperature", type=float, default=1.0)
     sample.add_argument("--seed", type=int)
     sample.add_argument("--steps", type=_positive_int, help="denoising steps (diffusion models)")
     sample.add_argument("--sampler", help="ddim or ddpm (diffusion models)")
     sample.add_argument("--eta", type=float, help="DDIM noise, 0 to 1 (diffusion models; default: the zoo card's "
                                                    "sample_defaults, else 0)")
+    labels = sample.add_mutually_exclusive_group()
+    labels.add_argument("--label", type=int, help="class-conditional models: draw every image of this class")
+    labels.add_argument("--labels", help="class-conditional models: 'balanced' (each class in turn, a .png gets one "
+                                         "row per class) or one comma-separated class per image")
+    sample.add_argument("--guidance", type=float, help="classifier-free guidance weight with --label/--labels: 0 "
+                                                       "unconditional, 1 conditional, more sharpens the classes "
+                                                       "(default: the zoo card's sample_defaults, else 1)")
     sample.add_argument("--interpolate", action="store_true",
                         help="VAE: rows of images along the latent line between pairs of test images")
     sample.add_argument("--data", help="--interpolate: the data set or image folder whose test images the rows join "
@@ -99,6 +107,9 @@ def build_parser():
     train.add_argument("--init", help="zoo name or .keras file to start from (keeps its tokenizer)")
     train.add_argument("--extend-vocab", action="store_true",
                        help="text models with --init: add the text's unseen characters or words to the vocabulary")
+    train.add_argument("--conditional", action="store_true",
+                       help="learn the data's classes (diffusion): sample by class afterwards; with --init an "
+                            "unconditional model keeps its weights and gains the classes")
     train.add_argument("--logdir", help="TensorBoard logs and the resume checkpoint")
     train.add_argument("--out", help="where to save the trained model (.keras)")
     train.add_argument("--policy", default="auto", help="auto, float32, mixed_bfloat16 or mixed_float16")
@@ -180,16 +191,24 @@ def _sample(args):
 
     if not args.out.endswith((".png", ".npz")):
         raise UsageError(f"--out must end in .png or .npz, got {args.out!r}")
-    check_sample_args(args.n, args.temperature)
+    check_sample_args(64 if args.n is None else args.n, args.temperature)
     model = _load(args.name)
     if not isinstance(model, (ImageGenerator, PointGenerator)):
         raise UsageError(f"{args.name} is not an image model; use 'kerasgen generate'")
     points = isinstance(model, PointGenerator)
     if points and args.out.endswith(".png"):
         raise UsageError(f"{args.name} samples points, not images: use --out FILE.npz")
-    extra = {key: getattr(args, key) for key in ("steps", "sampler", "eta") if getattr(args, key) is not None}
+    labels, rows = _sample_labels(args, model)
+    extra = {key: getattr(args, key) for key in ("steps", "sampler", "eta", "guidance") if getattr(args, key) is not None}
+    if labels is None and "guidance" in extra:
+        raise UsageError("--guidance weighs the classes: give --label or --labels too")
     if not args.interpolate and args.name in zoo.names():  # the entry's measured best sampling settings
-        extra = {**zoo.info(args.name).get("sample_defaults", {}), **extra}
+        defaults = dict(zoo.info(args.name).get("sample_defaults", {}))
+        if labels is None:
+            defaults.pop("guidance", None)
+        extra = {**defaults, **extra}
+    if labels is not None:
+        extra["labels"] = labels
     for key in extra:
         if args.interpolate or key not in inspect.signature(model.sample).parameters:
             raise UsageError(f"--{key} applies to diffusion sampling only, not to {args.name} ({type(model).__name__})")
@@ -203,11 +222,44 @@ def _sample(args):
     if points:
         np.savez_compressed(args.out, points=np.asarray(images, np.float32))
     elif args.out.endswith(".png"):
-        save_png(image_grid(images, cols=8 if args.interpolate else None), args.out)
+        save_png(image_grid(images, cols=8 if args.interpolate else (len(images) // rows if rows else None)), args.out)
+    elif labels is not None:
+        np.savez_compressed(args.out, x=np.round(images * 255).astype(np.uint8), y=labels)
     else:
         np.savez_compressed(args.out, images=np.round(images * 255).astype(np.uint8))
     kind = "point" if points else "image"
     print(f"wrote {len(images)} {kind}{'' if len(images) == 1 else 's'} to {args.out}")
+
+
+def _sample_labels(args, model):
+    """(the label of each image or None, the grid's row count for one row per class or None); sets ``args.n``."""
+    from kerasgen.checks import balanced_labels, check_labels
+
+    if args.label is None and args.labels is None:
+        args.n = 64 if args.n is None else args.n
+        return None, None
+    num_classes = getattr(model, "num_classes", None)
+    flag = "--label" if args.label is not None else "--labels"
+    if num_classes is None:
+        raise UsageError(f"{args.name} is unconditional (trained without labels): drop {flag}")
+    if args.interpolate:
+        raise UsageError(f"{flag} draws new images; --interpolate walks between test images")
+    if args.label is not None:
+        args.n = 64 if args.n is None else args.n
+        return check_labels(args.label, args.n, num_classes), None
+    if args.labels == "balanced":
+        png = args.out.endswith(".png")
+        args.n = (8 * num_classes if png else 64) if args.n is None else args.n
+        if png and args.n % num_classes:
+            raise UsageError(f"a grid with one row per class needs -n to be a multiple of the {num_classes} classes "
+                             f"(got {args.n}; {8 * num_classes} gives 8 per class)")
+        return balanced_labels(args.n, num_classes), (num_classes if png else None)
+    try:
+        given = [int(label) for label in args.labels.split(",")]
+    except ValueError:
+        raise UsageError(f"--labels takes 'balanced' or comma-separated class numbers, got {args.labels!r}") from None
+    args.n = len(given) if args.n is None else args.n
+    return check_labels(given, args.n, num_classes), None
 
 
 def _interpolation_rows(model, args, steps=8):
@@ -267,6 +319,7 @@ def _train(args):
         steps_per_epoch=args.steps_per_epoch, seed=args.seed, batch_size=args.batch_size, level=args.level,
         seq_len=args.seq_len, max_vocab=args.max_vocab, prompt=args.prompt, carry_state=args.carry_state,
         extend_vocabulary=args.extend_vocab, image_size=args.image_size and tuple(args.image_size),
+        conditional=args.conditional,
     )
     if args.out and distribute.is_chief(model.distribute_strategy):  # other workers of a cluster save nothing
         print(f"saved {args.out}")

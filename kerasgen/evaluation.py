@@ -27,9 +27,11 @@ EVALUATORS = {
     "vae_nll": metrics.vae_nll,
     "point_nll": metrics.point_nll,
     "bits_per_dim": metrics.bits_per_dim,
+    "label_accuracy": metrics.label_accuracy,
+    "classification_accuracy_score": metrics.classification_accuracy_score,
 }
 # Metrics that draw samples and can report their progress.
-SAMPLING = {"frechet_distance"}
+SAMPLING = {"frechet_distance", "label_accuracy", "classification_accuracy_score"}
 
 
 def register(key, evaluator, samples=False):

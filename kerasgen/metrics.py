@@ -94,15 +94,19 @@ def class_histogram(classifier, images, num_classes=10):
 
 
 def image_frechet_distance(model, classifier, dataset="mnist", split="test", num_samples=10000, seed=0,
-                           data_dir=None, sample_args=None, progress=None):
+                           data_dir=None, sample_args=None, progress=None, balanced=False):
     """Classifier-feature Frechet distance between ``num_samples`` samples and the first ``num_samples`` real images.
 
-    ``progress(done, num_samples)`` is called as the samples are drawn (see ``sample_in_chunks``).
+    ``progress(done, num_samples)`` is called as the samples are drawn (see ``sample_in_chunks``). ``balanced``:
+    a class-conditional model draws every class in turn (``checks.balanced_labels``) rather than unconditionally.
     """
     real = data.load_image_arrays(dataset, split, data_dir)[0][:num_samples].astype(np.float32) / 255.0
+    from kerasgen.checks import balanced_labels
     from kerasgen.models.base import sample_in_chunks
 
-    fake = sample_in_chunks(model, num_samples, seed, chunk=500, progress=progress, **(sample_args or {}))
+    labels = balanced_labels(num_samples, model.num_classes) if balanced else None
+    fake = sample_in_chunks(model, num_samples, seed, chunk=500, progress=progress, labels=labels,
+                            **(sample_args or {}))
     return frechet_distance(classifier.features(fake), classifier.features(real))
 
 
@@ -133,3 +137,61 @@ def bits_per_dim(model, dataset="mnist", split="test", seed=0, data_dir=None):
 
 __all__ = ["bits_per_dim", "classifier_accuracy", "frechet_distance", "image_frechet_distance", "perplexity",
            "point_nll", "text_nll", "vae_nll"]
+
+
+def label_accuracy(model, classifier, num_samples=1000, seed=0, sample_args=None, progress=None, data_dir=None):
+    """The share of a class-conditional model's samples that ``classifier`` assigns to the class they were drawn for.
+
+    ``num_samples`` samples, every class in turn (``checks.balanced_labels``), seeded by chunks of 500.
+    """
+    from kerasgen.checks import balanced_labels
+    from kerasgen.models.base import sample_in_chunks
+
+    if getattr(model, "num_classes", None) is None:
+        raise ValueError("label accuracy needs a class-conditional model (one with num_classes)")
+    labels = balanced_labels(num_samples, model.num_classes)
+    fake = sample_in_chunks(model, num_samples, seed, chunk=500, progress=progress, labels=labels,
+                            **(sample_args or {}))
+    return float(np.mean(classifier.predict_classes(fake) == labels))
+
+
+def train_like(classifier, images, labels, epochs=6, batch_size=128, learning_rate=1e-3, seed=0):
+    """A fresh, untrained copy of ``classifier``'s architecture trained on ``images`` (floats in [0, 1]) and
+    ``labels`` with its recipe (Adam, sparse cross-entropy, shuffled batches); returns it."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    config = {key: value for key, value in classifier.get_config().items() if key not in ("name", "trainable")}
+    fresh = type(classifier).from_config(config)
+    fresh.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy")
+    fresh.fit(np.asarray(images, np.float32), np.asarray(labels, np.int32), batch_size=batch_size, epochs=epochs,
+              shuffle=True, verbose=0)
+    return fresh
+
+
+def classification_accuracy_score(model, classifier, dataset="mnist", split="test", num_samples=60000, epochs=6,
+                                  batch_size=128, learning_rate=1e-3, seed=0, sample_args=None, progress=None,
+                                  data_dir=None):
+    """Classification accuracy score (Ravuri & Vinyals, 2019): the real ``split`` accuracy of a classifier of
+    ``classifier``'s architecture and recipe trained only on ``num_samples`` labelled samples of ``model``
+    (balanced classes). ``real_data_accuracy`` is the same classifier trained on real images."""
+    from kerasgen.checks import balanced_labels
+    from kerasgen.models.base import sample_in_chunks
+
+    if getattr(model, "num_classes", None) is None:
+        raise ValueError("the classification accuracy score needs a class-conditional model (one with num_classes)")
+    labels = balanced_labels(num_samples, model.num_classes)
+    fake = sample_in_chunks(model, num_samples, seed, chunk=500, progress=progress, labels=labels,
+                            **(sample_args or {}))
+    trained = train_like(classifier, fake, labels, epochs, batch_size, learning_rate, seed)
+    return classifier_accuracy(trained, dataset, split, data_dir)
+
+
+def real_data_accuracy(classifier, dataset="mnist", split="test", num_samples=60000, epochs=6, batch_size=128,
+                       learning_rate=1e-3, seed=0, data_dir=None):
+    """The baseline of the classification accuracy score: the same recipe trained on the first ``num_samples``
+    real training images of ``dataset``, tested on its ``split``."""
+    images, labels = data.load_image_arrays(dataset, "train", data_dir)
+    trained = train_like(classifier, images[:num_samples].astype(np.float32) / 255.0, labels[:num_samples], epochs,
+                         batch_size, learning_rate, seed)
+    return classifier_accuracy(trained, dataset, split, data_dir)

@@ -27,7 +27,7 @@ def machine():
 
 
 def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file, default_epochs, report=None,
-                   storage="float32", finetune=None, sample_defaults=None, **train_kwargs):
+                   storage="float32", finetune=None, sample_defaults=None, choose=None, **train_kwargs):
     """Train a model for zoo entry ``name``, measure ``metric`` and publish weights and card.
 
     The command line of the recipe script is ``[--epochs N] [--logdir DIR]``;
@@ -40,7 +40,8 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
     (``--finetune-epochs N``; its ``model_kwargs`` change settings that keep
     the weights, such as the EMA decay), itself resumable. ``sample_defaults``
     ({setting: value}, chosen by the card's figures) are what ``kerasgen sample``
-    uses for the entry unless told otherwise.
+    uses for the entry unless told otherwise. ``choose`` (shipped model -> (metric, sample_defaults, figures))
+    picks them by measurement after training instead (a guidance sweep, say); its figures join the card's metric.
     """
     import argparse
 
@@ -90,8 +91,12 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
     # The figure is measured on the shipped file, as `kerasgen eval` loads it: float32, from the zoo.
     precision.set_policy("float32")
     shipped = zoo.load(name)
+    chosen = {}
+    if choose is not None:
+        metric, sample_defaults, chosen = choose(shipped)
+        card["sample_defaults"] = sample_defaults
     value = evaluation.measure(shipped, metric)
-    card["metric"] = {**metric, "value": round(value, 4), **(report(shipped) if report else {})}
+    card["metric"] = {**metric, "value": round(value, 4), **chosen, **(report(shipped) if report else {})}
     zoo.write_card(card)
     print(card)
     return card

@@ -27,12 +27,12 @@ def tiny(num_classes=None, **kwargs):
 
 @pytest.fixture(scope="module")
 def conditional():
+    """A tiny two-class model after a few steps on a dataset of (images, labels), with a validation set."""
     keras.utils.set_random_seed(0)
     model = tiny(num_classes=2, ema_decay=0.5)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
-    images, labels = labelled_squares()
-    history = model.fit(images, labels, batch_size=8, epochs=3, verbose=0)
-    assert np.all(np.isfinite(history.history["loss"]))
+    dataset = tf.data.Dataset.from_tensor_slices(labelled_squares()).batch(8)
+    model.history_logs = model.fit(dataset, epochs=3, verbose=0, validation_data=dataset).history
     return model
 
 
@@ -112,28 +112,19 @@ def test_labels_change_the_draw_and_guidance_zero_is_the_unconditional_draw(cond
     assert np.abs(guided - as_zero).max() > 1e-3
 
 
-def test_fit_reads_labelled_datasets_and_an_unconditional_model_ignores_labels():
-    images, labels = labelled_squares(8)
-    dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(4)
-    keras.utils.set_random_seed(1)
-    model = tiny(num_classes=2)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    logs = model.fit(dataset, epochs=1, verbose=0, validation_data=dataset).history
-    assert np.isfinite(logs["loss"][0]) and np.isfinite(logs["val_loss"][0])
-    # The label embedding learnt something (it starts at zero).
-    embedding = model.network.label_embedding.embeddings.numpy()
-    assert np.abs(embedding[:2]).max() > 0
-
-    plain = tiny()
-    plain.compile(optimizer=keras.optimizers.Adam(1e-3))
-    assert np.isfinite(plain.fit(dataset, epochs=1, verbose=0).history["loss"][0])
+def test_fit_reads_a_dataset_of_images_and_labels_and_learns_a_label_embedding(conditional):
+    logs = conditional.history_logs
+    assert np.all(np.isfinite(logs["loss"])) and np.all(np.isfinite(logs["val_loss"]))
+    embedding = conditional.network.label_embedding.embeddings.numpy()
+    assert np.abs(embedding[:2]).max() > 0  # it starts at zero
 
 
 def test_label_dropout_hides_the_label_of_about_that_share_of_a_training_batch():
     model = tiny(num_classes=2, label_dropout=0.3)
     model.build((None, 8, 8, 1))
-    embedding = model.network.label_embedding
-    embedding.embeddings.assign(np.random.default_rng(0).normal(size=embedding.embeddings.shape).astype(np.float32))
+    rng = np.random.default_rng(0)
+    for weights in (model.network.label_embedding.embeddings, model.network.output_conv.kernel):  # both start at 0
+        weights.assign(rng.normal(size=weights.shape).astype(np.float32))
     images = np.full((2000, 8, 8, 1), 0.5, np.float32)
     labels = np.ones(2000, np.int32)
 
@@ -147,17 +138,199 @@ def test_label_dropout_hides_the_label_of_about_that_share_of_a_training_batch()
     assert not np.any(np.all(np.isclose(predictions(labels, training=False), no_class, atol=1e-6), axis=1))
 
 
-def test_with_classes_keeps_the_weights_and_draws_what_the_unconditional_model_drew(tmp_path):
-    keras.utils.set_random_seed(2)
+def test_with_classes_keeps_the_weights_and_draws_what_the_unconditional_model_drew():
     plain = tiny()
-    plain.compile(optimizer=keras.optimizers.Adam(1e-2))
-    plain.fit(labelled_squares(8)[0], batch_size=8, epochs=2, verbose=0)
+    plain.build((None, 8, 8, 1))
+    rng = np.random.default_rng(2)
+    plain.set_weights([rng.normal(scale=0.3, size=w.shape).astype(np.float32) for w in plain.get_weights()])
     conditional = plain.with_classes(2)
     assert conditional.num_classes == 2 and plain.num_classes is None
-    before = plain.sample(3, steps=4, seed=9)
-    np.testing.assert_allclose(conditional.sample(3, steps=4, seed=9), before, atol=1e-6)
-    np.testing.assert_allclose(conditional.sample(3, labels=[0, 1, 1], steps=4, seed=9), before, atol=1e-6)
-    np.testing.assert_allclose(conditional.sample(3, labels=1, use_ema=False, steps=4, seed=9),
-                               plain.sample(3, use_ema=False, steps=4, seed=9), atol=1e-6)
+    before = plain.sample(3, steps=2, seed=9)
+    assert before.std() > 0.01  # the weights draw something: the comparison means something
+    np.testing.assert_allclose(conditional.sample(3, steps=2, seed=9), before, atol=1e-6)
+    np.testing.assert_allclose(conditional.sample(3, labels=[0, 1, 1], steps=2, seed=9), before, atol=1e-6)
+    np.testing.assert_allclose(conditional.sample(3, labels=1, use_ema=False, steps=2, seed=9),
+                               plain.sample(3, use_ema=False, steps=2, seed=9), atol=1e-6)
     with pytest.raises(ValueError, match="already has 2 classes"):
         conditional.with_classes(3)
+
+
+# --- the command line, the sample callback ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def saved(conditional, tmp_path):
+    path = tmp_path / "conditional.keras"
+    conditional.save(path)
+    return path
+
+
+def test_the_command_line_samples_one_class_or_every_class_in_turn(conditional, saved, tmp_path, capsys):
+    from PIL import Image
+
+    from kerasgen import cli
+
+    ones = tmp_path / "ones.npz"
+    assert cli.main(["sample", str(saved), "--label", "1", "-n", "4", "--steps", "3", "--seed", "0",
+                     "--out", str(ones)]) == 0
+    written = np.load(ones)
+    assert written["x"].dtype == np.uint8 and written["x"].shape == (4, 8, 8, 1)
+    np.testing.assert_array_equal(written["y"], [1, 1, 1, 1])
+    expected = np.round(conditional.sample(4, labels=1, steps=3, seed=0) * 255).astype(np.uint8)
+    assert np.abs(written["x"].astype(int) - expected).max() <= 1
+
+    synthetic = tmp_path / "synth.npz"
+    assert cli.main(["sample", str(saved), "--labels", "balanced", "-n", "6", "--steps", "2", "--guidance", "2",
+                     "--out", str(synthetic)]) == 0
+    written = np.load(synthetic)
+    np.testing.assert_array_equal(written["y"], [0, 0, 0, 1, 1, 1])
+    assert len(written["x"]) == 6
+
+    grid = tmp_path / "grid.png"
+    assert cli.main(["sample", str(saved), "--labels", "balanced", "--steps", "2", "--out", str(grid)]) == 0
+    assert "wrote 16 images" in capsys.readouterr().out  # 8 per class by default
+    assert Image.open(grid).size == (8 * 9 + 1, 2 * 9 + 1)  # one row per class, a white line between images
+
+    listed = tmp_path / "listed.npz"
+    assert cli.main(["sample", str(saved), "--labels", "1,0,1", "--steps", "2", "--out", str(listed)]) == 0
+    np.testing.assert_array_equal(np.load(listed)["y"], [1, 0, 1])
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--guidance", "2"], "--guidance weighs the classes: give --label or --labels too"),
+        (["--label", "5"], r"labels must be in [0, 1] (the model's 2 classes), got 5"),
+        (["--labels", "balanced", "-n", "5"], "a grid with one row per class needs -n to be a multiple of the 2 "
+                                              "classes (got 5; 16 gives 8 per class)"),
+        (["--labels", "one,two"], "--labels takes 'balanced' or comma-separated class numbers, got 'one,two'"),
+        (["--labels", "0,1", "-n", "3"], "labels must hold one label per sample: 3 samples but 2 labels"),
+        (["--label", "0", "--guidance", "-1"], "guidance must be a finite number >= 0, got -1.0"),
+    ],
+)
+def test_bad_class_arguments_exit_2_with_one_line(saved, tmp_path, capsys, args, message):
+    from kerasgen import cli
+
+    assert cli.main(["sample", str(saved), "--steps", "2", "--out", str(tmp_path / "x.png"), *args]) == 2
+    assert capsys.readouterr().err == f"kerasgen: error: {message}\n"
+
+
+def test_an_unconditional_model_refuses_label_flags(tmp_path, capsys):
+    from kerasgen import cli
+
+    plain = tiny()
+    plain.build((None, 8, 8, 1))
+    path = tmp_path / "plain.keras"
+    plain.save(path)
+    assert cli.main(["sample", str(path), "--label", "1", "--out", str(tmp_path / "x.png")]) == 2
+    assert capsys.readouterr().err == (f"kerasgen: error: {path} is unconditional (trained without labels): drop "
+                                       "--label\n")
+
+
+def test_the_sample_callback_draws_one_row_per_class(conditional, tmp_path):
+    from PIL import Image
+
+    from kerasgen.callbacks import TemperatureSampler
+
+    sampler = TemperatureSampler(temperatures=(1.0,), log_dir=str(tmp_path), per_class=3, verbose=0)
+    sampler.set_model(conditional)
+    sampler.on_epoch_end(0)
+    grid = np.asarray(Image.open(tmp_path / "samples" / "epoch0001_t1.0.png"))
+    assert grid.shape[:2] == (2 * 9 + 1, 3 * 9 + 1)
+
+
+# --- training on labelled folders ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def class_folders(tmp_path):
+    """Two classes of 8x8 squares as PNG files in class sub-folders, and a flat folder of the same images."""
+    from PIL import Image
+
+    images, labels = labelled_squares(12)
+    root, flat = tmp_path / "squares", tmp_path / "flat"
+    flat.mkdir()
+    for i, (image, label) in enumerate(zip(images, labels)):
+        folder = root / ("a_top_left", "b_bottom_right")[label]  # classes in alphabetical order
+        folder.mkdir(parents=True, exist_ok=True)
+        pixels = np.uint8(np.round(image[..., 0] * 255))
+        Image.fromarray(pixels).save(folder / f"{i:02d}.png")
+        Image.fromarray(pixels).save(flat / f"{i:02d}.png")
+    return root, flat
+
+
+def test_conditional_training_learns_the_folders_classes_and_can_start_from_an_unconditional_model(
+    class_folders, tmp_path
+):
+    from kerasgen import training
+
+    root, flat = class_folders
+    small = {"widths": (8, 16), "block_depth": 1}
+    run = dict(epochs=1, batch_size=4, policy="float32", verbose=0, temperatures=(1.0,))
+    plain_path = tmp_path / "plain.keras"
+    plain, _ = training.train_images("diffusion", str(root), model_kwargs=small, out=plain_path, **run)
+    assert plain.num_classes is None
+    model, history = training.train_images("diffusion", str(root), conditional=True, init=str(plain_path),
+                                           logdir=tmp_path / "logs", **run)
+    assert model.num_classes == 2 and np.isfinite(history.history["val_loss"][0])
+    from PIL import Image
+
+    grid = np.asarray(Image.open(next((tmp_path / "logs" / "samples").glob("*.png"))))
+    assert grid.shape[0] == 2 * 9 + 1  # the epoch's samples: one row per class
+
+    with pytest.raises(ValueError, match="vae on images has no class-conditional form .*diffusion"):
+        training.train_images("vae", str(root), conditional=True, **run)
+    with pytest.raises(ValueError, match="learns labels when conditional: .* has none"):
+        training.train_images("diffusion", str(flat), conditional=True, model_kwargs=small, **run)
+
+
+# --- label accuracy and the classification accuracy score ------------------------------------------------------
+
+
+class SquareOracle:
+    """A stand-in conditional generator that draws the data itself: squares of the class asked for (or of the
+    other class, ``wrong=True``)."""
+
+    num_classes = 2
+
+    def __init__(self, wrong=False):
+        self.wrong = wrong
+
+    def sample(self, n, temperature=1.0, seed=None, labels=None):
+        images, _ = labelled_squares(2 * n, seed=seed or 0)  # even rows are class 0, odd rows class 1
+        labels = np.asarray(labels) if labels is not None else np.zeros(n, np.int32)
+        return images[2 * np.arange(n) + (1 - labels if self.wrong else labels)]
+
+
+@pytest.fixture(scope="module")
+def square_classifier():
+    from kerasgen import metrics
+    from kerasgen.models import ImageClassifier
+
+    images, labels = labelled_squares(32, seed=7)
+    architecture = ImageClassifier(image_shape=(8, 8, 1), num_classes=2, feature_dim=8, dropout=0.0)
+    return metrics.train_like(architecture, images, labels, epochs=8, batch_size=8)
+
+
+def test_label_accuracy_is_the_share_the_classifier_puts_in_the_asked_class(square_classifier):
+    from kerasgen import evaluation
+
+    right = evaluation.evaluate(SquareOracle(), "label_accuracy", classifier=square_classifier, num_samples=40)
+    wrong = evaluation.evaluate(SquareOracle(wrong=True), "label_accuracy", classifier=square_classifier,
+                                num_samples=40)
+    assert right == 1.0 and wrong == 0.0
+    with pytest.raises(ValueError, match="needs a class-conditional model"):
+        evaluation.evaluate(tiny(), "label_accuracy", classifier=square_classifier)
+
+
+def test_classification_accuracy_score_trains_on_samples_and_tests_on_real_images(square_classifier, class_folders):
+    from kerasgen import evaluation, metrics
+
+    root, _ = class_folders
+    args = dict(classifier=square_classifier, dataset=str(root), split="test", num_samples=32, epochs=8,
+                batch_size=8, learning_rate=3e-3)
+    assert evaluation.evaluate(SquareOracle(), "classification_accuracy_score", **args) == 1.0
+    assert evaluation.evaluate(SquareOracle(wrong=True), "classification_accuracy_score", **args) == 0.0
+    baseline = metrics.real_data_accuracy(square_classifier, str(root), "test", num_samples=32, epochs=8,
+                                          batch_size=8, learning_rate=3e-3)
+    assert baseline == 1.0

@@ -282,8 +282,10 @@ def samples_in_steps(model):
     return "progress" in inspect.signature(model.sample).parameters
 
 
-def sample_in_chunks(model, n, seed=None, chunk=256, progress=None, **sample_args):
+def sample_in_chunks(model, n, seed=None, chunk=256, progress=None, labels=None, **sample_args):
     """``model.sample(n, ...)`` drawn in chunks of ``chunk`` (chunk i seeded ``seed + i``).
+
+    ``labels`` (one per image, for a class-conditional model) are passed on chunk by chunk.
 
     ``progress(done, n)`` is called after each chunk, or after every step for a
     model that samples in steps (its ``sample`` takes a ``progress(step, steps)``,
@@ -307,6 +309,8 @@ def sample_in_chunks(model, n, seed=None, chunk=256, progress=None, **sample_arg
                 report(done + size * step // steps)
 
             sample_args["progress"] = step_progress
+        if labels is not None:
+            sample_args["labels"] = np.asarray(labels)[start : start + size]
         parts.append(model.sample(size, seed=chunk_seed, **sample_args))
         if progress:
             report(start + size)

@@ -192,6 +192,8 @@ class DiffusionModel(ImageGenerator, keras.Model):
 
     def build(self, input_shape):
         """Create the weights of both networks by one forward pass over a dummy batch."""
+        if input_shape and isinstance(input_shape[0], (tuple, list)):  # (images, labels)
+            input_shape = input_shape[0]
         if tuple(input_shape[1:]) != self.image_shape:
             expected = ", ".join(map(str, self.image_shape))
             raise ValueError(f"images must have shape (batch, {expected}), got {tuple(input_shape)}")
