@@ -15,6 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from kerasgen import cli, startup  # noqa: E402
 
 NUM_SAMPLES = 64
+PER_CLASS = 8  # class-conditional models: a row of this many samples per class
 NUM_POINTS = 2000
 CONFIDENCE = 0.9
 
@@ -70,6 +71,15 @@ def write_samples(out, prompt="ROMEO:", max_new_chars=300, max_new_words=300, te
         elif isinstance(model, PointGenerator):  # a density of 2-D points
             path = save_png(scatter_image(model.sample(NUM_POINTS, temperature=1.0, seed=0)), out / f"{name}.png")
             print(f"\n=== {name}: {NUM_POINTS} sampled points in {path} ===")
+        elif isinstance(model, ImageGenerator) and getattr(model, "num_classes", None):  # one row per class
+            guidance = entry.get("sample_defaults", {}).get("guidance")
+            labels = np.repeat(np.arange(model.num_classes), PER_CLASS)
+            images = model.sample(len(labels), temperature=1.0, seed=0, labels=labels,
+                                  **({"guidance": guidance} if guidance is not None else {}))
+            samples.append((entry, images))
+            path = save_png(image_grid(images, cols=PER_CLASS), out / f"{name}.png")
+            print(f"\n=== {name}: {PER_CLASS} samples of each of its {model.num_classes} classes, one row per "
+                  f"class, in {path} ===")
         elif isinstance(model, ImageGenerator):
             images = model.sample(NUM_SAMPLES, temperature=1.0, seed=0)
             samples.append((entry, images))
