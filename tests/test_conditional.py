@@ -334,3 +334,13 @@ def test_classification_accuracy_score_trains_on_samples_and_tests_on_real_image
     baseline = metrics.real_data_accuracy(square_classifier, str(root), "test", num_samples=32, epochs=8,
                                           batch_size=8, learning_rate=3e-3)
     assert baseline == 1.0
+
+
+def test_the_train_command_offers_conditional_only_where_a_family_has_it(capsys):
+    from kerasgen import cli
+
+    assert cli.main(["train", "vae", "--conditional", "--epochs", "1"]) == 2
+    assert capsys.readouterr().err == ("kerasgen: error: vae on images has no class-conditional form (conditional "
+                                       "families: diffusion)\n")
+    assert cli.main(["train", "gpt", "--conditional", "--text", "x.txt"]) == 2
+    assert "gpt on text has no class-conditional form" in capsys.readouterr().err
