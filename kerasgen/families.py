@@ -173,7 +173,7 @@ def _builtins():
                description="decoder-only transformer"),
         Family("vae", IMAGES, lambda shape, **options: _model("VAE")(image_shape=shape, **options), "mnist",
                options=(latent,), train_transform=_dynamic_binarization, validation_transform=_fixed_binarization,
-               description="variational autoencoder on binarised images"),
+               conditional=True, description="variational autoencoder on binarised images (class-conditional too)"),
         Family("dcgan", IMAGES, lambda shape, **options: _model("DCGAN")(image_shape=shape, **options), "mnist",
                options=(latent,), compile=_two_optimizers, optimizer_options={"beta_1": 0.5}, validation=False,
                epoch_schedules=False,

@@ -32,7 +32,7 @@ def conditional():
     model = tiny(num_classes=2, ema_decay=0.5)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     dataset = tf.data.Dataset.from_tensor_slices(labelled_squares()).batch(8)
-    model.history_logs = model.fit(dataset, epochs=3, verbose=0, validation_data=dataset).history
+    model.history_logs = model.fit(dataset, epochs=3, verbose=0, validation_data=dataset, shuffle=False).history
     return model
 
 
@@ -278,8 +278,14 @@ def test_conditional_training_learns_the_folders_classes_and_can_start_from_an_u
     grid = np.asarray(Image.open(next((tmp_path / "logs" / "samples").glob("*.png"))))
     assert grid.shape[0] == 2 * 9 + 1  # the epoch's samples: one row per class
 
-    with pytest.raises(ValueError, match="vae on images has no class-conditional form .*diffusion"):
-        training.train_images("vae", str(root), conditional=True, **run)
+    with pytest.raises(ValueError, match="dcgan on images has no class-conditional form .*vae, diffusion"):
+        training.train_images("dcgan", str(root), conditional=True, **run)
+    with pytest.raises(ValueError, match="plain.keras is unconditional and cannot gain classes: train a conditional "
+                                         "VAE from scratch"):
+        vae_path = tmp_path / "plain_vae.keras"
+        training.train_images("vae", str(root), model_kwargs={"latent_dim": 2}, out=vae_path, **run)
+        vae_path.rename(tmp_path / "plain.keras")
+        training.train_images("vae", str(root), conditional=True, init=str(tmp_path / "plain.keras"), **run)
     with pytest.raises(ValueError, match="learns labels when conditional: .* has none"):
         training.train_images("diffusion", str(flat), conditional=True, model_kwargs=small, **run)
 
@@ -339,8 +345,60 @@ def test_classification_accuracy_score_trains_on_samples_and_tests_on_real_image
 def test_the_train_command_offers_conditional_only_where_a_family_has_it(capsys):
     from kerasgen import cli
 
-    assert cli.main(["train", "vae", "--conditional", "--epochs", "1"]) == 2
-    assert capsys.readouterr().err == ("kerasgen: error: vae on images has no class-conditional form (conditional "
-                                       "families: diffusion)\n")
+    assert cli.main(["train", "dcgan", "--conditional", "--epochs", "1"]) == 2
+    assert capsys.readouterr().err == ("kerasgen: error: dcgan on images has no class-conditional form (conditional "
+                                       "families: vae, diffusion)\n")
     assert cli.main(["train", "gpt", "--conditional", "--text", "x.txt"]) == 2
     assert "gpt on text has no class-conditional form" in capsys.readouterr().err
+
+
+# --- the conditional VAE ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cvae():
+    from kerasgen.models import VAE
+
+    keras.utils.set_random_seed(0)
+    model = VAE(image_shape=(8, 8, 1), latent_dim=2, filters=(4, 8), hidden_dim=16, num_classes=2)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    images, labels = labelled_squares(16)
+    binary = (images > 0.5).astype(np.float32)
+    dataset = tf.data.Dataset.from_tensor_slices((binary, labels)).batch(8)
+    model.history_logs = model.fit(dataset, epochs=40, verbose=0, validation_data=dataset, shuffle=False).history
+    model.binary, model.labels = binary, labels
+    return model
+
+
+def test_a_conditional_vae_learns_the_classes_and_round_trips(cvae, tmp_path):
+    logs = cvae.history_logs
+    assert logs["loss"][-1] < logs["loss"][0] and np.isfinite(logs["val_loss"][-1])
+    right = cvae.log_prob(cvae.binary, num_samples=20, labels=cvae.labels)
+    wrong = cvae.log_prob(cvae.binary, num_samples=20, labels=1 - cvae.labels)
+    assert right.mean() > wrong.mean() + 5, (right.mean(), wrong.mean())  # the label says where the square is
+    zeros, ones = cvae.sample(32, labels=0, seed=1), cvae.sample(32, labels=1, seed=1)
+    assert zeros[:, :4, :4].mean() > zeros[:, 4:, 4:].mean() and ones[:, 4:, 4:].mean() > ones[:, :4, :4].mean()
+
+    path = tmp_path / "cvae.keras"
+    cvae.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert loaded.num_classes == 2
+    for labels in (None, 1, [0, 1, 0]):
+        np.testing.assert_allclose(loaded.sample(3, labels=labels, seed=4), cvae.sample(3, labels=labels, seed=4),
+                                   atol=1e-6)
+    np.testing.assert_allclose(loaded.log_prob(cvae.binary[:4], num_samples=5, labels=cvae.labels[:4]),
+                               cvae.log_prob(cvae.binary[:4], num_samples=5, labels=cvae.labels[:4]), rtol=1e-5)
+
+
+def test_a_conditional_vae_draws_random_classes_without_labels_and_asks_for_labels_elsewhere(cvae):
+    unlabelled = cvae.sample(64, seed=3)
+    np.testing.assert_array_equal(unlabelled, cvae.sample(64, seed=3))
+    top_left = unlabelled[:, :4, :4].mean(axis=(1, 2, 3)) > unlabelled[:, 4:, 4:].mean(axis=(1, 2, 3))
+    assert 0.2 < top_left.mean() < 0.8  # both classes drawn
+    with pytest.raises(ValueError, match=r"this VAE is conditional \(2 classes\): give the images' labels"):
+        cvae.log_prob(cvae.binary, num_samples=2)
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 1\]"):
+        cvae.sample(2, labels=3)
+    with pytest.raises(ValueError, match="this model is unconditional"):
+        kg_vae = __import__("kerasgen.models", fromlist=["VAE"]).VAE
+        kg_vae(image_shape=(8, 8, 1), latent_dim=2, filters=(4, 8), hidden_dim=16).sample(2, labels=1)

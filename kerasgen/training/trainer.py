@@ -223,15 +223,16 @@ def _array_run(family, kind, dataset, data_dir, initial, init, model_kwargs, bat
             options["num_classes"] = num_classes
     model = initial if initial is not None else family.build(train_x.shape[1:], **options)
 
+    validation = family.validation_transform(test_x) if family.validation_transform else test_x
     if labelled:
         train_ds = tf.data.Dataset.from_tensor_slices((train_x, train_y.astype(np.int32)))
-        validation = (test_x, test_y.astype(np.int32))
+        validation = (validation, test_y.astype(np.int32))
     else:
         train_ds = tf.data.Dataset.from_tensor_slices(train_x)
-        validation = family.validation_transform(test_x) if family.validation_transform else test_x
     train_ds = train_ds.shuffle(len(train_x), seed=seed, reshuffle_each_iteration=True)
     if family.train_transform:
-        train_ds = train_ds.map(family.train_transform(seed))
+        transform = family.train_transform(seed)
+        train_ds = train_ds.map((lambda x, y: (transform(x), y)) if labelled else transform)
     train_ds = train_ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
     validation_ds = tf.data.Dataset.from_tensor_slices(validation).batch(500).prefetch(tf.data.AUTOTUNE)
     return model, train_ds, validation_ds
@@ -241,6 +242,9 @@ def _conditional_initial(initial, init, num_classes, dataset):
     """The ``init`` model able to learn ``num_classes`` classes: itself when it has them, else a conditional copy."""
     held = getattr(initial, "num_classes", None)
     if held is None:
+        if not hasattr(initial, "with_classes"):
+            raise ValueError(f"{init} is unconditional and cannot gain classes: train a conditional "
+                             f"{type(initial).__name__} from scratch (without init)")
         return initial.with_classes(num_classes)
     if held < num_classes:
         raise ValueError(f"{init} knows {held} classes; {dataset} has {num_classes}")
