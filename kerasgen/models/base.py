@@ -267,6 +267,24 @@ class PointGenerator(metaclass=GeneratorProtocol):
         raise NotImplementedError
 
 
+class ClassConditional:
+    """Mixin for ``keras.Model`` subclasses with an optional class-conditional form: ``num_classes`` (None when
+    unconditional). ``fit`` and ``evaluate`` on ``(images, labels)`` data hand the pair to ``call`` as its inputs
+    (Keras would pass the labels as targets); an unconditional model gets the data as Keras passes it."""
+
+    def _labels_as_inputs(self, data):
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if getattr(self, "num_classes", None) is not None and y is not None:
+            return ((x, y),)
+        return data
+
+    def train_step(self, data):
+        return super().train_step(self._labels_as_inputs(data))
+
+    def test_step(self, data):
+        return super().test_step(self._labels_as_inputs(data))
+
+
 class DensityModel:
     """Mixin for models with a likelihood: ``log_prob(x)`` is log p(x) in nats per example, shape (n,).
 

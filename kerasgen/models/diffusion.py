@@ -16,7 +16,7 @@ import tensorflow as tf
 from kerasgen import distribute, sampling, schedulers
 from kerasgen.checks import check_image_shape, check_labels, check_positive_int, check_real
 from kerasgen.layers.unet import UNet
-from kerasgen.models.base import ImageGenerator, check_sample_args
+from kerasgen.models.base import ClassConditional, ImageGenerator, check_sample_args
 from kerasgen.schedulers import ddim_step, ddpm_step, sampling_timesteps  # noqa: F401 (also imported from here)
 
 PREDICTIONS = ("epsilon", "v")
@@ -114,7 +114,7 @@ def run_sampler(step, x, alpha_bars, steps, eta=None, temperature=1.0, seed=(0, 
 
 
 @keras.saving.register_keras_serializable(package="kerasgen")
-class DiffusionModel(ImageGenerator, keras.Model):
+class DiffusionModel(ClassConditional, ImageGenerator, keras.Model):
     """DDPM with a cosine schedule and epsilon or v prediction, sampled by DDIM or DDPM from an EMA of the weights.
 
     Training: ``fit(images)`` with float32 images in [0, 1] (scaled to [-1, 1]
@@ -235,18 +235,8 @@ class DiffusionModel(ImageGenerator, keras.Model):
         target, prediction = y_pred
         return distribute.scale_for_replicas(tf.reduce_mean(tf.square(target - prediction)))
 
-    def _with_labels_as_inputs(self, data):
-        """``(images, labels)`` data as the model's inputs (Keras would pass the labels as targets)."""
-        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
-        if self.num_classes is not None and y is not None:
-            return ((x, y),)
-        return data
-
-    def test_step(self, data):
-        return super().test_step(self._with_labels_as_inputs(data))
-
     def train_step(self, data):
-        logs = super().train_step(self._with_labels_as_inputs(data))
+        logs = super().train_step(data)
         tf.distribute.get_replica_context().merge_call(self._update_ema)
         return logs
 

@@ -9,11 +9,11 @@ import tensorflow as tf
 from kerasgen import distribute, sampling
 from kerasgen.checks import check_image_shape, check_images, check_labels, check_positive_int
 from kerasgen.data import binarize  # noqa: F401 - its old home, kept importable
-from kerasgen.models.base import DensityModel, ImageGenerator, check_sample_args
+from kerasgen.models.base import ClassConditional, DensityModel, ImageGenerator, check_sample_args
 
 
 @keras.saving.register_keras_serializable(package="kerasgen")
-class VAE(DensityModel, ImageGenerator, keras.Model):
+class VAE(ClassConditional, DensityModel, ImageGenerator, keras.Model):
     """A convolutional VAE: q(z|x) Gaussian, p(z) standard normal, p(x|z) Bernoulli per pixel.
 
     Trained with plain ``fit`` on images in [0, 1] (binary images for the
@@ -118,19 +118,6 @@ class VAE(DensityModel, ImageGenerator, keras.Model):
                 raise ValueError(f"z must be numbers of shape (n, {self.latent_dim}), got {z.dtype} {z.shape}")
         labels = self._labels(labels, z)
         return np.asarray(tf.sigmoid(self._decoder_logits(tf.convert_to_tensor(z, tf.float32), labels)))
-
-    def _with_labels_as_inputs(self, data):
-        """``(images, labels)`` data as the model's inputs (Keras would pass the labels as targets)."""
-        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
-        if self.num_classes is not None and y is not None:
-            return ((x, y),)
-        return data
-
-    def train_step(self, data):
-        return super().train_step(self._with_labels_as_inputs(data))
-
-    def test_step(self, data):
-        return super().test_step(self._with_labels_as_inputs(data))
 
     def call(self, inputs, training=False):
         x, labels = inputs if isinstance(inputs, (tuple, list)) else (inputs, None)
