@@ -191,7 +191,7 @@ def _sample(args):
 
     if not args.out.endswith((".png", ".npz")):
         raise UsageError(f"--out must end in .png or .npz, got {args.out!r}")
-    check_sample_args(64 if args.n is None else args.n, args.temperature)
+    check_sample_args(DEFAULT_SAMPLES if args.n is None else args.n, args.temperature)
     model = _load(args.name)
     if not isinstance(model, (ImageGenerator, PointGenerator)):
         raise UsageError(f"{args.name} is not an image model; use 'kerasgen generate'")
@@ -231,12 +231,15 @@ def _sample(args):
     print(f"wrote {len(images)} {kind}{'' if len(images) == 1 else 's'} to {args.out}")
 
 
+DEFAULT_SAMPLES = 64  # kerasgen sample's -n, unless a per-class grid sets it
+
+
 def _sample_labels(args, model):
     """(the label of each image or None, the grid's row count for one row per class or None); sets ``args.n``."""
     from kerasgen.checks import balanced_labels, check_labels
 
     if args.label is None and args.labels is None:
-        args.n = 64 if args.n is None else args.n
+        args.n = DEFAULT_SAMPLES if args.n is None else args.n
         return None, None
     num_classes = getattr(model, "num_classes", None)
     flag = "--label" if args.label is not None else "--labels"
@@ -245,11 +248,11 @@ def _sample_labels(args, model):
     if args.interpolate:
         raise UsageError(f"{flag} draws new images; --interpolate walks between test images")
     if args.label is not None:
-        args.n = 64 if args.n is None else args.n
+        args.n = DEFAULT_SAMPLES if args.n is None else args.n
         return check_labels(args.label, args.n, num_classes), None
     if args.labels == "balanced":
         png = args.out.endswith(".png")
-        args.n = (8 * num_classes if png else 64) if args.n is None else args.n
+        args.n = (8 * num_classes if png else DEFAULT_SAMPLES) if args.n is None else args.n
         if png and args.n % num_classes:
             raise UsageError(f"a grid with one row per class needs -n to be a multiple of the {num_classes} classes "
                              f"(got {args.n}; {8 * num_classes} gives 8 per class)")

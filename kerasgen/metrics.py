@@ -101,12 +101,12 @@ def image_frechet_distance(model, classifier, dataset="mnist", split="test", num
     a class-conditional model draws every class in turn (``checks.balanced_labels``) rather than unconditionally.
     """
     real = data.load_image_arrays(dataset, split, data_dir)[0][:num_samples].astype(np.float32) / 255.0
-    from kerasgen.checks import balanced_labels
-    from kerasgen.models.base import sample_in_chunks
+    if balanced:
+        fake, _ = _samples_by_class(model, num_samples, seed, sample_args, progress, "balanced sampling")
+    else:
+        from kerasgen.models.base import sample_in_chunks
 
-    labels = balanced_labels(num_samples, model.num_classes) if balanced else None
-    fake = sample_in_chunks(model, num_samples, seed, chunk=500, progress=progress, labels=labels,
-                            **(sample_args or {}))
+        fake = sample_in_chunks(model, num_samples, seed, chunk=500, progress=progress, **(sample_args or {}))
     return frechet_distance(classifier.features(fake), classifier.features(real))
 
 
@@ -139,19 +139,26 @@ __all__ = ["bits_per_dim", "classifier_accuracy", "frechet_distance", "image_fre
            "point_nll", "text_nll", "vae_nll"]
 
 
+def _samples_by_class(model, num_samples, seed, sample_args, progress, needed_by):
+    """``num_samples`` samples of a class-conditional model, every class in turn (``checks.balanced_labels``),
+    seeded by chunks of 500; returns (samples, labels)."""
+    from kerasgen.checks import balanced_labels
+    from kerasgen.models.base import sample_in_chunks
+
+    if getattr(model, "num_classes", None) is None:
+        raise ValueError(f"{needed_by} needs a class-conditional model (one with num_classes)")
+    labels = balanced_labels(num_samples, model.num_classes)
+    fake = sample_in_chunks(model, num_samples, seed, chunk=500, progress=progress, labels=labels,
+                            **(sample_args or {}))
+    return fake, labels
+
+
 def label_accuracy(model, classifier, num_samples=1000, seed=0, sample_args=None, progress=None, data_dir=None):
     """The share of a class-conditional model's samples that ``classifier`` assigns to the class they were drawn for.
 
     ``num_samples`` samples, every class in turn (``checks.balanced_labels``), seeded by chunks of 500.
     """
-    from kerasgen.checks import balanced_labels
-    from kerasgen.models.base import sample_in_chunks
-
-    if getattr(model, "num_classes", None) is None:
-        raise ValueError("label accuracy needs a class-conditional model (one with num_classes)")
-    labels = balanced_labels(num_samples, model.num_classes)
-    fake = sample_in_chunks(model, num_samples, seed, chunk=500, progress=progress, labels=labels,
-                            **(sample_args or {}))
+    fake, labels = _samples_by_class(model, num_samples, seed, sample_args, progress, "label accuracy")
     return float(np.mean(classifier.predict_classes(fake) == labels))
 
 
@@ -175,14 +182,8 @@ def classification_accuracy_score(model, classifier, dataset="mnist", split="tes
     """Classification accuracy score (Ravuri & Vinyals, 2019): the real ``split`` accuracy of a classifier of
     ``classifier``'s architecture and recipe trained only on ``num_samples`` labelled samples of ``model``
     (balanced classes). ``real_data_accuracy`` is the same classifier trained on real images."""
-    from kerasgen.checks import balanced_labels
-    from kerasgen.models.base import sample_in_chunks
-
-    if getattr(model, "num_classes", None) is None:
-        raise ValueError("the classification accuracy score needs a class-conditional model (one with num_classes)")
-    labels = balanced_labels(num_samples, model.num_classes)
-    fake = sample_in_chunks(model, num_samples, seed, chunk=500, progress=progress, labels=labels,
-                            **(sample_args or {}))
+    fake, labels = _samples_by_class(model, num_samples, seed, sample_args, progress,
+                                     "the classification accuracy score")
     trained = train_like(classifier, fake, labels, epochs, batch_size, learning_rate, seed)
     return classifier_accuracy(trained, dataset, split, data_dir)
 
