@@ -278,8 +278,14 @@ def test_conditional_training_learns_the_folders_classes_and_can_start_from_an_u
     grid = np.asarray(Image.open(next((tmp_path / "logs" / "samples").glob("*.png"))))
     assert grid.shape[0] == 2 * 9 + 1  # the epoch's samples: one row per class
 
-    with pytest.raises(ValueError, match="dcgan on images has no class-conditional form .*vae, diffusion"):
-        training.train_images("dcgan", str(root), conditional=True, **run)
+    gan, _ = training.train_images("dcgan", str(root), conditional=True, model_kwargs={"latent_dim": 4, "filters": 4},
+                                   logdir=tmp_path / "gan_logs", **run)
+    assert gan.num_classes == 2
+    grid = np.asarray(Image.open(next((tmp_path / "gan_logs" / "samples").glob("*.png"))))
+    assert grid.shape[0] == 2 * 9 + 1
+
+    with pytest.raises(ValueError, match="realnvp on images has no class-conditional form .*vae, dcgan, diffusion"):
+        training.train_images("realnvp", str(root), conditional=True, **run)
     with pytest.raises(ValueError, match="plain.keras is unconditional and cannot gain classes: train a conditional "
                                          "VAE from scratch"):
         vae_path = tmp_path / "plain_vae.keras"
@@ -345,9 +351,9 @@ def test_classification_accuracy_score_trains_on_samples_and_tests_on_real_image
 def test_the_train_command_offers_conditional_only_where_a_family_has_it(capsys):
     from kerasgen import cli
 
-    assert cli.main(["train", "dcgan", "--conditional", "--epochs", "1"]) == 2
-    assert capsys.readouterr().err == ("kerasgen: error: dcgan on images has no class-conditional form (conditional "
-                                       "families: vae, diffusion)\n")
+    assert cli.main(["train", "realnvp", "--conditional", "--epochs", "1"]) == 2
+    assert capsys.readouterr().err == ("kerasgen: error: realnvp on images has no class-conditional form (conditional "
+                                       "families: vae, dcgan, diffusion)\n")
     assert cli.main(["train", "gpt", "--conditional", "--text", "x.txt"]) == 2
     assert "gpt on text has no class-conditional form" in capsys.readouterr().err
 
@@ -402,3 +408,58 @@ def test_a_conditional_vae_draws_random_classes_without_labels_and_asks_for_labe
     with pytest.raises(ValueError, match="this model is unconditional"):
         kg_vae = __import__("kerasgen.models", fromlist=["VAE"]).VAE
         kg_vae(image_shape=(8, 8, 1), latent_dim=2, filters=(4, 8), hidden_dim=16).sample(2, labels=1)
+
+
+# --- the conditional DCGAN -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cgan():
+    from kerasgen.models import DCGAN
+
+    keras.utils.set_random_seed(0)
+    model = DCGAN(image_shape=(8, 8, 1), latent_dim=4, filters=8, num_classes=2)
+    model.compile(d_optimizer=keras.optimizers.Adam(2e-3, beta_1=0.5),
+                  g_optimizer=keras.optimizers.Adam(2e-3, beta_1=0.5))
+    images, labels = labelled_squares(32)
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(16)
+    model.history_logs = model.fit(dataset, epochs=150, verbose=0, shuffle=False).history
+    return model
+
+
+def corner_share(images):
+    """The share of images brighter in the top-left quarter than in the bottom-right one (class 0's square)."""
+    return float((images[:, :4, :4].mean(axis=(1, 2, 3)) > images[:, 4:, 4:].mean(axis=(1, 2, 3))).mean())
+
+
+def test_a_conditional_dcgan_learns_to_draw_the_class_asked_for_and_round_trips(cgan, tmp_path):
+    assert np.isfinite(cgan.history_logs["g_loss"]).all()
+    zeros, ones = cgan.sample(64, labels=0, seed=1), cgan.sample(64, labels=1, seed=1)
+    assert corner_share(zeros) > 0.9 and corner_share(ones) < 0.1, (corner_share(zeros), corner_share(ones))
+    assert 0.2 < corner_share(cgan.sample(64, seed=2)) < 0.8  # no labels: a class at random for each image
+
+    path = tmp_path / "cgan.keras"
+    cgan.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert loaded.num_classes == 2
+    for labels in (None, 1, [0, 1, 0]):
+        np.testing.assert_allclose(loaded.sample(3, labels=labels, seed=4), cgan.sample(3, labels=labels, seed=4),
+                                   atol=1e-6)
+    assert loaded.d_optimizer.iterations.numpy() == cgan.d_optimizer.iterations.numpy() > 0
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 1\]"):
+        cgan.sample(2, labels=2)
+    with pytest.raises(ValueError, match=r"this DCGAN is conditional \(2 classes\): train it on \(images, labels\)"):
+        cgan.fit(np.zeros((4, 8, 8, 1), np.float32), epochs=1, verbose=0)
+
+
+def test_an_unconditional_dcgan_keeps_its_layout_and_draw(tmp_path):
+    from kerasgen import zoo
+
+    gan = zoo.load("dcgan-mnist")
+    assert gan.num_classes is None and gan.class_projection is None
+    from kerasgen import sampling
+
+    z = tf.random.stateless_normal((4, gan.latent_dim), seed=sampling.seed_pair(0))  # the draw the card measured
+    np.testing.assert_allclose(gan.sample(4, seed=0), gan.generator(z, training=False), atol=1e-6)
+    with pytest.raises(ValueError, match="this model is unconditional"):
+        gan.sample(2, labels=1)
