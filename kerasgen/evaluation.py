@@ -5,6 +5,10 @@ The zoo stores cards and files only; this module owns which function computes wh
     from kerasgen import evaluation
     evaluation.evaluate(model, "text_nll", dataset="tiny_shakespeare", split="validation")
     card_value, measured = evaluation.evaluate_entry("char-lstm-shakespeare")     # what `kerasgen eval` prints
+
+A card's ``metric`` is its headline figure; its optional ``figures`` list holds further specs of the same form
+({key, name, args, value}: a Frechet distance beside a label accuracy, say), each recomputed by
+``evaluate_entry(name, figure=key)``.
 """
 
 from kerasgen import metrics, zoo
@@ -29,6 +33,8 @@ EVALUATORS = {
     "bits_per_dim": metrics.bits_per_dim,
     "label_accuracy": metrics.label_accuracy,
     "classification_accuracy_score": metrics.classification_accuracy_score,
+    # The classification accuracy score's baseline: the same classifier recipe on real images (no model involved).
+    "real_data_accuracy": lambda model, classifier, **args: metrics.real_data_accuracy(classifier, **args),
 }
 # Metrics that draw samples and can report their progress.
 SAMPLING = {"frechet_distance", "label_accuracy", "classification_accuracy_score"}
@@ -61,7 +67,20 @@ def measure(model, metric, data_dir=None, progress=None):
     return evaluate(model, metric["key"], data_dir=data_dir, **args)
 
 
-def evaluate_entry(name, data_dir=None, progress=None):
-    """Recompute zoo entry ``name``'s card figure; returns (card value, measured value)."""
+def entry_figure(name, figure=None):
+    """Zoo entry ``name``'s headline metric spec (``figure`` None) or the one of its ``figures`` with key ``figure``."""
     card = zoo.info(name)
-    return card["metric"]["value"], measure(zoo.load(name), card["metric"], data_dir, progress)
+    if figure is None:
+        return card["metric"]
+    specs = {spec["key"]: spec for spec in card.get("figures", [])}
+    if figure not in specs:
+        listed = ", ".join(specs) if specs else "none besides its metric"
+        raise ValueError(f"{name}'s card has no figure {figure!r} (its figures: {listed})")
+    return specs[figure]
+
+
+def evaluate_entry(name, data_dir=None, progress=None, figure=None):
+    """Recompute zoo entry ``name``'s card figure (the headline metric, or the ``figures`` entry with key
+    ``figure``); returns (card value, measured value)."""
+    spec = entry_figure(name, figure)
+    return spec["value"], measure(zoo.load(name), spec, data_dir, progress)

@@ -27,7 +27,7 @@ def machine():
 
 
 def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file, default_epochs, report=None,
-                   storage="float32", finetune=None, sample_defaults=None, choose=None, **train_kwargs):
+                   storage="float32", finetune=None, sample_defaults=None, choose=None, figures=(), **train_kwargs):
     """Train a model for zoo entry ``name``, measure ``metric`` and publish weights and card.
 
     The command line of the recipe script is ``[--epochs N] [--logdir DIR]``;
@@ -42,6 +42,9 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
     ({setting: value}, chosen by the card's figures) are what ``kerasgen sample``
     uses for the entry unless told otherwise. ``choose`` (shipped model -> (metric, sample_defaults, figures))
     picks them by measurement after training instead (a guidance sweep, say); its figures join the card's metric.
+    ``figures``: further metric specs ({key, name, args}) measured after the headline one and kept on the card's
+    ``figures`` list, each recomputable by ``kerasgen eval NAME --figure KEY``; or a function of the chosen
+    ``sample_defaults`` returning them.
     """
     import argparse
 
@@ -96,7 +99,32 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
         metric, sample_defaults, chosen = choose(shipped)
         card["sample_defaults"] = sample_defaults
     value = evaluation.measure(shipped, metric)
-    card["metric"] = {**metric, "value": round(value, 4), **chosen, **(report(shipped) if report else {})}
+    card["metric"] = {**metric, "value": round(value, 4), **chosen}
+    if callable(figures):
+        figures = figures(card.get("sample_defaults") or {})
+    zoo.write_card(card)  # each figure is kept as soon as it is measured: some take hours
+    for spec in figures:
+        card.setdefault("figures", []).append({**spec, "value": round(evaluation.measure(shipped, spec), 4)})
+        zoo.write_card(card)
+    card["metric"].update(report(shipped) if report else {})
     zoo.write_card(card)
     print(card)
     return card
+
+
+def conditional_figures(dataset, classifier, sample_args=None, num_samples=10000, score_samples=60000):
+    """A class-conditional entry's further figures (``run_zoo_recipe(figures=...)``): the Frechet distance of
+    ``num_samples`` balanced samples to the ``dataset`` test set, the classification accuracy score of
+    ``score_samples`` samples, and its baseline, the same classifier recipe on as many real training images."""
+    sample = {"sample_args": dict(sample_args)} if sample_args else {}
+    return [
+        {"key": "frechet_distance", "name": f"Frechet distance ({classifier} features), balanced classes",
+         "args": {"classifier": classifier, "dataset": dataset, "split": "test", "num_samples": num_samples,
+                  "balanced": True, **sample}},
+        {"key": "classification_accuracy_score",
+         "name": f"classification accuracy score ({score_samples:,} samples, {dataset} test)",
+         "args": {"classifier": classifier, "dataset": dataset, "split": "test", "num_samples": score_samples,
+                  **sample}},
+        {"key": "real_data_accuracy", "name": f"real-data baseline ({score_samples:,} {dataset} training images)",
+         "args": {"classifier": classifier, "dataset": dataset, "split": "test", "num_samples": score_samples}},
+    ]

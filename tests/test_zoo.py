@@ -160,3 +160,46 @@ def test_measure_passes_progress_to_metrics_that_sample(monkeypatch):
     assert seen == {"num_samples": 3, "progress": progress}
     assert kg.evaluation.measure(None, {"key": "text_nll", "args": {"split": "test"}}, progress=progress) == 2.0
     assert seen["text"] == {"split": "test"}  # metrics that do not sample take no progress argument
+
+
+def test_a_cards_further_figures_are_measured_by_the_recipe_and_recomputed_by_eval(zoo_dir, text, tmp_path,
+                                                                                   monkeypatch, capsys):
+    from kerasgen import cli
+    from kerasgen.recipes import run_zoo_recipe
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(text)
+    monkeypatch.setattr("sys.argv", ["tiny_recipe.py", "--epochs", "1", "--logdir", str(tmp_path / "run")])
+    args = {"dataset": str(corpus), "split": "validation", "seq_len": 32}
+    metric = {"key": "text_nll", "name": "validation nats/char", "args": args}
+    chosen = []
+
+    def figures(sample_defaults):  # a function of the chosen sample defaults
+        chosen.append(sample_defaults)
+        return [{"key": "perplexity", "name": "validation perplexity", "args": args}]
+
+    card = run_zoo_recipe(
+        "tiny-figures", "lstm", "test text", metric, "tiny", "zoo/recipes/tiny_recipe.py", 1, figures=figures,
+        sample_defaults={"temperature": 0.8}, text=str(corpus), steps_per_epoch=2, seq_len=16, batch_size=4,
+        model_kwargs={"embedding_dim": 4, "units": 8, "num_layers": 1},
+    )
+    assert chosen == [{"temperature": 0.8}]
+    [figure] = card["figures"]
+    assert figure["value"] == pytest.approx(np.exp(card["metric"]["value"]), rel=1e-3)  # perplexity = e^nats
+    assert json.loads((zoo_dir / "tiny-figures.json").read_text()) == card
+    expected, measured = kg.evaluation.evaluate_entry("tiny-figures", figure="perplexity")
+    assert expected == figure["value"] and measured == pytest.approx(expected, abs=1e-3)
+
+    capsys.readouterr()
+    assert cli.main(["eval", "tiny-figures"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("tiny-figures: validation nats/char = ")
+    assert lines[-1] == "the card's other figures: perplexity (recompute with --figure KEY or --figure all)"
+    assert cli.main(["eval", "tiny-figures", "--figure", "all"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" = ")[0] for line in lines] == ["tiny-figures: validation nats/char",
+                                                        "tiny-figures: validation perplexity"]
+    assert "difference +0.00%" in lines[1] or "difference -0.00%" in lines[1]
+    assert cli.main(["eval", "tiny-figures", "--figure", "fid"]) == 2
+    assert capsys.readouterr().err == ("kerasgen: error: tiny-figures's card has no figure 'fid' (its figures: "
+                                       "perplexity)\n")

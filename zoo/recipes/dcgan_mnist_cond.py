@@ -9,26 +9,16 @@ report adds the Frechet distance and the classification accuracy score (a fresh 
 60,000 samples, tested on the real test set, beside the same recipe on the 60,000 real images).
 """
 
-from kerasgen import metrics, zoo
-from kerasgen.recipes import run_zoo_recipe
+from kerasgen.recipes import conditional_figures, run_zoo_recipe
 
 LABEL_ACCURACY = {"key": "label_accuracy", "name": "label accuracy (mnist-classifier)",
                   "args": {"classifier": "mnist-classifier", "num_samples": 10000}}
 
 
-def report(model):
-    classifier = zoo.load("mnist-classifier")
-    return {
-        "frechet_distance_10000_samples": round(metrics.image_frechet_distance(
-            model, classifier, "mnist", "test", 10000, balanced=True), 3),
-        "classification_accuracy_score_60000_samples": round(metrics.classification_accuracy_score(
-            model, classifier, num_samples=60000), 4),
-        "real_data_accuracy_60000_images": round(metrics.real_data_accuracy(classifier, num_samples=60000), 4),
-        "procedure": "balanced labels (every class in turn), temperature 1, float32, seeds 0, 1, ... by chunks of "
-                     "500; classification accuracy score: mnist-classifier's architecture and recipe (Adam 1e-3, "
-                     "batch 128, 6 epochs) trained on the samples, tested on the 10,000 MNIST test images, beside "
-                     "the same recipe on the 60,000 real training images.",
-    }
+PROCEDURE = ("balanced labels (every class in turn), temperature 1, float32, seeds 0, 1, ... by chunks of 500; "
+             "classification accuracy score: mnist-classifier's architecture and recipe (Adam 1e-3, batch 128, 6 "
+             "epochs) trained on the samples, tested on the 10,000 MNIST test images, beside the same recipe on the "
+             "60,000 real training images.")
 
 
 if __name__ == "__main__":
@@ -43,7 +33,8 @@ if __name__ == "__main__":
         "smoothing 0.1; Adam 2e-4 beta1 0.5, batch 128, mixed_bfloat16.",
         __file__,
         default_epochs=20,
-        report=report,
+        report=lambda model: {"procedure": PROCEDURE},
+        figures=conditional_figures("mnist", "mnist-classifier"),
         dataset="mnist",
         conditional=True,
         batch_size=128,

@@ -12,7 +12,7 @@ trained on 60,000 samples, tested on the real test set, beside the same recipe o
 """
 
 from kerasgen import evaluation, metrics, zoo
-from kerasgen.recipes import run_zoo_recipe
+from kerasgen.recipes import conditional_figures, run_zoo_recipe
 
 SAMPLER = {"steps": 50, "sampler": "ddim", "eta": 1.0}  # diffusion-mnist's measured best at 50 steps
 GUIDANCES = (0.0, 1.0, 2.0, 4.0)
@@ -48,20 +48,15 @@ def choose(model):
     return label_metric(best), {**SAMPLER, "guidance": best}, figures
 
 
-def report(model):
-    classifier = zoo.load("mnist-classifier")
-    guidance = zoo.info("diffusion-mnist-cond")["sample_defaults"]["guidance"]
-    sample_args = {**SAMPLER, "guidance": guidance}
-    return {
-        "frechet_distance_10000_samples": round(frechet(model, classifier, guidance, 10000), 3),
-        "classification_accuracy_score_60000_samples": round(metrics.classification_accuracy_score(
-            model, classifier, num_samples=60000, sample_args=sample_args), 4),
-        "real_data_accuracy_60000_images": round(metrics.real_data_accuracy(classifier, num_samples=60000), 4),
-        "procedure": "balanced labels (every class in turn), temperature 1, EMA weights, float32, seeds 0, 1, ... by "
-                     "chunks of 500; classification accuracy score: mnist-classifier's architecture and recipe "
-                     "(Adam 1e-3, batch 128, 6 epochs) trained on the samples, tested on the 10,000 MNIST test "
-                     "images, beside the same recipe on the 60,000 real training images.",
-    }
+def figures(sample_defaults):
+    """The card's further figures at the chosen guidance, each recomputed by ``kerasgen eval NAME --figure KEY``."""
+    return conditional_figures("mnist", "mnist-classifier", sample_defaults)
+
+
+PROCEDURE = ("balanced labels (every class in turn), temperature 1, EMA weights, float32, seeds 0, 1, ... by chunks "
+             "of 500; classification accuracy score: mnist-classifier's architecture and recipe (Adam 1e-3, batch "
+             "128, 6 epochs) trained on the samples, tested on the 10,000 MNIST test images, beside the same recipe "
+             "on the 60,000 real training images.")
 
 
 if __name__ == "__main__":
@@ -75,7 +70,8 @@ if __name__ == "__main__":
         "0.1 (classifier-free guidance); Adam 2e-4 (1e-4 from epoch 5), clipnorm 1, batch 64, mixed_bfloat16.",
         __file__,
         default_epochs=6,
-        report=report,
+        report=lambda model: {"procedure": PROCEDURE},
+        figures=figures,
         choose=choose,
         storage="float16",
         dataset="mnist",
