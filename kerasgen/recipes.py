@@ -4,6 +4,7 @@ Each ``zoo/recipes/<name>.py`` is one call to ``run_zoo_recipe``; the card recor
 the entry and the machine that ran it.
 """
 
+import json
 import os
 import platform
 from pathlib import Path
@@ -44,7 +45,8 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
     picks them by measurement after training instead (a guidance sweep, say); its figures join the card's metric.
     ``figures``: further metric specs ({key, name, args}) measured after the headline one and kept on the card's
     ``figures`` list, each recomputable by ``kerasgen eval NAME --figure KEY``; or a function of the chosen
-    ``sample_defaults`` returning them.
+    ``sample_defaults`` returning them. The card is written after each figure (some take hours); a republish
+    keeps the figures its earlier card measured with the same spec, so a run stopped while measuring resumes.
     """
     import argparse
 
@@ -74,8 +76,10 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
             f"{minutes} for the final session of the run ({len(history.epoch)} of {args.epochs} epochs; "
             f"earlier sessions resumed from checkpoints), policy {history.policy}"
         )
+    previous = None
     if not history.epoch and name in zoo.names():  # a republish: the training time is the earlier card's
-        training_time = zoo.info(name).get("training_time", training_time)
+        previous = zoo.info(name)
+        training_time = previous.get("training_time", training_time)
     card = zoo.publish(
         model,
         name,
@@ -103,8 +107,14 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
     if callable(figures):
         figures = figures(card.get("sample_defaults") or {})
     zoo.write_card(card)  # each figure is kept as soon as it is measured: some take hours
+    earlier = _earlier_figures(previous)
     for spec in figures:
-        card.setdefault("figures", []).append({**spec, "value": round(evaluation.measure(shipped, spec), 4)})
+        value = earlier.get(_spec_key(spec))
+        if value is None:
+            value = round(evaluation.measure(shipped, spec), 4)
+        else:
+            print(f"{spec['name']}: {value}, kept from the card of these same weights (a republish, no new epochs)")
+        card.setdefault("figures", []).append({**spec, "value": value})
         zoo.write_card(card)
     card["metric"].update(report(shipped) if report else {})
     zoo.write_card(card)
@@ -112,19 +122,29 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
     return card
 
 
+def _spec_key(spec):
+    return json.dumps({"key": spec["key"], "args": spec.get("args", {})}, sort_keys=True)
+
+
+def _earlier_figures(card):
+    """{spec: value} of the further figures on ``card`` (the entry's card before a republish), if any."""
+    return {_spec_key(spec): spec["value"] for spec in (card or {}).get("figures", []) if spec.get("value") is not None}
+
+
 def conditional_figures(dataset, classifier, sample_args=None, num_samples=10000, score_samples=60000):
     """A class-conditional entry's further figures (``run_zoo_recipe(figures=...)``): the Frechet distance of
     ``num_samples`` balanced samples to the ``dataset`` test set, the classification accuracy score of
-    ``score_samples`` samples, and its baseline, the same classifier recipe on as many real training images."""
+    ``score_samples`` samples, and its baseline, the same classifier recipe on as many real training images (the
+    longest, the score, last)."""
     sample = {"sample_args": dict(sample_args)} if sample_args else {}
     return [
         {"key": "frechet_distance", "name": f"Frechet distance ({classifier} features), balanced classes",
          "args": {"classifier": classifier, "dataset": dataset, "split": "test", "num_samples": num_samples,
                   "balanced": True, **sample}},
+        {"key": "real_data_accuracy", "name": f"real-data baseline ({score_samples:,} {dataset} training images)",
+         "args": {"classifier": classifier, "dataset": dataset, "split": "test", "num_samples": score_samples}},
         {"key": "classification_accuracy_score",
          "name": f"classification accuracy score ({score_samples:,} samples, {dataset} test)",
          "args": {"classifier": classifier, "dataset": dataset, "split": "test", "num_samples": score_samples,
                   **sample}},
-        {"key": "real_data_accuracy", "name": f"real-data baseline ({score_samples:,} {dataset} training images)",
-         "args": {"classifier": classifier, "dataset": dataset, "split": "test", "num_samples": score_samples}},
     ]

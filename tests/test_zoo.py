@@ -203,3 +203,13 @@ def test_a_cards_further_figures_are_measured_by_the_recipe_and_recomputed_by_ev
     assert cli.main(["eval", "tiny-figures", "--figure", "fid"]) == 2
     assert capsys.readouterr().err == ("kerasgen: error: tiny-figures's card has no figure 'fid' (its figures: "
                                        "perplexity)\n")
+    # A republish (no new epochs) keeps the figures the earlier card measured with the same spec.
+    card["figures"][0]["value"] = 123.0
+    kg.zoo.write_card(card)
+    again = run_zoo_recipe(
+        "tiny-figures", "lstm", "test text", metric, "tiny", "zoo/recipes/tiny_recipe.py", 1, figures=figures,
+        sample_defaults={"temperature": 0.8}, text=str(corpus), steps_per_epoch=2, seq_len=16, batch_size=4,
+        model_kwargs={"embedding_dim": 4, "units": 8, "num_layers": 1},
+    )
+    assert again["figures"][0]["value"] == 123.0
+    assert "validation perplexity: 123.0, kept from the card of these same weights" in capsys.readouterr().out
