@@ -463,3 +463,38 @@ def test_an_unconditional_dcgan_keeps_its_layout_and_draw(tmp_path):
     np.testing.assert_allclose(gan.sample(4, seed=0), gan.generator(z, training=False), atol=1e-6)
     with pytest.raises(ValueError, match="this model is unconditional"):
         gan.sample(2, labels=1)
+
+
+class GuidedOracle(SquareOracle):
+    """Draws the wrong class below guidance 2 and the right one from 2 on, noisier at 4: what a sweep must see."""
+
+    def sample(self, n, temperature=1.0, seed=None, labels=None, guidance=1.0, steps=50):
+        self.wrong = guidance < 2
+        images = super().sample(n, temperature, seed, labels)
+        noise = 0.1 * np.random.default_rng(0).standard_normal(images.shape) if guidance >= 4 else 0.0
+        return np.clip(images + noise, 0, 1).astype(np.float32)
+
+
+def test_the_guidance_sweep_picks_the_closest_setting_among_the_accurate_ones(square_classifier, class_folders,
+                                                                             tmp_path, monkeypatch):
+    from kerasgen import zoo
+    from kerasgen.recipes import guidance_sweep
+
+    monkeypatch.setenv("KERASGEN_ZOO_DIR", str(tmp_path / "zoo"))
+    zoo.publish(square_classifier, "square-classifier", {"family": "classifier", "dataset": "squares",
+                                                         "metric": {"key": "accuracy", "name": "a", "value": 1.0},
+                                                         "command": "", "training_time": "", "hardware": ""})
+    choose = guidance_sweep("square-classifier", str(class_folders[0]), {"steps": 5}, num_samples=20,
+                            accuracy_bar=0.9, note=", test")
+    metric, defaults, figures = choose(GuidedOracle())
+    sweep = figures["guidance_sweep_20_samples"]
+    assert [sweep[g]["label_accuracy"] for g in ("0", "1", "2")] == [0.0, 0.0, 1.0]
+    assert sweep["4"]["label_accuracy"] >= 0.9
+    assert sweep["2"]["frechet_distance"] < sweep["4"]["frechet_distance"]
+    assert figures["guidance"] == 2.0 and defaults == {"steps": 5, "guidance": 2.0}
+    assert metric == {"key": "label_accuracy", "name": "label accuracy (square-classifier), test, guidance 2",
+                      "args": {"classifier": "square-classifier", "num_samples": 10000,
+                               "sample_args": {"steps": 5, "guidance": 2.0}}}
+    _, _, figures = guidance_sweep("square-classifier", str(class_folders[0]), {"steps": 5}, num_samples=20,
+                                   guidances=(0.0, 1.0))(GuidedOracle())
+    assert figures["guidance"] == 0.0  # none accurate: the most accurate (the first of a tie)

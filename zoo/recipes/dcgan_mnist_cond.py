@@ -9,11 +9,7 @@ report adds the Frechet distance and the classification accuracy score (a fresh 
 60,000 samples, tested on the real test set, beside the same recipe on the 60,000 real images).
 """
 
-from kerasgen.recipes import conditional_figures, run_zoo_recipe
-
-LABEL_ACCURACY = {"key": "label_accuracy", "name": "label accuracy (mnist-classifier)",
-                  "args": {"classifier": "mnist-classifier", "num_samples": 10000}}
-
+from kerasgen.recipes import conditional_figures, label_accuracy_spec, run_zoo_recipe
 
 PROCEDURE = ("balanced labels (every class in turn), temperature 1, float32, seeds 0, 1, ... by chunks of 500; "
              "classification accuracy score: mnist-classifier's architecture and recipe (Adam 1e-3, batch 128, 6 "
@@ -26,7 +22,7 @@ if __name__ == "__main__":
         "dcgan-mnist-cond",
         "dcgan",
         "mnist (train 60,000 with labels)",
-        LABEL_ACCURACY,
+        label_accuracy_spec("mnist-classifier"),
         "dcgan-mnist's networks, class-conditional: generator dense(z, one-hot label) -> 7x7x128 -> deconv 64 -> "
         "deconv 1 (sigmoid), synchronized batch norm, LeakyReLU; projection discriminator conv 64-128 stride 2 "
         "with a learned class embedding; each fake drawn with a real image's label; non-saturating loss, label "
