@@ -49,7 +49,7 @@ class Family:
     rates apply (a family with several optimizers sets them itself). ``datasets`` names the data sets it reads
     besides its ``kind``'s own (``moons`` for points). ``conditional``: the family also has a class-conditional
     form, built with ``num_classes=k`` (``build(shape, num_classes=k)``); its models then take
-    ``sample(n, labels=...)`` and an unconditional one offers ``with_classes(k)``.
+    ``sample(n, labels=...)``; an unconditional one may offer ``with_classes(k)`` (diffusion does).
     """
 
     name: str
