@@ -92,8 +92,8 @@ def write_samples(out, prompt="ROMEO:", max_new_chars=300, max_new_words=300, te
         else:
             print(f"\n=== {name}: a {type(model).__name__}, neither a generator nor a classifier: nothing to show ===")
     for entry, classifier in classifiers:
-        title = (f"what {entry['name']} says about {NUM_SAMPLES} samples (temperature 1, seed 0) of each "
-                 f"{dataset_name(entry)} image model")
+        title = (f"what {entry['name']} says about the samples (temperature 1, seed 0) of each "
+                 f"{dataset_name(entry)} image model: {NUM_SAMPLES}, or {PER_CLASS} of each class")
         verdicts = "\n".join(classifier_verdicts(entry, classifier, samples)) or "no image model's samples fit it"
         (out / f"{entry['name']}.txt").write_text(f"{title}:\n{verdicts}\n")
         print(f"\n=== {title} ===\n{verdicts}")

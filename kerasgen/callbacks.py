@@ -10,11 +10,17 @@ from collections.abc import Iterable
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from kerasgen.images import image_grid, save_png
 from kerasgen.checks import check_positive_int, check_real
 from kerasgen.models.base import ImageGenerator, TextGenerator, held_optimizers
+
+
+def _tensorflow():
+    """TensorFlow, for TensorBoard summaries: imported when one is written, so the callbacks load on any backend."""
+    import tensorflow as tf
+
+    return tf
 
 
 def _temperature_tuple(temperatures):
@@ -61,7 +67,7 @@ class TemperatureSampler(keras.callbacks.Callback):
 
     def _summary_writer(self):
         if self._writer is None and self.log_dir:
-            self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "samples"))
+            self._writer = _tensorflow().summary.create_file_writer(os.path.join(self.log_dir, "samples"))
         return self._writer
 
     def on_epoch_end(self, epoch, logs=None):
@@ -85,7 +91,8 @@ class TemperatureSampler(keras.callbacks.Callback):
             if writer:
                 with writer.as_default():
                     # Indented markdown keeps the sample's line breaks in TensorBoard.
-                    tf.summary.text(f"temperature_{temperature}", "    " + text.replace("\n", "\n    "), step=epoch)
+                    indented = "    " + text.replace("\n", "\n    ")
+                    _tensorflow().summary.text(f"temperature_{temperature}", indented, step=epoch)
         if writer:
             writer.flush()
 
@@ -104,7 +111,7 @@ class TemperatureSampler(keras.callbacks.Callback):
                 save_png(grid, os.path.join(self.log_dir, "samples", f"epoch{epoch + 1:04d}_t{temperature}.png"))
             if writer:
                 with writer.as_default():
-                    tf.summary.image(f"temperature_{temperature}", grid[None], step=epoch)
+                    _tensorflow().summary.image(f"temperature_{temperature}", grid[None], step=epoch)
         if writer:
             writer.flush()
 
@@ -227,7 +234,7 @@ class MixedPrecisionMonitor(keras.callbacks.Callback):
         self._last_iterations = {k: int(o.iterations) for k, o in self._optimizers.items()}
         self.skipped_steps = {k: 0 for k in self._optimizers}
         if self.log_dir and self._optimizers:
-            self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "precision"))
+            self._writer = _tensorflow().summary.create_file_writer(os.path.join(self.log_dir, "precision"))
 
     def on_train_batch_end(self, batch, logs=None):
         for key, optimizer in self._optimizers.items():
@@ -245,8 +252,8 @@ class MixedPrecisionMonitor(keras.callbacks.Callback):
             logs[f"{prefix}skipped_steps"] = self.skipped_steps[key]
             if self._writer:
                 with self._writer.as_default():
-                    tf.summary.scalar(f"{prefix}loss_scale", logs[f"{prefix}loss_scale"], step=epoch)
-                    tf.summary.scalar(f"{prefix}skipped_steps", logs[f"{prefix}skipped_steps"], step=epoch)
+                    _tensorflow().summary.scalar(f"{prefix}loss_scale", logs[f"{prefix}loss_scale"], step=epoch)
+                    _tensorflow().summary.scalar(f"{prefix}skipped_steps", logs[f"{prefix}skipped_steps"], step=epoch)
         if self._writer:
             self._writer.flush()
 
@@ -276,6 +283,7 @@ class EmbeddingProjector(keras.callbacks.Callback):
         with open(os.path.join(root, "metadata.tsv"), "w", encoding="utf-8") as f:
             for token in self.model.tokenizer.tokens:
                 f.write(json.dumps(token, ensure_ascii=False)[1:-1] + "\n")
+        tf = _tensorflow()
         matrix = tf.Variable(keras.ops.convert_to_numpy(self.model.token_embeddings()).astype(np.float32))
         tf.train.Checkpoint(embedding=matrix).save(os.path.join(root, "embedding.ckpt"))
         config = projector.ProjectorConfig()

@@ -9,7 +9,6 @@ AttributeError deep inside ``fit`` or a patch that silently stops applying.
 import importlib
 
 import keras
-import tensorflow as tf
 
 
 def _moved(thing, purpose):
@@ -39,6 +38,8 @@ def patch_fit_for_multiworker():
     strategies only; every other strategy runs Keras's own code. Patching
     twice is harmless.
     """
+    import tensorflow as tf
+
     where = "keras.src.backend.tensorflow.trainer"
     try:
         trainer = importlib.import_module(where)
@@ -81,6 +82,12 @@ def set_resume_epoch(model, epoch):
     """Make the next ``fit`` start at ``epoch`` (0: where its own ``initial_epoch`` says), as a restore does."""
     _require(model, "_initial_epoch", "keras.Model", _RESUME_EPOCH)
     model._initial_epoch = int(epoch) or None
+
+
+def loss_tracker(model):
+    """The ``keras.metrics.Mean`` behind a compiled model's "loss" log, for a ``train_step`` that computes the loss
+    itself (JAX's stateless step updates it under a ``StatelessScope``)."""
+    return _require(model, "_loss_tracker", "keras.Model", 'the "loss" log of a custom JAX train_step')
 
 
 def all_layers(model):

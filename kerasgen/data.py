@@ -25,8 +25,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 
+from kerasgen import backend
 from kerasgen.checks import check_positive_int
 from kerasgen.sampling import seed_pair
 
@@ -252,6 +252,8 @@ def load_images(name_or_dir, split="train", data_dir=None, image_size=None):
     ``validation`` (the same 10% that ``load_image_arrays`` calls ``test``) or
     ``all``, in sorted path order.
     """
+    import tensorflow as tf
+
     image_size = _check_image_size(image_size)
     folder = _image_folder(name_or_dir)
     if folder:
@@ -415,18 +417,24 @@ def text_windows(text, tokenizer, seq_len, batch_size, shuffle=True, seed=None, 
     (each overlapping the next by one), so every token is a target once.
     ``name`` says which text a too-short error is about.
     """
-    seq_len = check_positive_int(seq_len, "seq_len")
+    import tensorflow as tf
+
+    inputs, targets = window_arrays(text, tokenizer, seq_len, name)
     batch_size = check_positive_int(batch_size, "batch_size")
+    ds = tf.data.Dataset.from_tensor_slices((inputs, targets))
+    if shuffle:
+        ds = ds.shuffle(len(inputs), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def window_arrays(text, tokenizer, seq_len, name="text"):
+    """``text_windows``'s windows as two int32 numpy arrays (inputs, targets), each (count, seq_len), in order."""
+    seq_len = check_positive_int(seq_len, "seq_len")
     ids = tokenizer.encode(text)
     count = (len(ids) - 1) // seq_len
     if count < 1:
         raise ValueError(f"{name} is {len(ids)} tokens long, too short for one window of seq_len={seq_len} (+1)")
-    inputs = ids[: count * seq_len].reshape(count, seq_len)
-    targets = ids[1 : count * seq_len + 1].reshape(count, seq_len)
-    ds = tf.data.Dataset.from_tensor_slices((inputs, targets))
-    if shuffle:
-        ds = ds.shuffle(count, seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return ids[: count * seq_len].reshape(count, seq_len), ids[1 : count * seq_len + 1].reshape(count, seq_len)
 
 
 def text_streams(text, tokenizer, seq_len, batch_size, name="text"):
@@ -438,6 +446,8 @@ def text_streams(text, tokenizer, seq_len, batch_size, name="text"):
     model carries its state across batches: ``LSTMGenerator.carry_state``).
     Not shuffled; the tail that does not fill a batch is dropped.
     """
+    import tensorflow as tf
+
     seq_len = check_positive_int(seq_len, "seq_len")
     batch_size = check_positive_int(batch_size, "batch_size")
     ids = tokenizer.encode(text)
@@ -466,6 +476,8 @@ def split_streams(ids, streams):
 
 def image_batches(images, batch_size, shuffle=True, seed=None):
     """float32 images in [0, 1] from a uint8 array or a dataset of (image, label), batched and prefetched."""
+    import tensorflow as tf
+
     if isinstance(images, tf.data.Dataset):
         ds = images.map(lambda x, *_: x)
     else:
@@ -491,5 +503,5 @@ def dequantize(images, seed=0):
     The continuous data a flow's likelihood is measured on (``RealNVP.bits_per_dim``).
     """
     images = np.asarray(images)
-    noise = tf.random.stateless_uniform(images.shape, seed=seed_pair(seed))
+    noise = backend.uniform(images.shape, seed_pair(seed))
     return ((images.astype(np.float32) + np.asarray(noise)) / 256.0).astype(np.float32)

@@ -1,13 +1,17 @@
-"""tf.distribute strategies by name."""
+"""tf.distribute strategies by name, and the per-replica noise and loss scaling models use on every backend.
+
+Strategies are TensorFlow's; on the JAX and PyTorch backends a model trains on one device (or under a
+``keras.distribution`` the user sets), and the noise and loss helpers below reduce to plain draws.
+"""
 
 import functools
 import json
 import os
 
 import keras
-import tensorflow as tf
+from keras import ops
 
-from kerasgen import compat
+from kerasgen import backend, compat
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 
@@ -34,7 +38,19 @@ def check_tf_config():
 
 
 def get_strategy(name="default"):
-    """``default`` (one device), ``mirrored`` (all local devices), ``multiworker`` (hosts from TF_CONFIG)."""
+    """``default`` (one device), ``mirrored`` (all local devices), ``multiworker`` (hosts from TF_CONFIG).
+
+    These are ``tf.distribute`` strategies, on TensorFlow only. On JAX, data-parallel training is Keras's
+    ``keras.distribution.set_distribution(keras.distribution.DataParallel())``; on PyTorch kerasgen trains on one
+    device.
+    """
+    if backend.name() != "tensorflow":
+        advice = ("set keras.distribution.DataParallel() instead" if backend.name() == "jax"
+                  else "kerasgen trains on one device there")
+        raise ValueError(f"strategy {name!r} is a tf.distribute strategy: it needs the tensorflow Keras backend, "
+                         f"not {backend.name()} ({advice})")
+    import tensorflow as tf
+
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
@@ -48,6 +64,8 @@ def get_strategy(name="default"):
 @functools.cache
 def _multiworker_strategy():
     """One per process: TensorFlow configures the cluster's collectives once."""
+    import tensorflow as tf
+
     compat.patch_fit_for_multiworker()
     return tf.distribute.MultiWorkerMirroredStrategy()
 
@@ -70,6 +88,10 @@ class SyncWithChief(keras.callbacks.Callback):
     """
 
     def on_train_begin(self, logs=None):
+        if backend.name() != "tensorflow":
+            return
+        import tensorflow as tf
+
         strategy = self.model.distribute_strategy
         if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
             return
@@ -96,15 +118,21 @@ def _training_state(model):
     return list(unique.values())
 
 
-def replica_noise(shape, seed, distribution="normal", dtype=tf.float32):
+def replica_noise(shape, seed, distribution="normal", dtype="float32"):
     """Random noise for this replica's slice of the global batch.
 
     The whole global batch's noise is drawn from ``seed`` (a shape-(2,) int
     tensor, e.g. built from the optimizer's step counter) and each replica
     keeps its own rows, so a step under MirroredStrategy sees exactly the noise
     the same step sees on one device. ``shape[0]`` is the per-replica batch.
-    ``distribution`` is ``normal`` (standard) or ``uniform`` ([0, 1)).
+    ``distribution`` is ``normal`` (standard) or ``uniform`` ([0, 1)). Outside
+    TensorFlow: the draw of ``kerasgen.backend`` itself.
     """
+    if backend.name() != "tensorflow":
+        draw = backend.normal if distribution == "normal" else backend.uniform
+        return ops.cast(draw(shape, seed), dtype)
+    import tensorflow as tf
+
     context = tf.distribute.get_replica_context()
     replicas = context.num_replicas_in_sync if context is not None else 1
     replica = context.replica_id_in_sync_group if context is not None else 0
@@ -117,7 +145,7 @@ def replica_noise(shape, seed, distribution="normal", dtype=tf.float32):
 
 def step_seed(counter, salt):
     """A shape-(2,) seed from a step counter (a variable shared by all replicas) and a per-use salt."""
-    return tf.stack([tf.cast(counter, tf.int32), tf.constant(salt, tf.int32)])
+    return ops.stack([ops.cast(counter, "int32"), ops.convert_to_tensor(salt, "int32")])
 
 
 def scale_for_replicas(loss):
@@ -126,6 +154,11 @@ def scale_for_replicas(loss):
     Gradients are summed across replicas, so this makes a step under a
     strategy equal to the step on the global batch. Keras does this for
     compiled losses; custom ``compute_loss``/``train_step`` code calls it.
+    Outside TensorFlow there are no replicas: the loss itself.
     """
+    if backend.name() != "tensorflow":
+        return loss
+    import tensorflow as tf
+
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     return loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss

@@ -16,6 +16,8 @@ their shape) and ``points`` (2-D toy data: built from the point dimension). A fa
 import dataclasses
 from typing import Callable
 
+import numpy as np
+
 TEXT, IMAGES, POINTS = "text", "images", "points"
 KINDS = (TEXT, IMAGES, POINTS)
 
@@ -50,6 +52,9 @@ class Family:
     besides its ``kind``'s own (``moons`` for points). ``conditional``: the family also has a class-conditional
     form, built with ``num_classes=k`` (``build(shape, num_classes=k)``); its models then take
     ``sample(n, labels=...)``; an unconditional one may offer ``with_classes(k)`` (diffusion does).
+    ``probe(model, rng)`` returns the model's deterministic outputs for inputs drawn from the numpy ``rng``
+    ({name: tensor}: logits for token ids, an image network's output for a latent or a noisy image, log-densities):
+    what must agree across Keras backends for one saved file (``forward_outputs``).
     """
 
     name: str
@@ -68,6 +73,7 @@ class Family:
     datasets: tuple = ()
     conditional: bool = False
     description: str = ""
+    probe: Callable = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -82,6 +88,18 @@ class Family:
             self.compile(model, optimizer_factory, learning_rate)
         else:
             model.compile(optimizer=optimizer_factory(learning_rate))
+
+
+def forward_outputs(family, model, seed=0):
+    """``family``'s probe of ``model`` (``Family.probe``) on inputs drawn from ``seed``, as float64 numpy arrays."""
+    import keras
+    import numpy as np
+
+    family = get(family)
+    if family.probe is None:
+        raise ValueError(f"family {family.name!r} declares no probe of its models' outputs")
+    outputs = family.probe(model, np.random.default_rng(seed))
+    return {key: np.asarray(keras.ops.convert_to_numpy(value), np.float64) for key, value in outputs.items()}
 
 
 _FAMILIES = {}
@@ -148,6 +166,47 @@ def _dynamic_binarization(seed):
     return lambda x: tf.cast(tf.random.uniform(tf.shape(x), seed=seed) < x, tf.float32)
 
 
+def _probe_labels(model, rng, n):
+    classes = getattr(model, "num_classes", None)
+    return None if classes is None else rng.integers(0, classes, n).astype("int32")
+
+
+def _text_probe(model, rng):
+    return {"logits": model(rng.integers(0, model.tokenizer.vocab_size, (2, 16)).astype("int32"))}
+
+
+def _classifier_probe(model, rng):
+    return {"probabilities": model(rng.uniform(size=(4, *model.image_shape)).astype("float32"))}
+
+
+def _dcgan_probe(model, rng):
+    z = rng.normal(size=(4, model.latent_dim)).astype("float32")
+    labels = _probe_labels(model, rng, 4)
+    if labels is not None:
+        z = np.concatenate([z, np.eye(model.num_classes, dtype="float32")[labels]], axis=-1)
+    return {"images": model.generator(z)}
+
+
+def _vae_probe(model, rng):
+    return {"images": model.decode(rng.normal(size=(4, model.latent_dim)).astype("float32"),
+                                   labels=_probe_labels(model, rng, 4))}
+
+
+def _realnvp_probe(model, rng):
+    if len(model.data_shape) == 1:  # 2-D points
+        return {"log_prob": model.log_prob(rng.normal(size=(8, *model.data_shape)).astype("float32"))}
+    images = rng.integers(0, 256, (4, *model.data_shape))
+    return {"log_prob": model.log_prob(((images + rng.uniform(size=images.shape)) / 256).astype("float32"))}
+
+
+def _diffusion_probe(model, rng):
+    noisy = rng.normal(size=(4, *model.image_shape)).astype("float32")
+    timesteps = rng.integers(0, model.timesteps, 4).astype("int32")
+    labels = _probe_labels(model, rng, 4)
+    inputs = (noisy, timesteps) if labels is None else (noisy, timesteps, labels)
+    return {"prediction": model.ema_network(*inputs)}
+
+
 def _fixed_binarization(images):
     from kerasgen.data import binarize
 
@@ -166,25 +225,26 @@ def _builtins():
     return (
         Family("lstm", TEXT, lambda tokenizer, **options: _model("LSTMGenerator")(tokenizer, **options),
                "tiny_shakespeare", options=(*_TEXT_OPTIONS, Option("units", help="LSTM units per layer")),
-               description="character- or word-level LSTM language model"),
+               probe=_text_probe, description="character- or word-level LSTM language model"),
         Family("gpt", TEXT, lambda tokenizer, **options: _model("DecoderTransformer")(tokenizer, **options),
                "tiny_shakespeare", options=(*_TEXT_OPTIONS, Option("num_heads", help="attention heads per layer"),
                                          Option("max_length", help="context length in tokens")),
-               description="decoder-only transformer"),
+               probe=_text_probe, description="decoder-only transformer"),
         Family("vae", IMAGES, lambda shape, **options: _model("VAE")(image_shape=shape, **options), "mnist",
                options=(latent,), train_transform=_dynamic_binarization, validation_transform=_fixed_binarization,
-               conditional=True, description="variational autoencoder on binarised images (class-conditional too)"),
+               conditional=True, probe=_vae_probe,
+               description="variational autoencoder on binarised images (class-conditional too)"),
         Family("dcgan", IMAGES, lambda shape, **options: _model("DCGAN")(image_shape=shape, **options), "mnist",
                options=(latent,), compile=_two_optimizers, optimizer_options={"beta_1": 0.5}, validation=False,
-               epoch_schedules=False, conditional=True,
+               epoch_schedules=False, conditional=True, probe=_dcgan_probe,
                description="deep convolutional GAN (class-conditional too: a projection discriminator)"),
         Family("classifier", IMAGES, lambda shape, **options: _model("ImageClassifier")(image_shape=shape, **options),
-               "mnist", compile=_classifier_compile, labels=True, samples=False,
+               "mnist", compile=_classifier_compile, labels=True, samples=False, probe=_classifier_probe,
                description="image classifier (the Frechet distances' features)"),
         Family("realnvp", IMAGES, lambda shape, **options: _model("RealNVP")(image_shape=shape, **options), "mnist",
-               datasets=(POINTS,), description="RealNVP normalizing flow on images or 2-D points"),
+               datasets=(POINTS,), probe=_realnvp_probe, description="RealNVP normalizing flow on images or 2-D points"),
         Family("diffusion", IMAGES, lambda shape, **options: _model("DiffusionModel")(image_shape=shape, **options),
-               "mnist", conditional=True, description="denoising diffusion U-Net (class-conditional with guidance)"),
+               "mnist", conditional=True, probe=_diffusion_probe, description="denoising diffusion U-Net (class-conditional with guidance)"),
     )
 
 

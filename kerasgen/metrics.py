@@ -7,9 +7,9 @@ import inspect
 import math
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
-from kerasgen import data
+from kerasgen import backend, data
 from kerasgen.checks import check_positive_int
 
 
@@ -26,20 +26,23 @@ def text_nll(model, text, seq_len=256, batch_size=32, carry_state=False):
     """
     if carry_state:
         return _stream_nll(model, text, seq_len, batch_size)
-    windows = data.text_windows(text, model.tokenizer, seq_len, batch_size, shuffle=False)
-    total, count = 0.0, 0
+    inputs, targets = data.window_arrays(text, model.tokenizer, seq_len)
+    batch_size = check_positive_int(batch_size, "batch_size")
+    window_nll = backend.compiled(lambda x, y: _token_nll(model(x, training=False), y))
+    total = 0.0
+    for start in range(0, len(inputs), batch_size):
+        total += _sum64(window_nll(inputs[start : start + batch_size], targets[start : start + batch_size]))
+    return total / targets.size
 
-    @tf.function(reduce_retracing=True)
-    def window_nll(inputs, targets):
-        logits = model(inputs, training=False)
-        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(targets, tf.cast(logits, tf.float32))
-        return tf.reduce_sum(tf.cast(losses, tf.float64)), tf.size(targets)
 
-    for inputs, targets in windows:
-        nll, n = window_nll(inputs, targets)
-        total += float(nll)
-        count += int(n)
-    return total / count
+def _token_nll(logits, targets):
+    """Each token's cross-entropy in nats, float32."""
+    return ops.sparse_categorical_crossentropy(targets, ops.cast(logits, "float32"), from_logits=True)
+
+
+def _sum64(losses):
+    """The sum of float32 losses, accumulated in float64 (millions of tokens)."""
+    return float(np.sum(np.asarray(ops.convert_to_numpy(losses), np.float64)))
 
 
 def _stream_nll(model, text, seq_len, batch_size):
@@ -53,16 +56,15 @@ def _stream_nll(model, text, seq_len, batch_size):
     if length < 1:
         raise ValueError(f"text is {len(ids)} tokens long, too short for {batch_size} streams")
 
-    @tf.function(reduce_retracing=True)
     def chunk_nll(x, y, states):
         logits, states = model(x, training=False, initial_state=states, return_state=True)
-        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(y, tf.cast(logits, tf.float32))
-        return tf.reduce_sum(tf.cast(losses, tf.float64)), states
+        return _token_nll(logits, y), states
 
+    chunk_nll = backend.compiled(chunk_nll)
     total, states = 0.0, None  # None: the first chunk starts from the model's zero state
     for start in range(0, length, seq_len):
-        nll, states = chunk_nll(inputs[:, start : start + seq_len], targets[:, start : start + seq_len], states)
-        total += float(nll)
+        losses, states = chunk_nll(inputs[:, start : start + seq_len], targets[:, start : start + seq_len], states)
+        total += _sum64(losses)
     return total / targets.size
 
 

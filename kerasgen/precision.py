@@ -5,7 +5,8 @@ the last layer), so every policy below trains with float32 losses.
 """
 
 import keras
-import tensorflow as tf
+
+from kerasgen import backend
 
 POLICIES = ("float32", "mixed_float16", "mixed_bfloat16", "bfloat16", "float16")
 
@@ -22,7 +23,7 @@ def cpu_supports_bfloat16():
 
 def auto_policy():
     """``mixed_float16`` where a GPU is visible, ``mixed_bfloat16`` on bf16 CPUs, else ``float32``."""
-    if tf.config.list_physical_devices("GPU"):
+    if backend.has_gpu():
         return "mixed_float16"
     if cpu_supports_bfloat16():
         return "mixed_bfloat16"

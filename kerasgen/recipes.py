@@ -10,6 +10,7 @@ import platform
 from pathlib import Path
 
 from kerasgen import evaluation, precision, training, zoo
+from kerasgen.models.base import sample_cache
 
 
 def machine():
@@ -95,7 +96,20 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
         },
         storage=storage,
     )
-    # The figure is measured on the shipped file, as `kerasgen eval` loads it: float32, from the zoo.
+    # The figure is measured on the shipped file, as `kerasgen eval` loads it: float32, from the zoo. Its samples are
+    # kept under the logdir, so a run stopped while measuring draws only what it had not drawn yet.
+    with sample_cache(os.path.join(args.logdir, "samples")):
+        card, shipped = _measure_card(card, name, metric, choose, figures, previous)
+    card["metric"].update(report(shipped) if report else {})
+    zoo.write_card(card)
+    print(card)
+    return card
+
+
+def _measure_card(card, name, metric, choose, figures, previous):
+    """Measure the shipped entry ``name``'s headline metric (after ``choose``, if any) and its further figures,
+    writing the card after each; figures on the ``previous`` card of the same weights are kept. Returns the card
+    and the shipped model."""
     precision.set_policy("float32")
     shipped = zoo.load(name)
     chosen = {}
@@ -116,10 +130,7 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
             print(f"{spec['name']}: {value}, kept from the card of these same weights (a republish, no new epochs)")
         card.setdefault("figures", []).append({**spec, "value": value})
         zoo.write_card(card)
-    card["metric"].update(report(shipped) if report else {})
-    zoo.write_card(card)
-    print(card)
-    return card
+    return card, shipped
 
 
 def _spec_key(spec):

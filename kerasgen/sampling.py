@@ -1,15 +1,14 @@
 """Next-token choice from logits, shared by every text model.
 
-``next_tokens`` is pure TensorFlow and stateless (the seed is a tensor), so it
-runs inside a compiled generation loop; ``check_sampling_args`` validates the
-Python-side arguments once, before the loop starts.
+``next_tokens`` is written in ``keras.ops`` and stateless (the seed is a tensor, see ``kerasgen.backend``), so it
+runs inside a compiled generation loop on any backend; ``check_sampling_args`` validates the Python-side arguments
+once, before the loop starts.
 """
 
-import numbers
-
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
+from kerasgen import backend
 from kerasgen.checks import check_positive_int, check_real
 
 MAX_TEMPERATURE = 1000.0  # already uniform sampling for any sensible logits; huge values overflow float32 (NaN)
@@ -29,17 +28,11 @@ def check_sampling_args(temperature=1.0, top_k=None, top_p=None):
         check_real(top_p, "top_p", 0, 1, open_below=True, note=" or None")
 
 
-def seed_pair(seed):
-    """An int seed (or None: a fresh random one) as the shape-(2,) int32 tensor stateless ops take."""
-    if seed is None:
-        seed = np.random.randint(0, 2**31 - 1)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
-    return tf.constant([int(seed) % (2**31 - 1), 0], tf.int32)
+seed_pair = backend.seed_pair
 
 
 def _dynamic(value):
-    return tf.is_tensor(value) or isinstance(value, np.ndarray)
+    return ops.is_tensor(value) or isinstance(value, np.ndarray)
 
 
 def next_tokens(logits, temperature=1.0, top_k=None, top_p=None, seed=(0, 0)):
@@ -59,19 +52,20 @@ def next_tokens(logits, temperature=1.0, top_k=None, top_p=None, seed=(0, 0)):
     """
     # A tensor temperature or top_p (a compiled loop) is checked by the caller; everything else is checked here.
     check_sampling_args(1.0 if _dynamic(temperature) else temperature, top_k, None if _dynamic(top_p) else top_p)
-    logits = tf.cast(logits, tf.float32)
-    greedy = tf.argmax(logits, axis=-1, output_type=tf.int32)
-    temperature = tf.cast(temperature, tf.float32)
-    scaled = logits / tf.maximum(temperature, 1e-6)
+    logits = ops.cast(logits, "float32")
+    greedy = backend.argmax(logits)
+    temperature = ops.cast(temperature, "float32")
+    scaled = logits / ops.maximum(temperature, 1e-6)
     if top_k is not None and (logits.shape[-1] is None or top_k < logits.shape[-1]):
-        kth_largest = tf.math.top_k(scaled, k=top_k).values[:, -1:]
-        scaled = tf.where(scaled < kth_largest, -np.inf, scaled)
+        kth_largest = ops.top_k(scaled, k=top_k, sorted=True)[0][:, -1:]
+        scaled = ops.where(scaled < kth_largest, -np.inf, scaled)
     if top_p is not None:
-        ordered = tf.sort(scaled, axis=-1, direction="DESCENDING")
-        mass_before = tf.math.cumsum(tf.nn.softmax(ordered), axis=-1, exclusive=True)
+        ordered = ops.flip(ops.sort(scaled, axis=-1), axis=-1)
+        probabilities = ops.softmax(ordered, axis=-1)
+        mass_before = ops.cumsum(probabilities, axis=-1) - probabilities
         # The last kept token is the first whose preceding mass reaches top_p.
-        kept = tf.cast(mass_before < top_p, tf.int32)
-        cutoff = tf.gather(ordered, tf.reduce_sum(kept, axis=-1, keepdims=True) - 1, batch_dims=1)
-        scaled = tf.where(scaled < cutoff, -np.inf, scaled)
-    sampled = tf.random.stateless_categorical(scaled, 1, seed=seed, dtype=tf.int32)[:, 0]
-    return tf.where(temperature > 0, sampled, greedy)
+        kept = ops.cast(mass_before < top_p, "int32")
+        cutoff = ops.take_along_axis(ordered, ops.sum(kept, axis=-1, keepdims=True) - 1, axis=-1)
+        scaled = ops.where(scaled < cutoff, -np.inf, scaled)
+    sampled = backend.categorical(scaled, seed)
+    return ops.where(temperature > 0, sampled, greedy)

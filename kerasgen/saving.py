@@ -160,16 +160,17 @@ def float32_copy(model):
     return policy_copy(model, "float32")
 
 
-def policy_copy(model, policy, changes=None):
+def policy_copy(model, policy, changes=None, fresh=False):
     """The same model rebuilt under dtype policy ``policy`` with its weights cast to the new variable dtypes.
 
     ``float32`` gives a model for any CPU; ``float16`` halves a file for storage
     (the zoo's ``storage="float16"``; loading turns it back into float32).
     Layers that pin their own dtype (float32 output heads) keep it. ``changes``
     ({setting: value}) edits the config on the way, for settings that keep every
-    weight (a fine-tuning run's EMA decay, say).
+    weight (a fine-tuning run's EMA decay, say). The model itself comes back when nothing would change, unless
+    ``fresh``: a new, uncompiled model always (weights without optimizer state).
     """
-    if not changes and keras.mixed_precision.dtype_policy().name == policy and all(
+    if not changes and not fresh and keras.mixed_precision.dtype_policy().name == policy and all(
         layer.dtype_policy.name == policy for layer in compat.all_layers(model)
     ):
         return model

@@ -11,7 +11,7 @@ takes a scheduler or its name::
 """
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from kerasgen.checks import check_real
 
@@ -32,9 +32,9 @@ def ddim_step(x0, predicted_noise, alpha_bar, alpha_bar_prev, eta, noise):
 
     ``eta=0`` is deterministic, 1 is DDPM.
     """
-    sigma = eta * tf.sqrt((1 - alpha_bar_prev) / (1 - alpha_bar) * (1 - alpha_bar / alpha_bar_prev))
-    direction = tf.sqrt(tf.maximum(1 - alpha_bar_prev - sigma**2, 0.0)) * predicted_noise
-    return tf.sqrt(alpha_bar_prev) * x0 + direction + sigma * noise
+    sigma = eta * ops.sqrt((1 - alpha_bar_prev) / (1 - alpha_bar) * (1 - alpha_bar / alpha_bar_prev))
+    direction = ops.sqrt(ops.maximum(1 - alpha_bar_prev - sigma**2, 0.0)) * predicted_noise
+    return ops.sqrt(alpha_bar_prev) * x0 + direction + sigma * noise
 
 
 def ddpm_step(x, x0, alpha_bar, alpha_bar_prev, noise):
@@ -44,8 +44,8 @@ def ddpm_step(x, x0, alpha_bar, alpha_bar_prev, noise):
     the variance is the posterior's (beta tilde), zero on the last step.
     """
     beta = 1 - alpha_bar / alpha_bar_prev
-    mean = (tf.sqrt(alpha_bar_prev) * beta * x0 + tf.sqrt(1 - beta) * (1 - alpha_bar_prev) * x) / (1 - alpha_bar)
-    return mean + tf.sqrt(beta * (1 - alpha_bar_prev) / (1 - alpha_bar)) * noise
+    mean = (ops.sqrt(alpha_bar_prev) * beta * x0 + ops.sqrt(1 - beta) * (1 - alpha_bar_prev) * x) / (1 - alpha_bar)
+    return mean + ops.sqrt(beta * (1 - alpha_bar_prev) / (1 - alpha_bar)) * noise
 
 
 class Scheduler:

@@ -22,8 +22,10 @@ def quiet_tensorflow():
     """Import TensorFlow with its start-up lines hidden, for programs that own the process (the CLI, scripts).
 
     Sets ``TF_CPP_MIN_LOG_LEVEL=3`` unless it is set and keeps absl logging to errors; does nothing more when
-    TensorFlow is already imported.
+    TensorFlow is already imported, and nothing at all on another Keras backend (``KERAS_BACKEND``).
     """
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+        return
     os.environ.setdefault(LOG_LEVEL_ENV, "3")
     if "tensorflow" in sys.modules:
         return

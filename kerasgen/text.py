@@ -14,7 +14,6 @@ import re
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 OOV_ID = 0
 
@@ -29,7 +28,9 @@ class Tokenizer:
     """A fixed vocabulary with a reserved out-of-vocabulary id 0.
 
     Subclasses say how text splits into tokens (``split``) and how tokens join
-    back into text (``join``). Lookup is a keras ``StringLookup``.
+    back into text (``join``). Lookup is a dict (no TensorFlow): the ids are those
+    of a keras ``StringLookup`` with one out-of-vocabulary index, which earlier
+    versions used, so saved models keep their ids.
     """
 
     level = None
@@ -46,9 +47,7 @@ class Tokenizer:
         if self.oov_token in vocabulary:
             raise ValueError(f"vocabulary must not contain the out-of-vocabulary token {self.oov_token!r}")
         self.vocabulary = vocabulary
-        self._lookup = keras.layers.StringLookup(
-            vocabulary=vocabulary, num_oov_indices=1, oov_token=self.oov_token
-        )
+        self._ids = {token: index for index, token in enumerate(vocabulary, start=1)}
         self._tokens = np.array([self.oov_token, *vocabulary], dtype=object)
 
     @property
@@ -73,9 +72,8 @@ class Tokenizer:
         raise NotImplementedError
 
     def encode_tokens(self, tokens):
-        if not tokens:
-            return np.zeros((0,), np.int32)
-        return self._lookup(tf.constant(tokens)).numpy().astype(np.int32)
+        """A list of tokens to a 1-D int32 array of ids; unseen tokens become id 0."""
+        return np.array([self._ids.get(token, OOV_ID) for token in tokens], np.int32)
 
     def encode(self, text):
         """Text to a 1-D int32 array of ids; unseen tokens become id 0."""

@@ -141,7 +141,7 @@ def publish(model, name, card, directory=None, storage="float32"):
     ``card`` holds the rest of the card (family, dataset, metric, command, ...).
     ``storage`` is the weights' dtype in the file: ``float32``, or ``float16``
     for half the size (``load`` returns a float32 model either way; measure the
-    card's figure on the loaded file). Both files are written to temporary
+    card's figure on the loaded file). The file holds no optimizer state. Both files are written to temporary
     names and renamed, so an interrupted publish never leaves a half-written entry.
     """
     from kerasgen.saving import policy_copy, staged_save
@@ -150,7 +150,7 @@ def publish(model, name, card, directory=None, storage="float32"):
         raise ValueError(f"storage must be 'float32' or 'float16', got {storage!r}")
     root = Path(directory) if directory else zoo_dir()
     root.mkdir(parents=True, exist_ok=True)
-    exported = policy_copy(model, storage)
+    exported = policy_copy(model, storage, fresh=True)  # uncompiled: the weights without optimizer state
     file = root / f"{name}.keras"
     # The new card is staged before the weights are renamed into place and renamed right after; a kill
     # between the two renames is finished by the next ``path(name)`` (see ``_finish_publish``).

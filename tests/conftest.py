@@ -10,12 +10,14 @@ if "KERASGEN_DATA_DIR" not in os.environ and _SHARED_DATA.is_dir():
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
-_cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(
-    _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
-)
+if keras.backend.backend() == "tensorflow":  # the contract tests also run on JAX (tests/test_backends.py)
+    import tensorflow as tf
+
+    _cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+    )
 
 
 @pytest.fixture(autouse=True)

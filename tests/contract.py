@@ -6,13 +6,17 @@
    giving identical outputs for the same seed and the same optimizer state;
 3. one training step under ``mixed_float16`` and ``mixed_bfloat16`` has a
    finite loss, and the model's outputs stay float32;
-4. one step under ``MirroredStrategy`` over two logical CPUs equals the
-   single-device step on the same global batch within 1e-5.
+4. one data-parallel step over two CPU devices equals the single-device step
+   on the same global batch within 1e-5: ``MirroredStrategy`` on TensorFlow,
+   ``keras.distribution.DataParallel`` on JAX (tests/test_backends.py runs
+   this contract on JAX, with two XLA host devices, and on PyTorch, where
+   kerasgen trains on one device and this check does not apply).
 
 A family supplies a ``ContractSpec``: how to build a fresh model, how to compile
 it with a given optimizer, and a tiny batch.
 """
 
+import contextlib
 import dataclasses
 import functools
 import subprocess
@@ -23,7 +27,6 @@ from typing import Callable
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from kerasgen.models import ImageClassifier
 from kerasgen.models.base import ImageGenerator, PointGenerator, TextGenerator, held_optimizers
@@ -53,13 +56,13 @@ def protocol_outputs(model, x):
     if isinstance(model, TextGenerator):
         prompts = [model.tokenizer.decode(x[0][:3]), model.tokenizer.decode(x[1][:5])]
         texts = model.generate(prompts, max_new_tokens=12, temperature=1.0, seed=SEED)
-        return {"logits": np.asarray(model(x)), "texts": np.array(texts)}
+        return {"logits": keras.ops.convert_to_numpy(model(x)), "texts": np.array(texts)}
     if isinstance(model, ImageGenerator):
         return {"images": model.sample(4, temperature=1.0, seed=SEED)}
     if isinstance(model, PointGenerator):
         return {"points": model.sample(4, temperature=1.0, seed=SEED)}
     if isinstance(model, ImageClassifier):
-        return {"probabilities": np.asarray(model(x)), "classes": model.predict_classes(x)}
+        return {"probabilities": keras.ops.convert_to_numpy(model(x)), "classes": model.predict_classes(x)}
     raise TypeError(f"{type(model).__name__} implements neither protocol")
 
 
@@ -133,8 +136,15 @@ def check_mixed_precision(spec):
             spec.compile(model, keras.optimizers.Adam(spec.learning_rate))
             logs = model.fit(spec.x, spec.y, batch_size=len(spec.x), epochs=1, verbose=0).history
             assert all(np.isfinite(v[-1]) for v in logs.values()), (policy, logs)
+            if policy == "mixed_float16":  # float16 gradients underflow unless the loss is scaled
+                optimizers = [getattr(model, n, None) for n in ("optimizer", "d_optimizer", "g_optimizer")]
+                scaled = [o for o in optimizers if isinstance(o, keras.optimizers.LossScaleOptimizer)]
+                assert scaled, f"{type(model).__name__} trains under mixed_float16 without loss scaling"
+                for optimizer in scaled:
+                    scale = float(keras.ops.convert_to_numpy(optimizer.dynamic_scale))
+                    assert np.isfinite(scale) and scale >= 1, scale
             if isinstance(model, (TextGenerator, ImageClassifier)):
-                assert model(spec.x).dtype == "float32", policy
+                assert keras.backend.standardize_dtype(model(spec.x).dtype) == "float32", policy
             else:
                 images = model.sample(2, seed=SEED)
                 assert images.dtype == np.float32 and np.all(np.isfinite(images)), policy
@@ -145,27 +155,49 @@ def check_mixed_precision(spec):
 @functools.cache
 def two_device_strategy():
     """One MirroredStrategy per process: several would share collective keys and clash."""
+    import tensorflow as tf
+
     devices = tf.config.list_logical_devices("CPU")
     assert len(devices) >= 2, "needs two logical CPU devices (tests/conftest.py sets them up)"
     return tf.distribute.MirroredStrategy([d.name for d in devices[:2]])
 
 
-def check_mirrored_equivalence(spec):
+@contextlib.contextmanager
+def two_device_scope():
+    """Models built and trained inside are data-parallel over two CPU devices, the backend's way."""
+    if keras.backend.backend() == "tensorflow":
+        with two_device_strategy().scope():
+            yield
+        return
+    devices = keras.distribution.list_devices("cpu")
+    assert len(devices) >= 2, "needs two CPU devices (XLA_FLAGS=--xla_force_host_platform_device_count=2)"
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices[:2]))
+    try:
+        yield
+    finally:
+        keras.distribution.set_distribution(None)
+
+
+def check_data_parallel_equivalence(spec):
+    if keras.backend.backend() == "torch":
+        return  # kerasgen trains on one device on PyTorch (distribute.get_strategy says so): nothing to compare
     keras.utils.set_random_seed(SEED)
     single = spec.build()
     spec.compile(single, keras.optimizers.SGD(spec.learning_rate))
     # A first step builds every variable (the batch size of the compared step: one trace per model).
     single.fit(spec.x, spec.y, batch_size=len(spec.x), epochs=1, shuffle=False, verbose=0)
     start = [np.array(w) for w in single.get_weights()]
-    with two_device_strategy().scope():
+    with two_device_scope():
         mirrored = spec.build()
         spec.compile(mirrored, keras.optimizers.SGD(spec.learning_rate))
-    mirrored.fit(spec.x, spec.y, batch_size=len(spec.x), epochs=1, shuffle=False, verbose=0)
+        mirrored.fit(spec.x, spec.y, batch_size=len(spec.x), epochs=1, shuffle=False, verbose=0)
     mirrored.set_weights(start)
     single.set_weights(start)
-    for model in (single, mirrored):
+    keras.utils.set_random_seed(SEED)
+    single.fit(spec.x, spec.y, batch_size=len(spec.x), epochs=1, shuffle=False, verbose=0)
+    with two_device_scope():  # on JAX the distribution also shards fit's batches
         keras.utils.set_random_seed(SEED)
-        model.fit(spec.x, spec.y, batch_size=len(spec.x), epochs=1, shuffle=False, verbose=0)
+        mirrored.fit(spec.x, spec.y, batch_size=len(spec.x), epochs=1, shuffle=False, verbose=0)
     changed = max(np.max(np.abs(a - b)) for a, b in zip(single.get_weights(), start))
     assert changed > 1e-4, "the step did not change the weights; the comparison would prove nothing"
     for a, b in zip(single.get_weights(), mirrored.get_weights()):
@@ -175,5 +207,5 @@ def check_mirrored_equivalence(spec):
 def run_model_contract(spec, tmp_path):
     check_round_trip = fit_and_start_round_trip(spec, tmp_path)  # the fresh process loads while the rest runs
     check_mixed_precision(spec)
-    check_mirrored_equivalence(spec)
+    check_data_parallel_equivalence(spec)
     check_round_trip()

@@ -104,6 +104,17 @@ def test_initial_epoch_reads_what_a_restore_set_and_set_initial_epoch_moves_wher
     assert fresh.fit(*DATA, batch_size=4, epochs=1, verbose=0).epoch == [0]
 
 
+def test_loss_tracker_is_the_metric_behind_the_loss_log(monkeypatch):
+    model = dense_model()
+    logs = model.fit(*DATA, batch_size=4, epochs=1, verbose=0).history
+    tracker = compat.loss_tracker(model)
+    assert isinstance(tracker, keras.metrics.Mean)
+    assert float(tracker.result()) == pytest.approx(logs["loss"][-1], rel=1e-6)
+    monkeypatch.delattr(model, "_loss_tracker")
+    with pytest.raises(RuntimeError, match="keras.Model._loss_tracker"):
+        compat.loss_tracker(model)
+
+
 @pytest.mark.parametrize("use", [compat.resume_epoch, lambda model: compat.set_resume_epoch(model, 1)])
 def test_initial_epoch_names_what_moved(monkeypatch, use):
     model = dense_model()
@@ -181,7 +192,7 @@ def test_backup_hooks_name_a_moved_attribute(monkeypatch, tmp_path, name):
         saving.BackupAndRestore(tmp_path)
 
 
-PRIVATE_USES = [r"keras\.src", r"\._flatten_layers\b", r"\._initial_epoch\b", r"__dict__",
+PRIVATE_USES = [r"keras\.src", r"\._flatten_layers\b", r"\._initial_epoch\b", r"\._loss_tracker\b", r"__dict__",
                 *(rf"\b{re.escape(name)}\b" for name in (*compat.BackupAndRestoreHooks._HOOKS,
                                                          *compat.BackupAndRestoreHooks._STATE,
                                                          "_batches_seen_since_last_saving", "_should_save_on_batch"))]

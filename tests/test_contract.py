@@ -5,6 +5,7 @@ import pytest
 from contract import ContractSpec, run_model_contract
 
 import kerasgen as kg
+from kerasgen.toy_data import make_moons
 
 
 def _text_spec(tokenizer, text, seq_len=16):
@@ -83,3 +84,37 @@ def test_image_classifier_contract(tmp_path):
         y=(images.mean(axis=(1, 2, 3)) > np.median(images.mean(axis=(1, 2, 3)))).astype(np.int32),
     )
     run_model_contract(spec, tmp_path)
+
+
+def test_diffusion_contract(tmp_path):
+    rng = np.random.default_rng(0)
+    images = np.zeros((8, 8, 8, 1), np.float32)
+    for image, (row, col) in zip(images, rng.integers(0, 5, size=(8, 2))):
+        image[row : row + 4, col : col + 4] = 1.0  # a bright 4x4 square on a dark background
+    spec = ContractSpec(
+        build=lambda: kg.models.DiffusionModel(image_shape=(8, 8, 1), widths=(8, 16), block_depth=1),
+        compile=lambda model, optimizer: model.compile(optimizer=optimizer),
+        x=images,
+    )
+    run_model_contract(spec, tmp_path)
+
+
+def realnvp_spec(kind):
+    if kind == "vectors":
+        return ContractSpec(
+            build=lambda: kg.models.RealNVP(input_shape=(2,), num_couplings=2, hidden_units=16, num_blocks=2),
+            compile=lambda model, optimizer: model.compile(optimizer=optimizer),
+            x=make_moons(16, seed=0),
+        )
+    rng = np.random.default_rng(0)  # a bright diagonal on a dark background, plus noise
+    pixels = np.clip(200 * np.eye(4)[None, :, :, None] + 20 + rng.integers(-20, 30, (8, 4, 4, 1)), 0, 255)
+    return ContractSpec(
+        build=lambda: kg.models.RealNVP(input_shape=(4, 4, 1), num_scales=1, hidden_units=8, num_blocks=1),
+        compile=lambda model, optimizer: model.compile(optimizer=optimizer),
+        x=pixels.astype(np.float32) / np.float32(255),
+    )
+
+
+@pytest.mark.parametrize("kind", ["images", "vectors"])
+def test_realnvp_contract(kind, tmp_path):
+    run_model_contract(realnvp_spec(kind), tmp_path)

@@ -7,7 +7,6 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from contract import ContractSpec, run_model_contract
 
 from kerasgen.layers.unet import GroupNorm, UNet
 from kerasgen.models.diffusion import (
@@ -45,16 +44,6 @@ def trained():
     first, first_ema = model.network.get_weights(), model.ema_network.get_weights()
     model.fit(tiny_images(), batch_size=8, epochs=1, verbose=0)
     return SimpleNamespace(model=model, first=first, first_ema=first_ema, second=model.network.get_weights())
-
-
-def test_diffusion_contract(tmp_path):
-    spec = ContractSpec(
-        build=tiny_model,
-        compile=lambda model, optimizer: model.compile(optimizer=optimizer),
-        x=tiny_images(),
-        y=None,
-    )
-    run_model_contract(spec, tmp_path)
 
 
 def test_cosine_schedule_falls_from_one_to_zero():

@@ -31,23 +31,29 @@ def test_demo_writes_text_or_a_picture_for_every_zoo_entry_and_the_classifiers_v
     assert result.returncode == 0, result.stderr[-2000:]
     from PIL import Image
 
-    verdict = r"(\d+)/64 \(\d+%\) with probability >= 0\.9; per class 0-9:((?: +\d+){10})$"
+    verdict = r"(\d+)/(\d+) \(\d+%\) with probability >= 0\.9; per class 0-9:((?: +\d+){10})$"
     for entry in zoo.list():
         text, picture = tmp_path / f"{entry['name']}.txt", tmp_path / f"{entry['name']}.png"
-        if entry["family"] == "classifier":  # the evaluation network: it judges the mnist image models' samples
+        if entry["family"] == "classifier":  # an evaluation network: it judges its data set's image models' samples
             assert not picture.exists()
             assert f"=== {entry['name']}: a classifier of (28, 28, 1) images into 10 classes" in result.stdout
+            dataset = entry["dataset"].split(" ")[0]
             judged = {}
             for line in text.read_text().splitlines()[1:]:
+                if line == "no image model's samples fit it":
+                    break
                 name, rest = line.split(maxsplit=1)
-                confident, counts = re.fullmatch(verdict, rest).groups()
-                assert sum(map(int, counts.split())) == 64 and 0 <= int(confident) <= 64, line
+                confident, total, counts = map(str.split, re.fullmatch(verdict, rest).groups())
+                conditional = getattr(zoo.load(name), "num_classes", None) is not None
+                assert int(total[0]) == (80 if conditional else 64), line  # 8 of each of 10 classes, or 64
+                assert sum(map(int, counts)) == int(total[0]) and 0 <= int(confident[0]) <= int(total[0]), line
                 assert line in result.stdout, "the demo prints the verdicts it writes"
-                judged[name] = int(confident)
-            mnist_grids = {other["name"] for other in zoo.list() if other["dataset"].split(" ")[0] == "mnist"
-                           and (tmp_path / f"{other['name']}.png").exists()}
-            assert set(judged) == mnist_grids and "realnvp-moons" not in judged, "every mnist image model, no other"
-            assert judged["diffusion-mnist"] > judged["realnvp-mnist"], "the best model's digits look most like digits"
+                judged[name] = int(confident[0]) / int(total[0])
+            grids = {other["name"] for other in zoo.list() if other["dataset"].split(" ")[0] == dataset
+                     and (tmp_path / f"{other['name']}.png").exists()}
+            assert set(judged) == grids and "realnvp-moons" not in judged, "every image model of its data set, no other"
+            if entry["name"] == "mnist-classifier":
+                assert judged["diffusion-mnist"] > judged["realnvp-mnist"], "the best model's digits look most like digits"
         elif entry["family"] in ("lstm", "gpt"):
             assert len(text.read_text().split()) > 20, entry["name"]
         else:

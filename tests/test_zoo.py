@@ -38,6 +38,16 @@ def test_publish_writes_card_with_checksum_and_parameters(published, zoo_dir):
     assert sorted(p.name for p in zoo_dir.iterdir()) == ["tiny-char-lstm.json", "tiny-char-lstm.keras"]
 
 
+def test_published_files_hold_weights_without_optimizer_state(published, zoo_dir, tmp_path):
+    model, card = published
+    assert model.optimizer is not None and model.optimizer.iterations > 0  # trained in float32: no copy needed
+    model.save(tmp_path / "with_optimizer.keras")
+    shipped = kg.zoo.load("tiny-char-lstm")
+    assert getattr(shipped, "optimizer", None) is None
+    assert (zoo_dir / card["file"]).stat().st_size < 0.6 * (tmp_path / "with_optimizer.keras").stat().st_size
+    np.testing.assert_array_equal(shipped(np.arange(8)[None] % 5), model(np.arange(8)[None] % 5))
+
+
 def test_list_info_and_load_round_trip(published):
     model, card = published
     [entry] = kg.zoo.list()

@@ -3,12 +3,14 @@
 import math
 
 import keras
-import tensorflow as tf
+from keras import ops
+
+from kerasgen import backend
 
 
 def norm_weights(norm):
     """(gamma, beta, epsilon) of a ``keras.layers.LayerNormalization`` over the last axis, for ``layer_norm``."""
-    return tf.cast(norm.gamma, tf.float32), tf.cast(norm.beta, tf.float32), norm.epsilon
+    return ops.cast(norm.gamma, "float32"), ops.cast(norm.beta, "float32"), norm.epsilon
 
 
 def layer_norm(x, gamma, beta, epsilon):
@@ -17,10 +19,10 @@ def layer_norm(x, gamma, beta, epsilon):
     The same arithmetic as ``keras.layers.LayerNormalization`` in the fewest ops:
     the generation step calls it twice per block for every token.
     """
-    x32 = tf.cast(x, tf.float32)
-    centred = x32 - tf.reduce_mean(x32, axis=-1, keepdims=True)
-    variance = tf.reduce_mean(tf.square(centred), axis=-1, keepdims=True)
-    return tf.cast(centred * tf.math.rsqrt(variance + epsilon) * gamma + beta, x.dtype)
+    x32 = ops.cast(x, "float32")
+    centred = x32 - ops.mean(x32, axis=-1, keepdims=True)
+    variance = ops.mean(ops.square(centred), axis=-1, keepdims=True)
+    return ops.cast(centred * ops.rsqrt(variance + epsilon) * gamma + beta, x.dtype)
 
 
 @keras.saving.register_keras_serializable(package="kerasgen")
@@ -51,34 +53,34 @@ class CachedCausalSelfAttention(keras.layers.Layer):
         self.output_dense.build(input_shape)
 
     def _heads(self, x):
-        batch, length = tf.shape(x)[0], tf.shape(x)[1]
-        q, k, v = tf.split(self.qkv(x), 3, axis=-1)
-        shape = [batch, length, self.num_heads, self.head_dim]
-        return tf.reshape(q, shape), tf.reshape(k, shape), tf.reshape(v, shape)
+        batch, length = ops.shape(x)[0], ops.shape(x)[1]
+        q, k, v = ops.split(self.qkv(x), 3, axis=-1)
+        shape = (batch, length, self.num_heads, self.head_dim)
+        return ops.reshape(q, shape), ops.reshape(k, shape), ops.reshape(v, shape)
 
     def _attend(self, q, k, v, visible, training):
-        scores = tf.einsum("bqhd,bkhd->bhqk", tf.cast(q, tf.float32), tf.cast(k, tf.float32))
-        scores = tf.where(visible, scores / math.sqrt(self.head_dim), -1e9)
-        weights = self.dropout_layer(tf.nn.softmax(scores, axis=-1), training=training)
-        y = tf.einsum("bhqk,bkhd->bqhd", tf.cast(weights, v.dtype), v)
-        batch, length = tf.shape(y)[0], tf.shape(y)[1]
-        return self.output_dense(tf.reshape(y, [batch, length, self.num_heads * self.head_dim]))
+        scores = ops.einsum("bqhd,bkhd->bhqk", ops.cast(q, "float32"), ops.cast(k, "float32"))
+        scores = ops.where(visible, scores / math.sqrt(self.head_dim), -1e9)
+        weights = self.dropout_layer(ops.softmax(scores, axis=-1), training=training)
+        y = ops.einsum("bhqk,bkhd->bqhd", ops.cast(weights, v.dtype), v)
+        batch, length = ops.shape(y)[0], ops.shape(y)[1]
+        return self.output_dense(ops.reshape(y, (batch, length, self.num_heads * self.head_dim)))
 
     def call(self, x, training=False, return_kv=False):
         """Attention over the whole sequence; ``return_kv`` adds keys and values laid out (length, batch, dim)."""
         q, k, v = self._heads(x)
-        length = tf.shape(x)[1]
-        visible = tf.linalg.band_part(tf.ones([length, length], tf.bool), -1, 0)
+        positions = ops.arange(ops.shape(x)[1])
+        visible = positions[:, None] >= positions[None]  # (query, key): each position sees itself and the past
         y = self._attend(q, k, v, visible, training)
         if return_kv:
-            shape = [tf.shape(x)[0], length, self.num_heads * self.head_dim]
-            return y, tf.transpose(tf.reshape(k, shape), [1, 0, 2]), tf.transpose(tf.reshape(v, shape), [1, 0, 2])
+            shape = (ops.shape(x)[0], ops.shape(x)[1], self.num_heads * self.head_dim)
+            return y, ops.transpose(ops.reshape(k, shape), (1, 0, 2)), ops.transpose(ops.reshape(v, shape), (1, 0, 2))
         return y
 
     def step_weights(self):
         """The kernels and biases ``step`` reads, as tensors in the compute dtype: read once per generation call."""
         return tuple(
-            tf.cast(w, self.compute_dtype)
+            ops.cast(w, self.compute_dtype)
             for w in (self.qkv.kernel, self.qkv.bias, self.output_dense.kernel, self.output_dense.bias)
         )
 
@@ -98,24 +100,24 @@ class CachedCausalSelfAttention(keras.layers.Layer):
         Both come from ``step_masks``, shared by every layer of a step; ``weights`` is ``step_weights()``.
         """
         qkv_kernel, qkv_bias, output_kernel, output_bias = weights
-        batch = tf.shape(x)[0]
-        q, k, v = tf.split(tf.nn.bias_add(tf.matmul(x, qkv_kernel), qkv_bias), 3, axis=-1)
-        cache_k = tf.tensor_scatter_nd_update(cache_k, write, tf.cast(k, cache_k.dtype)[None])
-        cache_v = tf.tensor_scatter_nd_update(cache_v, write, tf.cast(v, cache_v.dtype)[None])
-        heads = [cache_k.shape[0], batch, self.num_heads, self.head_dim]  # cache length is static (max_length)
-        q = tf.cast(q, tf.float32) * (1.0 / math.sqrt(self.head_dim))
-        scores = tf.reduce_sum(tf.reshape(tf.cast(cache_k, tf.float32) * q, heads), axis=-1) + bias  # (L, b, h)
-        probs = tf.exp(scores - tf.reduce_max(scores, axis=0, keepdims=True))
-        probs = probs / tf.reduce_sum(probs, axis=0, keepdims=True)
-        y = tf.reduce_sum(tf.reshape(cache_v, heads) * tf.cast(probs, cache_v.dtype)[..., None], axis=0)
-        y = tf.reshape(y, [batch, self.num_heads * self.head_dim])
-        return tf.nn.bias_add(tf.matmul(y, output_kernel), output_bias), cache_k, cache_v
+        batch = ops.shape(x)[0]
+        q, k, v = ops.split(backend.bias_add(ops.matmul(x, qkv_kernel), qkv_bias), 3, axis=-1)
+        cache_k = ops.scatter_update(cache_k, write, ops.cast(k, cache_k.dtype)[None])
+        cache_v = ops.scatter_update(cache_v, write, ops.cast(v, cache_v.dtype)[None])
+        heads = (cache_k.shape[0], batch, self.num_heads, self.head_dim)  # cache length is static (max_length)
+        q = ops.cast(q, "float32") * (1.0 / math.sqrt(self.head_dim))
+        scores = ops.sum(ops.reshape(ops.cast(cache_k, "float32") * q, heads), axis=-1) + bias  # (L, b, h)
+        probs = ops.exp(scores - ops.max(scores, axis=0, keepdims=True))
+        probs = probs / ops.sum(probs, axis=0, keepdims=True)
+        y = ops.sum(ops.reshape(cache_v, heads) * ops.cast(probs, cache_v.dtype)[..., None], axis=0)
+        y = ops.reshape(y, (batch, self.num_heads * self.head_dim))
+        return backend.bias_add(ops.matmul(y, output_kernel), output_bias), cache_k, cache_v
 
     @staticmethod
     def step_masks(index, max_length):
         """The ``write`` index and ``bias`` of ``step`` for new position ``index`` (a scalar tensor)."""
-        bias = tf.reshape(tf.where(tf.range(max_length) <= index, 0.0, -1e9), [max_length, 1, 1])
-        return tf.reshape(index, [1, 1]), bias
+        bias = ops.reshape(ops.where(ops.arange(max_length) <= index, 0.0, -1e9), (max_length, 1, 1))
+        return ops.reshape(index, (1, 1)), bias
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "dropout": self.dropout}
@@ -159,7 +161,7 @@ class TransformerBlock(keras.layers.Layer):
             norm_weights(self.attention_norm),
             self.attention.step_weights(),
             norm_weights(self.mlp_norm),
-            tuple(tf.cast(w, dtype) for w in (self.mlp_in.kernel, self.mlp_in.bias, self.mlp_out.kernel, self.mlp_out.bias)),
+            tuple(ops.cast(w, dtype) for w in (self.mlp_in.kernel, self.mlp_in.bias, self.mlp_out.kernel, self.mlp_out.bias)),
         )
 
     def step(self, x, cache_k, cache_v, write, bias, weights):
@@ -169,8 +171,8 @@ class TransformerBlock(keras.layers.Layer):
             layer_norm(x, *attention_norm), cache_k, cache_v, write, bias, attention_weights
         )
         x = x + y
-        hidden = self.mlp_in.activation(tf.nn.bias_add(tf.matmul(layer_norm(x, *mlp_norm), in_kernel), in_bias))
-        return x + tf.nn.bias_add(tf.matmul(hidden, out_kernel), out_bias), cache_k, cache_v
+        hidden = self.mlp_in.activation(backend.bias_add(ops.matmul(layer_norm(x, *mlp_norm), in_kernel), in_bias))
+        return x + backend.bias_add(ops.matmul(hidden, out_kernel), out_bias), cache_k, cache_v
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "mlp_ratio": self.mlp_ratio, "dropout": self.dropout}
@@ -191,12 +193,12 @@ class PositionEmbedding(keras.layers.Layer):
         )
 
     def call(self, x, start=0):
-        length = tf.shape(x)[1]
+        length = ops.shape(x)[1]
         if isinstance(start, int):
             positions = self.positions[start : start + length]
         else:  # a tensor offset: a gather, which XLA compiles once for every offset (a slice would not)
-            positions = tf.gather(self.positions, start + tf.range(length))
-        return x + tf.cast(positions, x.dtype)[None]
+            positions = ops.take(self.positions, start + ops.arange(length), axis=0)
+        return x + ops.cast(positions, x.dtype)[None]
 
     def get_config(self):
         return {**super().get_config(), "max_length": self.max_length}

@@ -8,21 +8,53 @@ log-likelihoods stay exact; only the networks inside a coupling layer follow
 the policy (e.g. bfloat16 convolutions under ``mixed_bfloat16``).
 """
 
+import math
+
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
+
+from kerasgen import backend
 
 MASKS = ("checkerboard", "channel")
 
 
 def _positions(x):
     """The number of positions that share one per-channel parameter: H*W for images, 1 for vectors."""
-    return tf.cast(tf.reduce_prod(tf.shape(x)[1:-1]), tf.float32)
+    return float(math.prod(x.shape[1:-1]))
 
 
 def _per_example(value, x):
     """A scalar broadcast to one value per example of ``x``."""
-    return tf.fill(tf.shape(x)[:1], value)
+    return ops.zeros(ops.shape(x)[:1], "float32") + value  # not ops.full: PyTorch's fills with numbers only
+
+
+def space_to_depth(x):
+    """(n, H, W, C) -> (n, H/2, W/2, 4C), each 2x2 patch into channels in (row, column, channel) order."""
+    _, height, width, channels = x.shape
+    patches = ops.reshape(x, (-1, height // 2, 2, width // 2, 2, channels))
+    return ops.reshape(ops.transpose(patches, (0, 1, 3, 2, 4, 5)), (-1, height // 2, width // 2, 4 * channels))
+
+
+def depth_to_space(x):
+    """The inverse of ``space_to_depth``: (n, H, W, 4C) -> (n, 2H, 2W, C)."""
+    _, height, width, channels = x.shape
+    patches = ops.reshape(x, (-1, height, width, 2, 2, channels // 4))
+    return ops.reshape(ops.transpose(patches, (0, 1, 3, 2, 4, 5)), (-1, 2 * height, 2 * width, channels // 4))
+
+
+def _global_moments(x):
+    """Per-channel mean and variance of the global batch (all-reduced over tf.distribute replicas)."""
+    axes = list(range(len(x.shape) - 1))
+    moments = [ops.mean(x, axes), ops.mean(ops.square(x), axes)]
+    if backend.name() == "tensorflow":
+        import tensorflow as tf
+
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            moments = context.all_reduce(tf.distribute.ReduceOp.MEAN, moments)
+    mean, mean_square = moments
+    return mean, ops.maximum(mean_square - ops.square(mean), 0.0)
 
 
 @keras.saving.register_keras_serializable(package="kerasgen")
@@ -51,33 +83,37 @@ class ActNorm(keras.layers.Layer):
         self.log_scale = self.add_weight(shape=(channels,), initializer="zeros", name="log_scale")
         self.initialized = self.add_weight(shape=(), initializer="zeros", trainable=False, name="initialized")
 
-    def _global_moments(self, x):
-        """Per-channel mean and variance of the global batch (all-reduced over replicas)."""
-        axes = list(range(len(x.shape) - 1))
-        moments = [tf.reduce_mean(x, axes), tf.reduce_mean(tf.square(x), axes)]
-        context = tf.distribute.get_replica_context()
-        if context is not None and context.num_replicas_in_sync > 1:
-            moments = context.all_reduce(tf.distribute.ReduceOp.MEAN, moments)
-        mean, mean_square = moments
-        return mean, tf.maximum(mean_square - tf.square(mean), 0.0)
+    def _initialize_once(self, x):
+        """Set ``bias`` and ``log_scale`` from the batch ``x`` unless done before."""
+        # The all-reduce must stay outside the cond: a cross-replica sync inside control flow is unsupported.
+        mean, variance = _global_moments(x)
+        log_scale = -0.5 * ops.log(variance + self.epsilon)
+        if backend.name() == "tensorflow":
+            import tensorflow as tf
 
-    def _initialize(self, mean, variance):
-        # Each replica writes its own copy of the variables, with the same (all-reduced) values.
-        self.bias.assign(-mean)
-        self.log_scale.assign(-0.5 * tf.math.log(variance + self.epsilon))
-        self.initialized.assign(1.0)
-        return tf.constant(True)
+            def initialize():  # each replica writes its own copy of the variables, with the same values
+                self.bias.assign(-mean)
+                self.log_scale.assign(log_scale)
+                self.initialized.assign(1.0)
+                return tf.constant(True)
+
+            tf.cond(self.initialized > 0, lambda: tf.constant(False), initialize)
+        else:
+            # A select rather than a cond: JAX cannot assign inside a traced branch. On JAX, fit keeps the
+            # assigned trainable values through RealNVP.train_step.
+            done = self.initialized > 0
+            self.bias.assign(ops.where(done, self.bias.value, -mean))
+            self.log_scale.assign(ops.where(done, self.log_scale.value, log_scale))
+            self.initialized.assign(1.0)
 
     def call(self, x, inverse=False, training=False):
         if training and not inverse:
-            # The all-reduce must stay outside the cond: a cross-replica sync inside control flow is unsupported.
-            mean, variance = self._global_moments(x)
-            tf.cond(self.initialized > 0, lambda: tf.constant(False), lambda: self._initialize(mean, variance))
-        log_scale = tf.convert_to_tensor(self.log_scale)
-        log_det = _per_example(_positions(x) * tf.reduce_sum(log_scale), x)
+            self._initialize_once(x)
+        log_scale = ops.convert_to_tensor(self.log_scale)
+        log_det = _per_example(_positions(x) * ops.sum(log_scale), x)
         if inverse:
-            return x * tf.exp(-log_scale) - self.bias, -log_det
-        return (x + self.bias) * tf.exp(log_scale), log_det
+            return x * ops.exp(-log_scale) - self.bias, -log_det
+        return (x + self.bias) * ops.exp(log_scale), log_det
 
     def get_config(self):
         return {**super().get_config(), "epsilon": self.epsilon}
@@ -92,7 +128,7 @@ class Squeeze(keras.layers.Layer):
         super().__init__(**kwargs)
 
     def call(self, x, inverse=False):
-        y = tf.nn.depth_to_space(x, 2) if inverse else tf.nn.space_to_depth(x, 2)
+        y = depth_to_space(x) if inverse else space_to_depth(x)
         return y, _per_example(0.0, x)
 
 
@@ -173,20 +209,20 @@ class AffineCoupling(keras.layers.Layer):
         else:
             h = self.hidden[0](x_kept)
             for first, second in zip(self.hidden[1::2], self.hidden[2::2]):
-                h = h + second(tf.nn.relu(first(tf.nn.relu(h))))
-            h = tf.nn.relu(h)
-        return tf.cast(self.output_layer(h), tf.float32)
+                h = h + second(ops.relu(first(ops.relu(h))))
+            h = ops.relu(h)
+        return ops.cast(self.output_layer(h), "float32")
 
     def call(self, x, inverse=False):
-        mask = tf.constant(self.mask_values)
+        mask = ops.convert_to_tensor(self.mask_values)
         transformed = 1.0 - mask
         kept = mask * x
-        raw_log_scale, shift = tf.split(self._network(kept), 2, axis=-1)
-        log_scale = transformed * self.scale * tf.tanh(raw_log_scale)
-        log_det = tf.reduce_sum(log_scale, axis=list(range(1, len(x.shape))))
+        raw_log_scale, shift = ops.split(self._network(kept), 2, axis=-1)
+        log_scale = transformed * self.scale * ops.tanh(raw_log_scale)
+        log_det = ops.sum(log_scale, axis=list(range(1, len(x.shape))))
         if inverse:
-            return kept + transformed * (x - shift) * tf.exp(-log_scale), -log_det
-        return kept + transformed * (x * tf.exp(log_scale) + shift), log_det
+            return kept + transformed * (x - shift) * ops.exp(-log_scale), -log_det
+        return kept + transformed * (x * ops.exp(log_scale) + shift), log_det
 
     def get_config(self):
         return {

@@ -12,7 +12,6 @@ image size works.
 import math
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 NORM_GROUPS = 8
@@ -38,18 +37,18 @@ class GroupNorm(keras.layers.GroupNormalization):
         if self.axis not in (-1, len(inputs.shape) - 1) or len(inputs.shape) < 3:
             return super().call(inputs)
         channels = inputs.shape[-1]
-        x = tf.cast(inputs, tf.float32)
-        spatial = list(range(1, len(inputs.shape) - 1))
+        x = ops.cast(inputs, "float32")
+        spatial = tuple(range(1, len(inputs.shape) - 1))
         grouped = (-1, self.groups, channels // self.groups)
-        mean = tf.reduce_mean(tf.reshape(tf.reduce_mean(x, spatial), grouped), -1, keepdims=True)
-        mean_square = tf.reduce_mean(tf.reshape(tf.reduce_mean(tf.square(x), spatial), grouped), -1, keepdims=True)
-        gamma = tf.reshape(tf.cast(self.gamma, tf.float32), grouped[1:]) if self.scale else tf.ones(grouped[1:])
-        scale = tf.math.rsqrt(tf.maximum(mean_square - tf.square(mean), 0.0) + self.epsilon) * gamma
+        mean = ops.mean(ops.reshape(ops.mean(x, spatial), grouped), -1, keepdims=True)
+        mean_square = ops.mean(ops.reshape(ops.mean(ops.square(x), spatial), grouped), -1, keepdims=True)
+        gamma = ops.reshape(ops.cast(self.gamma, "float32"), grouped[1:]) if self.scale else ops.ones(grouped[1:])
+        scale = ops.rsqrt(ops.maximum(mean_square - ops.square(mean), 0.0) + self.epsilon) * gamma
         shift = -mean * scale
         if self.center:
-            shift = shift + tf.reshape(tf.cast(self.beta, tf.float32), grouped[1:])
+            shift = shift + ops.reshape(ops.cast(self.beta, "float32"), grouped[1:])
         broadcast = [-1] + [1] * len(spatial) + [channels]
-        return tf.cast(x * tf.reshape(scale, broadcast) + tf.reshape(shift, broadcast), self.compute_dtype)
+        return ops.cast(x * ops.reshape(scale, broadcast) + ops.reshape(shift, broadcast), self.compute_dtype)
 
 
 @keras.saving.register_keras_serializable(package="kerasgen")
@@ -71,9 +70,9 @@ class SinusoidalEmbedding(keras.layers.Layer):
 
     def call(self, positions):
         half = self.dim // 2
-        frequencies = tf.exp(-math.log(self.max_period) * tf.range(half, dtype=tf.float32) / half)
-        angles = tf.cast(positions, tf.float32)[:, None] * frequencies[None, :]
-        return tf.cast(tf.concat([tf.sin(angles), tf.cos(angles)], axis=-1), self.compute_dtype)
+        frequencies = ops.exp(-math.log(self.max_period) * ops.arange(half, dtype="float32") / half)
+        angles = ops.cast(positions, "float32")[:, None] * frequencies[None, :]
+        return ops.cast(ops.concatenate([ops.sin(angles), ops.cos(angles)], axis=-1), self.compute_dtype)
 
     def compute_output_shape(self, positions_shape):
         return (positions_shape[0], self.dim)
@@ -235,7 +234,7 @@ class UNet(keras.layers.Layer):
         embedding = self.embedding_output(self.embedding_hidden(self.timestep_embedding(timesteps)))
         if self.label_embedding is not None:
             if labels is None:
-                labels = tf.fill(tf.shape(timesteps)[:1], self.num_classes)
+                labels = ops.full(ops.shape(timesteps)[:1], self.num_classes, dtype="int32")
             label_embedding = self.label_embedding(labels) * self.label_gain
             embedding = embedding + ops.cast(label_embedding, embedding.dtype)
         x = self.stem(noisy_images)

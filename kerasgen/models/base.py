@@ -7,14 +7,18 @@ Point models: ``sample(n, temperature, seed)`` returns float32 points (n, d).
 Density models: ``log_prob(x)`` is the log-likelihood of each example in nats.
 """
 
+import contextlib
+import hashlib
 import inspect
+import json
+import os
 import warnings
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
-from kerasgen import sampling
+from kerasgen import backend, sampling
 from kerasgen import text as _tokenizers  # noqa: F401 - registers the tokenizers models carry
 from kerasgen.checks import check_positive_int
 
@@ -51,6 +55,11 @@ def restore_compile(model, config):
         model.optimizer.build(model.trainable_variables)
 
 
+def _with_steps(loop, steps):
+    """A generation ``loop`` with its token count fixed to the Python int ``steps`` (static for ``jax.jit``)."""
+    return lambda prompt_ids, temperature, top_p, seed: loop(prompt_ids, steps, temperature, top_p, seed)
+
+
 class TextGenerator:
     """Mixin for ``keras.Model`` subclasses that model token sequences.
 
@@ -77,7 +86,7 @@ class TextGenerator:
 
     def build(self, input_shape):
         """Create every weight by one forward pass over a dummy batch of token ids."""
-        self.call(tf.zeros([1 if d is None else d for d in input_shape], tf.int32))
+        self.call(ops.zeros([1 if d is None else d for d in input_shape], "int32"))
 
     def generate(self, prompt, max_new_tokens=100, temperature=1.0, top_k=None, top_p=None, seed=None):
         """Continue ``prompt`` (a str, or a list of str) by ``max_new_tokens`` tokens.
@@ -108,8 +117,8 @@ class TextGenerator:
         outputs = list(prompts)
         if max_new_tokens:
             for group, indices in enumerate(groups.values()):
-                batch = tf.constant(np.stack([encoded[i] for i in indices]))
-                group_seed = tf.random.experimental.stateless_fold_in(seed, group)
+                batch = ops.convert_to_tensor(np.stack([encoded[i] for i in indices]))
+                group_seed = backend.fold_in(seed, group)
                 new_ids = self.generate_ids(batch, max_new_tokens, temperature, top_k, top_p, group_seed)
                 for row, index in enumerate(indices):
                     outputs[index] = self.tokenizer.continue_text(prompts[index], np.asarray(new_ids[row]))
@@ -140,20 +149,29 @@ class TextGenerator:
     def generate_ids(self, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed):
         """(batch, prompt_len) int32 -> (batch, max_new_tokens) int32 new ids, by the compiled loop.
 
-        One ``tf.function`` per (top_k, top_p used) pair: prompt length, batch,
-        token count, temperature, top_p and seed are tensors and never retrace.
+        One compiled loop (``backend.compiled_with_variables``: it reads the current weights) per (top_k, top_p
+        used) pair: prompt length, batch, token count, temperature, top_p and seed are tensors and never retrace.
+        JAX compiles static shapes only, so off TensorFlow the token count is a Python int fixed in its own loop
+        instead (one loop per count; ``jax.jit`` retraces per prompt length and batch).
         """
         loops = self.untracked.generation_loops
-        key = (top_k, top_p is not None)
+        static_steps = backend.name() != "tensorflow"
+        key = (top_k, top_p is not None, max_new_tokens if static_steps else None)
         if key not in loops:
-            loops[key] = tf.function(self._loop_fn(*key), reduce_retracing=True)
+            loop = self._loop_fn(top_k, top_p is not None)
+            loop = _with_steps(loop, max_new_tokens) if static_steps else loop
+            loops[key] = backend.compiled_with_variables(loop, self.variables)
+        steps = () if static_steps else (ops.convert_to_tensor(max_new_tokens, "int32"),)
         return loops[key](
-            prompt_ids, tf.constant(max_new_tokens), tf.constant(float(temperature)),
-            tf.constant(1.0 if top_p is None else float(top_p)), seed,
+            prompt_ids, *steps, ops.convert_to_tensor(float(temperature)),
+            ops.convert_to_tensor(1.0 if top_p is None else float(top_p)), seed,
         )
 
     def _loop_fn(self, top_k, use_top_p):
-        """A function (prompt_ids, steps, temperature, top_p, seed) -> (batch, steps) new ids."""
+        """A function (prompt_ids, steps, temperature, top_p, seed) -> (batch, steps) new ids, in ``keras.ops``.
+
+        ``steps`` is an int32 scalar tensor on TensorFlow and a Python int elsewhere (see ``generate_ids``).
+        """
         raise NotImplementedError
 
     def token_embeddings(self):
@@ -278,11 +296,12 @@ class ClassConditional:
             return ((x, y),)
         return data
 
-    def train_step(self, data):
-        return super().train_step(self._labels_as_inputs(data))
+    # JAX's fit calls ``train_step(state, data)``, the other backends ``train_step(data)``: the data comes last.
+    def train_step(self, *args):
+        return super().train_step(*args[:-1], self._labels_as_inputs(args[-1]))
 
-    def test_step(self, data):
-        return super().test_step(self._labels_as_inputs(data))
+    def test_step(self, *args):
+        return super().test_step(*args[:-1], self._labels_as_inputs(args[-1]))
 
 
 class DensityModel:
@@ -300,10 +319,47 @@ def samples_in_steps(model):
     return "progress" in inspect.signature(model.sample).parameters
 
 
+_SAMPLE_CACHE = []  # the directories of the enclosing ``sample_cache`` scopes, innermost last
+
+
+@contextlib.contextmanager
+def sample_cache(directory):
+    """Within this scope, ``sample_in_chunks`` keeps each seeded chunk it draws in ``directory`` and reuses it.
+
+    A chunk is keyed by the model's class and weights, its seed, size, labels and sampling settings, so a
+    measurement that draws for hours (60,000 diffusion samples, say) resumes where it stopped after a crash, and
+    two measurements drawing the same samples draw them once. Unseeded draws are never cached.
+    """
+    os.makedirs(directory, exist_ok=True)
+    _SAMPLE_CACHE.append(directory)
+    try:
+        yield directory
+    finally:
+        _SAMPLE_CACHE.pop()
+
+
+def _weights_fingerprint(model):
+    digest = hashlib.sha256(type(model).__name__.encode())
+    for weight in model.weights:
+        digest.update(weight.path.encode())
+        digest.update(np.ascontiguousarray(weight.numpy()).tobytes())
+    return digest.hexdigest()
+
+
+def _chunk_key(fingerprint, seed, size, labels, sample_args):
+    settings = {key: value for key, value in sample_args.items() if key not in ("progress", "labels")}
+    settings = json.dumps(settings, sort_keys=True, default=repr)
+    digest = hashlib.sha256(f"{fingerprint} {seed} {size} {settings}".encode())
+    if labels is not None:
+        digest.update(np.asarray(labels, np.int64).tobytes())
+    return digest.hexdigest()[:32]
+
+
 def sample_in_chunks(model, n, seed=None, chunk=256, progress=None, labels=None, **sample_args):
     """``model.sample(n, ...)`` drawn in chunks of ``chunk`` (chunk i seeded ``seed + i``).
 
-    ``labels`` (one per image, for a class-conditional model) are passed on chunk by chunk.
+    ``labels`` (one per image, for a class-conditional model) are passed on chunk by chunk. Within a
+    ``sample_cache`` scope, seeded chunks are kept on disk and reused.
 
     ``progress(done, n)`` is called after each chunk, or after every step for a
     model that samples in steps (its ``sample`` takes a ``progress(step, steps)``,
@@ -319,17 +375,36 @@ def sample_in_chunks(model, n, seed=None, chunk=256, progress=None, labels=None,
             reported[0] = done
             progress(done, n)
 
-    parts = []
+    cache = _SAMPLE_CACHE[-1] if _SAMPLE_CACHE and seed is not None else None
+    fingerprint = _weights_fingerprint(model) if cache else None
+    parts, reused = [], 0
     for index, start in enumerate(range(0, n, chunk)):
         chunk_seed, size = None if seed is None else seed + index, min(chunk, n - start)
+        chunk_labels = None if labels is None else np.asarray(labels)[start : start + size]
+        path = None
+        if cache:
+            key = _chunk_key(fingerprint, chunk_seed, size, chunk_labels, sample_args)
+            path = os.path.join(cache, f"{key}.npy")
+            if os.path.exists(path):
+                parts.append(np.load(path))
+                reused += 1
+                if progress:
+                    report(start + size)
+                continue
         if stepwise:
             def step_progress(step, steps, done=start, size=size):
                 report(done + size * step // steps)
 
             sample_args["progress"] = step_progress
         if labels is not None:
-            sample_args["labels"] = np.asarray(labels)[start : start + size]
-        parts.append(model.sample(size, seed=chunk_seed, **sample_args))
+            sample_args["labels"] = chunk_labels
+        parts.append(np.asarray(model.sample(size, seed=chunk_seed, **sample_args), np.float32))
+        if path:
+            partial = f"{path}.{os.getpid()}.partial.npy"
+            np.save(partial, parts[-1])
+            os.replace(partial, path)
         if progress:
             report(start + size)
+    if reused:
+        print(f"reused {reused} of {len(parts)} chunks of samples already drawn (cache: {cache})")
     return np.concatenate(parts)

@@ -2,11 +2,27 @@
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
-from kerasgen import distribute, precision, sampling
+from kerasgen import backend, distribute, precision, sampling
 from kerasgen.checks import check_image_shape, check_labels, check_positive_int, check_real
 from kerasgen.models.base import ImageGenerator, check_sample_args
+
+
+class _OptimizerPair(keras.optimizers.Optimizer):
+    """A GAN's two optimizers as the one ``fit`` on JAX carries in its state: ``variables`` lists both optimizers'
+    variables (the discriminator's first). It applies nothing itself; the model's step applies each optimizer."""
+
+    def __init__(self, d_optimizer, g_optimizer):
+        super().__init__(learning_rate=0.0, name="optimizer_pair")
+        self._pair = (d_optimizer, g_optimizer)
+
+    @property
+    def variables(self):
+        return [variable for optimizer in self._pair for variable in optimizer.variables]
+
+    def build(self, variables):
+        self.built = True  # the model builds each optimizer on its own network's variables
 
 
 @keras.saving.register_keras_serializable(package="kerasgen")
@@ -49,15 +65,16 @@ class DCGAN(ImageGenerator, keras.Model):
         self.num_classes = None if num_classes is None else check_positive_int(num_classes, "num_classes", 2)
         height, width, channels = self.image_shape
         f = self.filters
+        synchronized = backend.name() == "tensorflow"  # batch statistics over all replicas (a tf.distribute option)
         self.generator = keras.Sequential(
             [
                 keras.Input((self.latent_dim + (self.num_classes or 0),)),
                 keras.layers.Dense((height // 4) * (width // 4) * 2 * f, use_bias=False),
-                keras.layers.BatchNormalization(synchronized=True),
+                keras.layers.BatchNormalization(synchronized=synchronized),
                 keras.layers.LeakyReLU(0.2),
                 keras.layers.Reshape((height // 4, width // 4, 2 * f)),
                 keras.layers.Conv2DTranspose(f, 4, strides=2, padding="same", use_bias=False),
-                keras.layers.BatchNormalization(synchronized=True),
+                keras.layers.BatchNormalization(synchronized=synchronized),
                 keras.layers.LeakyReLU(0.2),
                 keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same", activation="sigmoid",
                                              dtype="float32"),
@@ -85,12 +102,15 @@ class DCGAN(ImageGenerator, keras.Model):
                                                            name="class_projection")
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.build()  # every shape is known: fit can start from numpy arrays on any backend
 
     def compile(self, d_optimizer="adam", g_optimizer="adam", **kwargs):
         """Two optimizers, loss-scaled under ``mixed_float16`` (Keras wraps only ``model.optimizer``)."""
         super().compile(optimizer=None, **kwargs)
         self.d_optimizer = precision.loss_scaled(d_optimizer)
         self.g_optimizer = precision.loss_scaled(g_optimizer)
+        if backend.name() == "jax":  # fit carries optimizer state as `self.optimizer.variables`
+            self.optimizer = _OptimizerPair(self.d_optimizer, self.g_optimizer)
         if self.built:
             self._build_optimizers()
 
@@ -128,21 +148,23 @@ class DCGAN(ImageGenerator, keras.Model):
             return None  # an unconditional GAN ignores the labels a labelled data set brings
         if labels is None:
             raise ValueError(f"this DCGAN is conditional ({self.num_classes} classes): train it on (images, labels)")
-        return tf.cast(tf.reshape(labels, [-1]), tf.int32)
+        return ops.cast(ops.reshape(labels, [-1]), "int32")
 
     def _discriminate(self, images, labels, training):
         if self.num_classes is None:
             return self.discriminator(images, training=training)
-        features = tf.cast(self.discriminator(images, training=training), tf.float32)
-        projection = tf.reduce_sum(self.class_projection(labels) * features, axis=-1, keepdims=True)
+        features = ops.cast(self.discriminator(images, training=training), "float32")
+        projection = ops.sum(self.class_projection(labels) * features, axis=-1, keepdims=True)
         return self.discriminator_logit(features) + projection
 
     def _generate(self, z, labels, training):
         if self.num_classes is not None:
-            z = tf.concat([z, tf.one_hot(labels, self.num_classes, dtype=z.dtype)], axis=-1)
+            z = ops.concatenate([z, ops.one_hot(labels, self.num_classes, dtype=z.dtype)], axis=-1)
         return self.generator(z, training=training)
 
     def build(self, input_shape=None):
+        if self.built:  # built at construction: every shape comes from the settings
+            return
         self.generator.build((None, self.latent_dim + (self.num_classes or 0)))
         self.discriminator.build((None, *self.image_shape))
         if self.num_classes is not None:
@@ -156,53 +178,132 @@ class DCGAN(ImageGenerator, keras.Model):
         return [self.d_loss_tracker, self.g_loss_tracker]
 
     def _bce(self, logits, target):
-        labels = tf.fill(tf.shape(logits), target)
-        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
+        return ops.mean(ops.binary_crossentropy(ops.full_like(logits, target), logits, from_logits=True))
 
     @staticmethod
     def _objective(optimizer, loss):
         """What to differentiate (inside the tape): split across replicas, scaled for float16."""
         return precision.scale_loss(optimizer, distribute.scale_for_replicas(loss))
 
-    def train_step(self, data):
+    def _d_loss(self, real, labels, z):
+        fake = self._generate(z, labels, training=True)
+        return self._bce(self._discriminate(real, labels, True), 1.0 - self.label_smoothing) + self._bce(
+            self._discriminate(fake, labels, True), 0.0
+        )
+
+    def _g_loss(self, labels, z):
+        return self._bce(self._discriminate(self._generate(z, labels, training=True), labels, True), 1.0)
+
+    def train_step(self, *args):
+        """One discriminator update, then one generator update. TensorFlow and PyTorch: ``train_step(data)``, each
+        update's gradients by a tape or by autograd; JAX: ``train_step(state, data)``, Keras's stateless form, on
+        the state ``fit`` carries."""
+        if backend.name() == "jax":
+            return self._stateless_train_step(*args)
+        (data,) = args
         real, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
         labels = self._checked_labels(labels)  # fakes are drawn with the real batch's labels
-        real = tf.cast(real, tf.float32)
-        batch = tf.shape(real)[0]
+        real = ops.cast(real, "float32")
+        batch = ops.shape(real)[0]
         step = self.d_optimizer.iterations
         z = distribute.replica_noise([batch, self.latent_dim], distribute.step_seed(step, 1))
-        with tf.GradientTape() as tape:
-            fake = self._generate(z, labels, training=True)
-            d_loss = self._bce(self._discriminate(real, labels, True), 1.0 - self.label_smoothing) + self._bce(
-                self._discriminate(fake, labels, True), 0.0
-            )
-            objective = self._objective(self.d_optimizer, d_loss)
-        variables = self._discriminator_variables
-        self.d_optimizer.apply(tape.gradient(objective, variables), variables)
+        d_loss, gradients, variables = self._gradients(
+            lambda: self._d_loss(real, labels, z), self.d_optimizer, lambda: self._discriminator_variables)
+        self.d_optimizer.apply(gradients, variables)
 
         z = distribute.replica_noise([batch, self.latent_dim], distribute.step_seed(step, 2))
-        with tf.GradientTape() as tape:
-            g_loss = self._bce(self._discriminate(self._generate(z, labels, training=True), labels, True), 1.0)
-            objective = self._objective(self.g_optimizer, g_loss)
-        variables = self.generator.trainable_variables
-        self.g_optimizer.apply(tape.gradient(objective, variables), variables)
+        g_loss, gradients, variables = self._gradients(
+            lambda: self._g_loss(labels, z), self.g_optimizer, lambda: self.generator.trainable_variables)
+        self.g_optimizer.apply(gradients, variables)
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
         return {"d_loss": self.d_loss_tracker.result(), "g_loss": self.g_loss_tracker.result()}
+
+    def _gradients(self, loss_fn, optimizer, variables_fn):
+        """``(loss, gradients of its objective, variables)``: a ``tf.GradientTape`` on TensorFlow, autograd on
+        PyTorch (the backends whose ``train_step`` takes the data alone). ``variables_fn`` is read after the loss:
+        the first step of an unbuilt model creates the discriminator's heads while computing it."""
+        if backend.name() == "tensorflow":
+            import tensorflow as tf
+
+            with tf.GradientTape() as tape:
+                loss = loss_fn()
+                objective = self._objective(optimizer, loss)
+            variables = variables_fn()
+            return loss, tape.gradient(objective, variables), variables
+        if backend.name() == "torch":
+            import torch
+
+            loss = loss_fn()
+            variables = variables_fn()
+            gradients = torch.autograd.grad(self._objective(optimizer, loss), [v.value for v in variables])
+            return loss.detach(), list(gradients), variables
+        raise NotImplementedError(f"the DCGAN trains on the tensorflow, jax and torch backends, not {backend.name()}")
+
+    def _stateless_train_step(self, state, data):
+        """The JAX step: each update differentiates a pure function of the variables' values (``StatelessScope``
+        maps the model's variables to them) and applies its optimizer with ``stateless_apply``."""
+        import jax
+
+        trainable, non_trainable, optimizer_values, metric_values = state
+        real, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
+        labels = self._checked_labels(labels)
+        real = ops.cast(real, "float32")
+        batch = ops.shape(real)[0]
+        d_count = len(self.d_optimizer.variables)
+        d_state, g_state = list(optimizer_values[:d_count]), list(optimizer_values[d_count:])
+        position = {id(v): i for i, v in enumerate(self.trainable_variables)}
+
+        def update(optimizer, optimizer_state, variables, loss_fn, salt):
+            indices = [position[id(v)] for v in variables]
+
+            def objective(subset, non_trainable_values):
+                values = list(trainable)
+                for i, value in zip(indices, subset):
+                    values[i] = value
+                mapping = [*zip(self.trainable_variables, values), *zip(self.non_trainable_variables,
+                                                                         non_trainable_values),
+                           *zip(self.d_optimizer.variables, d_state), *zip(self.g_optimizer.variables, g_state)]
+                with keras.StatelessScope(state_mapping=mapping) as scope:
+                    step = distribute.step_seed(self.d_optimizer.iterations, salt)
+                    loss = loss_fn(distribute.replica_noise([batch, self.latent_dim], step))
+                    scaled = self._objective(optimizer, loss)
+                return scaled, (loss, [scope.get_current_value(v) for v in self.non_trainable_variables])
+
+            subset = [trainable[i] for i in indices]
+            (_, (loss, new_non_trainable)), grads = jax.value_and_grad(objective, has_aux=True)(subset,
+                                                                                                  non_trainable)
+            new_values, new_state = optimizer.stateless_apply(optimizer_state, grads, subset)
+            updated = list(trainable)
+            for i, value in zip(indices, new_values):
+                updated[i] = value
+            return loss, updated, new_non_trainable, list(new_state)
+
+        d_loss, trainable, non_trainable, d_state = update(
+            self.d_optimizer, d_state, self._discriminator_variables,
+            lambda z: self._d_loss(real, labels, z), 1)
+        g_loss, trainable, non_trainable, g_state = update(
+            self.g_optimizer, g_state, self.generator.trainable_variables, lambda z: self._g_loss(labels, z), 2)
+        with keras.StatelessScope(state_mapping=list(zip(self.metrics_variables, metric_values))) as scope:
+            self.d_loss_tracker.update_state(d_loss)
+            self.g_loss_tracker.update_state(g_loss)
+            logs = {"d_loss": self.d_loss_tracker.result(), "g_loss": self.g_loss_tracker.result()}
+        metric_values = [scope.get_current_value(v) for v in self.metrics_variables]
+        return logs, (trainable, non_trainable, d_state + g_state, metric_values)
 
     def sample(self, n, temperature=1.0, seed=None, labels=None):
         """``n`` images, float32 (n, H, W, C) in [0, 1]; ``labels`` (a conditional DCGAN): one class for all, one
         per image, or None for a class drawn at random for each image."""
         n, temperature = check_sample_args(n, temperature)
         labels = check_labels(labels, n, self.num_classes)
-        latent_seed, label_seed = tf.unstack(tf.random.experimental.stateless_split(sampling.seed_pair(seed), 2))
+        latent_seed, label_seed = backend.split_seed(sampling.seed_pair(seed), 2)
         if self.num_classes is None:
             latent_seed = sampling.seed_pair(seed)  # the unconditional draw as before classes existed
-        z = temperature * tf.random.stateless_normal((n, self.latent_dim), seed=latent_seed)
+        z = temperature * backend.normal((n, self.latent_dim), latent_seed)
         if self.num_classes is not None and labels is None:
-            labels = tf.random.stateless_uniform((n,), label_seed, 0, self.num_classes, tf.int32)
-        return np.asarray(self._generate(z, labels, training=False), np.float32)
+            labels = backend.uniform_int((n,), label_seed, 0, self.num_classes)
+        return np.asarray(ops.convert_to_numpy(self._generate(z, labels, training=False)), np.float32)
 
     def get_config(self):
         config = super().get_config()

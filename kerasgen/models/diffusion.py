@@ -11,9 +11,9 @@ import math
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
-from kerasgen import distribute, sampling, schedulers
+from kerasgen import backend, compat, distribute, sampling, schedulers
 from kerasgen.checks import check_image_shape, check_labels, check_positive_int, check_real
 from kerasgen.layers.unet import UNet
 from kerasgen.models.base import ClassConditional, ImageGenerator, check_sample_args
@@ -44,16 +44,17 @@ def predict_clean(x, output, alpha_bar, prediction="epsilon"):
     (x_0 is then ``sqrt(alpha_bar) * x - sqrt(1 - alpha_bar) * output``, well conditioned at every noise level).
     """
     if prediction == "v":
-        x0 = tf.sqrt(alpha_bar) * x - tf.sqrt(1 - alpha_bar) * output
+        x0 = ops.sqrt(alpha_bar) * x - ops.sqrt(1 - alpha_bar) * output
     else:
-        x0 = (x - tf.sqrt(1 - alpha_bar) * output) / tf.sqrt(alpha_bar)
-    x0 = tf.clip_by_value(x0, -1.0, 1.0)
-    return x0, (x - tf.sqrt(alpha_bar) * x0) / tf.sqrt(1 - alpha_bar)
+        x0 = (x - ops.sqrt(1 - alpha_bar) * output) / ops.sqrt(alpha_bar)
+    x0 = ops.clip(x0, -1.0, 1.0)
+    return x0, (x - ops.sqrt(alpha_bar) * x0) / ops.sqrt(1 - alpha_bar)
 
 
 def make_sampling_step(network, sampler, prediction="epsilon", conditioning=None):
     """A compiled denoising step with ``sampler``'s update (a scheduler or its name) for a ``network(x, timesteps)``
-    that predicts ``prediction`` ("epsilon" or "v").
+    that predicts ``prediction`` ("epsilon" or "v"), compiled by ``kerasgen.backend.compiled_with_variables``
+    (``tf.function``; ``jax.jit`` fed the network's current weights at each call; eager on PyTorch).
 
     The step is ``(x, t, alpha_bar, alpha_bar_prev, eta, temperature, seed) -> x_prev``
     with every argument a tensor, so one trace serves all steps of a chain and any eta;
@@ -72,21 +73,24 @@ def make_sampling_step(network, sampler, prediction="epsilon", conditioning=None
 
     def predict(x, timesteps, labels=None, guidance=None):
         if conditioning is None:
-            return tf.cast(network(x, timesteps), tf.float32)
+            return ops.cast(network(x, timesteps), "float32")
         if conditioning == "labels":
-            return tf.cast(network(x, timesteps, labels), tf.float32)
-        no_class = tf.fill(tf.shape(labels), network.num_classes)
-        both = network(tf.concat([x, x], 0), tf.concat([timesteps, timesteps], 0), tf.concat([labels, no_class], 0))
-        conditional, unconditional = tf.split(tf.cast(both, tf.float32), 2)
+            return ops.cast(network(x, timesteps, labels), "float32")
+        no_class = ops.full_like(labels, network.num_classes)
+        both = network(
+            ops.concatenate([x, x], 0), ops.concatenate([timesteps, timesteps], 0),
+            ops.concatenate([labels, no_class], 0),
+        )
+        conditional, unconditional = ops.split(ops.cast(both, "float32"), 2)
         return unconditional + guidance * (conditional - unconditional)
 
     def step(x, t, alpha_bar, alpha_bar_prev, eta, temperature, seed, *condition):
-        output = predict(x, tf.fill(tf.shape(x)[:1], t), *condition)
+        output = predict(x, ops.full(ops.shape(x)[:1], t, dtype="int32"), *condition)
         x0, predicted_noise = predict_clean(x, output, alpha_bar, prediction)
-        noise = temperature * tf.random.stateless_normal(tf.shape(x), seed)
+        noise = temperature * backend.normal(ops.shape(x), seed)
         return scheduler.step(x, x0, predicted_noise, alpha_bar, alpha_bar_prev, noise, eta)
 
-    compiled = tf.function(step, reduce_retracing=True)
+    compiled = backend.compiled_with_variables(step, getattr(network, "variables", ()))
     compiled.scheduler = scheduler
     return compiled
 
@@ -102,11 +106,11 @@ def run_sampler(step, x, alpha_bars, steps, eta=None, temperature=1.0, seed=(0, 
     timesteps = step.scheduler.timesteps(steps, len(alpha_bars))
     previous = [alpha_bars[t] for t in timesteps[1:]] + [1.0]
     eta = step.scheduler.eta if eta is None else eta
-    eta, temperature = tf.constant(eta, tf.float32), tf.constant(temperature, tf.float32)
+    eta, temperature = ops.convert_to_tensor(eta, "float32"), ops.convert_to_tensor(temperature, "float32")
     for i, (t, alpha_bar_prev) in enumerate(zip(timesteps, previous)):
         x = step(
-            x, tf.constant(t), tf.constant(alpha_bars[t], tf.float32), tf.constant(alpha_bar_prev, tf.float32),
-            eta, temperature, tf.random.experimental.stateless_fold_in(seed, i), *condition,
+            x, ops.convert_to_tensor(t), ops.convert_to_tensor(alpha_bars[t], "float32"),
+            ops.convert_to_tensor(alpha_bar_prev, "float32"), eta, temperature, backend.fold_in(seed, i), *condition,
         )
         if progress is not None:
             progress(i + 1, steps)
@@ -198,7 +202,7 @@ class DiffusionModel(ClassConditional, ImageGenerator, keras.Model):
             expected = ", ".join(map(str, self.image_shape))
             raise ValueError(f"images must have shape (batch, {expected}), got {tuple(input_shape)}")
         for network in (self.network, self.ema_network):
-            network(tf.zeros((1, *self.image_shape)), tf.zeros((1,), tf.int32))
+            network(ops.zeros((1, *self.image_shape)), ops.zeros((1,), "int32"))
         self.ema_network.trainable = False  # after its weights exist, so that it covers them all
 
     def call(self, inputs, training=False):
@@ -214,41 +218,100 @@ class DiffusionModel(ClassConditional, ImageGenerator, keras.Model):
         if labels is not None and self.num_classes is None:
             labels = None  # an unconditional model ignores the labels a labelled data set brings
         if labels is not None:
-            labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
+            labels = ops.cast(ops.reshape(labels, (-1,)), "int32")
             if training and self.label_dropout > 0:
                 uniform = distribute.replica_noise(
-                    tf.shape(labels), distribute.step_seed(counter, _LABEL_SALT), "uniform"
+                    ops.shape(labels), distribute.step_seed(counter, _LABEL_SALT), "uniform"
                 )
-                labels = tf.where(uniform < self.label_dropout, self.num_classes, labels)
-        x0 = 2 * tf.cast(images, tf.float32) - 1
-        uniform = distribute.replica_noise(tf.shape(x0)[:1], distribute.step_seed(counter, _TIMESTEP_SALT), "uniform")
-        timesteps = tf.minimum(tf.cast(uniform * self.timesteps, tf.int32), self.timesteps - 1)
-        noise = distribute.replica_noise(tf.shape(x0), distribute.step_seed(counter, _NOISE_SALT), "normal")
-        alpha_bar = tf.gather(tf.constant(self.alpha_bars, tf.float32), timesteps)[:, None, None, None]
-        noisy = tf.sqrt(alpha_bar) * x0 + tf.sqrt(1 - alpha_bar) * noise
-        target = noise if self.prediction == "epsilon" else tf.sqrt(alpha_bar) * noise - tf.sqrt(1 - alpha_bar) * x0
+                labels = ops.where(uniform < self.label_dropout, self.num_classes, labels)
+        x0 = 2 * ops.cast(images, "float32") - 1
+        uniform = distribute.replica_noise(ops.shape(x0)[:1], distribute.step_seed(counter, _TIMESTEP_SALT), "uniform")
+        timesteps = ops.minimum(ops.cast(uniform * self.timesteps, "int32"), self.timesteps - 1)
+        noise = distribute.replica_noise(ops.shape(x0), distribute.step_seed(counter, _NOISE_SALT), "normal")
+        alpha_bar = ops.take(ops.convert_to_tensor(self.alpha_bars, "float32"), timesteps)[:, None, None, None]
+        noisy = ops.sqrt(alpha_bar) * x0 + ops.sqrt(1 - alpha_bar) * noise
+        target = noise if self.prediction == "epsilon" else ops.sqrt(alpha_bar) * noise - ops.sqrt(1 - alpha_bar) * x0
         prediction = self.network(noisy, timesteps) if labels is None else self.network(noisy, timesteps, labels)
-        return target, tf.cast(prediction, tf.float32)
+        return target, ops.cast(prediction, "float32")
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Mean squared error between the target and its prediction, in float32; Keras's ``loss`` metric tracks it."""
         target, prediction = y_pred
-        return distribute.scale_for_replicas(tf.reduce_mean(tf.square(target - prediction)))
+        return distribute.scale_for_replicas(ops.mean(ops.square(target - prediction)))
 
-    def train_step(self, data):
-        logs = super().train_step(data)
-        tf.distribute.get_replica_context().merge_call(self._update_ema)
+    def train_step(self, *args):
+        """Keras's step, then the EMA update. TensorFlow and PyTorch: ``train_step(data)``; JAX:
+        ``train_step(state, data)``, Keras's stateless form, on the state ``fit`` carries."""
+        if backend.name() == "jax":
+            return self._stateless_train_step(*args)
+        logs = super().train_step(*args)
+        if backend.name() == "tensorflow":
+            import tensorflow as tf
+
+            tf.distribute.get_replica_context().merge_call(self._update_ema)
+        else:
+            decay = self._ema_decay(self.optimizer.iterations)
+            for ema, weight in zip(self.ema_network.weights, self.network.weights):
+                ema.assign(decay * ema + (1 - decay) * weight)
         return logs
+
+    def test_step(self, *args):
+        """Keras's step on the images (and labels); on JAX ``test_step(state, data)``."""
+        if backend.name() == "jax":
+            state, data = args
+            return keras.Model.test_step(self, state, self._labels_as_inputs(data))
+        return super().test_step(*args)
+
+    def _ema_decay(self, iterations):
+        """The EMA's decay after optimizer step ``iterations``: 0 on the first step (the EMA copies the weights)."""
+        return ops.where(iterations <= 1, 0.0, self.ema_decay)
 
     def _update_ema(self, strategy):
         """ema <- decay * ema + (1 - decay) * weights on every device; the first step copies the weights."""
-        decay = tf.where(self.optimizer.iterations <= 1, 0.0, self.ema_decay)
+        decay = self._ema_decay(self.optimizer.iterations)
 
         def average(ema, weight):
             return ema.assign(decay * ema + (1 - decay) * weight)
 
         for ema, weight in zip(self.ema_network.weights, self.network.weights):
             strategy.extended.update(ema.value, average, args=(weight.value,), group=False)
+
+    def _stateless_train_step(self, state, data):
+        """The JAX step: the loss differentiated as a pure function of the trainable values, with a
+        ``StatelessScope`` that maps the optimizer's variables too (so ``call`` draws from this step's counter),
+        the optimizer's ``stateless_apply``, then the EMA update on the new values."""
+        import jax
+
+        trainable, non_trainable, optimizer_values, metric_values = state
+        inputs, _, _ = keras.utils.unpack_x_y_sample_weight(self._labels_as_inputs(data))
+        variables = [*self.trainable_variables, *self.non_trainable_variables]
+
+        def objective(trainable_values):
+            mapping = [*zip(variables, [*trainable_values, *non_trainable]),
+                       *zip(self.optimizer.variables, optimizer_values)]
+            with keras.StatelessScope(state_mapping=mapping):
+                y_pred = self(inputs, training=True)
+                loss = self.compute_loss(inputs, None, y_pred, training=True)
+                return self.optimizer.scale_loss(loss), (loss, y_pred)
+
+        (_, (loss, y_pred)), grads = jax.value_and_grad(objective, has_aux=True)(trainable)
+        trainable, optimizer_values = self.optimizer.stateless_apply(optimizer_values, grads, trainable)
+
+        with keras.StatelessScope(state_mapping=list(zip(self.optimizer.variables, optimizer_values))):
+            decay = self._ema_decay(self.optimizer.iterations)
+        values = {id(variable): value for variable, value in zip(variables, [*trainable, *non_trainable])}
+        non_trainable_position = {id(variable): i for i, variable in enumerate(self.non_trainable_variables)}
+        non_trainable = list(non_trainable)
+        for ema, weight in zip(self.ema_network.weights, self.network.weights):
+            non_trainable[non_trainable_position[id(ema)]] = decay * values[id(ema)] + (1 - decay) * values[id(weight)]
+
+        images = inputs[0] if isinstance(inputs, (tuple, list)) else inputs
+        with keras.StatelessScope(state_mapping=list(zip(self.metrics_variables, metric_values))) as scope:
+            compat.loss_tracker(self).update_state(loss, sample_weight=ops.shape(images)[0])
+            logs = self.compute_metrics(inputs, None, y_pred)
+        updated = [scope.get_current_value(variable) for variable in self.metrics_variables]
+        metric_values = [old if new is None else new for new, old in zip(updated, metric_values)]
+        return logs, (trainable, non_trainable, optimizer_values, metric_values)
 
     def sample(
         self, n, temperature=1.0, seed=None, *, labels=None, guidance=None, steps=50, sampler="ddim", eta=0.0,
@@ -285,7 +348,9 @@ class DiffusionModel(ClassConditional, ImageGenerator, keras.Model):
         if labels is not None:
             guidance = 1.0 if guidance is None else guidance
             conditioning = "labels" if guidance == 1 else "guidance"
-            condition = (tf.constant(labels),) + ((tf.constant(guidance, tf.float32),) if guidance != 1 else ())
+            condition = (ops.convert_to_tensor(labels),)
+            if guidance != 1:
+                condition += (ops.convert_to_tensor(guidance, "float32"),)
         seed = sampling.seed_pair(seed)
         if not self.built:
             self.build((None, *self.image_shape))
@@ -294,13 +359,13 @@ class DiffusionModel(ClassConditional, ImageGenerator, keras.Model):
         if key not in self._sampling_steps:
             network = self.ema_network if use_ema else self.network
             self._sampling_steps[key] = make_sampling_step(network, scheduler, self.prediction, conditioning)
-        start_seed, steps_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-        x = temperature * tf.random.stateless_normal((n, *self.image_shape), start_seed)
+        start_seed, steps_seed = backend.split_seed(seed, 2)
+        x = temperature * backend.normal((n, *self.image_shape), start_seed)
         x = run_sampler(
             self._sampling_steps[key], x, self.alpha_bars, steps, temperature=temperature, seed=steps_seed,
             progress=progress, condition=condition,
         )
-        return np.clip((x.numpy() + 1) / 2, 0, 1).astype(np.float32)
+        return np.clip((ops.convert_to_numpy(x) + 1) / 2, 0, 1).astype(np.float32)
 
     def get_config(self):
         config = super().get_config()

@@ -1,9 +1,9 @@
 """LSTM language model at character or word level (the tokenizer decides)."""
 
 import keras
-import tensorflow as tf
+from keras import ops
 
-from kerasgen import sampling
+from kerasgen import backend, sampling
 from kerasgen.checks import check_positive_int, check_real
 from kerasgen.layers import TiedLogits
 from kerasgen.models.base import TextGenerator
@@ -15,7 +15,8 @@ class LSTMGenerator(TextGenerator, keras.Model):
 
     ``model(token_ids)`` gives float32 logits for every position. ``generate``
     reads the prompt in one pass, then runs one LSTM-cell step per new token
-    with the recurrent state carried, inside a single ``tf.function``.
+    with the recurrent state carried, inside a single compiled loop
+    (``backend.compiled``).
 
     Example:
     >>> tok = kerasgen.text.CharTokenizer.from_text(text)
@@ -64,12 +65,18 @@ class LSTMGenerator(TextGenerator, keras.Model):
         ``batch_size`` is fixed while carrying; ``carry_state(None)`` goes back
         to independent windows. Inference and evaluation are unaffected. The
         carried state is not part of the model's weights and is never saved.
+        TensorFlow backend only: the state is assigned inside the compiled
+        train step, which JAX's stateless training does not allow.
         """
         self.train_function = None  # a traced train step bakes the choice in: trace again
         if batch_size is None:
             self.untracked.carried_state = None
             return
         batch_size = check_positive_int(batch_size, "batch_size")
+        if backend.name() != "tensorflow":
+            raise NotImplementedError(f"carry_state runs on the tensorflow backend, not {backend.name()}")
+        import tensorflow as tf
+
         strategy = tf.distribute.get_strategy()
         if strategy.num_replicas_in_sync > 1:
             raise ValueError("carry_state trains on one device: each replica would need its own streams")
@@ -83,15 +90,17 @@ class LSTMGenerator(TextGenerator, keras.Model):
     def reset_carried_state(self):
         """Zero the carried training state (``carry_state``), e.g. at the start of each epoch."""
         for h, c in self.untracked.carried_state or []:
-            h.assign(tf.zeros_like(h))
-            c.assign(tf.zeros_like(c))
+            h.assign(ops.zeros_like(h))
+            c.assign(ops.zeros_like(c))
 
     def call(self, token_ids, training=False, initial_state=None, return_state=False):
         carried = self.untracked.carried_state
         carrying = (
             carried is not None and training and initial_state is None and not keras.backend.is_keras_tensor(token_ids)
         )
-        if carrying:
+        if carrying:  # only on TensorFlow (see carry_state)
+            import tensorflow as tf
+
             batch = carried[0][0].shape[0]
             message = f"carry_state was set for batches of {batch}; every training batch must have that size"
             if token_ids.shape[0] is not None and token_ids.shape[0] != batch:
@@ -108,8 +117,8 @@ class LSTMGenerator(TextGenerator, keras.Model):
         logits = self._logits(self.dropout_layer(x, training=training))
         if carrying:
             for (h_var, c_var), (h, c) in zip(carried, states):
-                h_var.assign(tf.stop_gradient(tf.cast(h, h_var.dtype)))
-                c_var.assign(tf.stop_gradient(tf.cast(c, c_var.dtype)))
+                h_var.assign(ops.stop_gradient(ops.cast(h, h_var.dtype)))
+                c_var.assign(ops.stop_gradient(ops.cast(c, c_var.dtype)))
         return (logits, states) if return_state else logits
 
     def _logits(self, x):
@@ -133,16 +142,19 @@ class LSTMGenerator(TextGenerator, keras.Model):
 
     def _loop_fn(self, top_k, use_top_p):
         def loop(prompt_ids, steps, temperature, top_p, seed):
-            logits, states = self(prompt_ids, return_state=True)
-            last = logits[:, -1]
-            tokens = tf.TensorArray(tf.int32, size=steps)
-            for step in tf.range(steps):
+            def step_fn(step, carried):
+                tokens, last, states = carried
                 token = sampling.next_tokens(
-                    last, temperature, top_k, top_p if use_top_p else None, tf.random.experimental.stateless_fold_in(seed, step)
+                    last, temperature, top_k, top_p if use_top_p else None, backend.fold_in(seed, step)
                 )
-                tokens = tokens.write(step, token)
+                tokens = ops.scatter_update(tokens, ops.reshape(step, (1, 1)), token[None])
                 last, states = self._step(token, states)
-            return tf.transpose(tokens.stack())
+                return tokens, last, states
+
+            logits, states = self(prompt_ids, return_state=True)
+            tokens = ops.zeros((steps, ops.shape(prompt_ids)[0]), "int32")  # (steps, batch): one row per step
+            tokens, _, _ = ops.fori_loop(0, steps, step_fn, (tokens, logits[:, -1], states))
+            return ops.transpose(tokens)
 
         return loop
 

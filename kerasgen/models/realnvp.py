@@ -4,13 +4,13 @@ import math
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
-from kerasgen import distribute, sampling
+from kerasgen import backend, distribute, sampling
 from kerasgen.checks import check_positive_int, check_real
 from kerasgen.data import dequantize
-from kerasgen.layers.coupling import ActNorm, AffineCoupling, Squeeze
-from kerasgen.models.base import DensityModel, ImageGenerator, PointGenerator, check_sample_args
+from kerasgen.layers.coupling import ActNorm, AffineCoupling, Squeeze, depth_to_space, space_to_depth
+from kerasgen.models.base import DensityModel, ImageGenerator, PointGenerator, UntrackedState, check_sample_args
 
 _DEQUANTIZE_SALT = 3
 _LOG_256 = math.log(256.0)
@@ -35,7 +35,20 @@ def _check_data_shape(data_shape, num_scales, name):
 
 
 def _standard_normal_log_prob(z):
-    return tf.reduce_sum(-0.5 * tf.square(z) - _HALF_LOG_2PI, axis=list(range(1, len(z.shape))))
+    return ops.sum(-0.5 * ops.square(z) - _HALF_LOG_2PI, axis=list(range(1, len(z.shape))))
+
+
+def _readable(x):
+    """Whether the values of tensor ``x`` can be read here: not while it is traced into a tf.function or jax.jit."""
+    if backend.name() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.executing_eagerly()
+    if backend.name() == "jax":
+        import jax
+
+        return not isinstance(x, jax.core.Tracer)
+    return True
 
 
 @keras.saving.register_keras_serializable(package="kerasgen")
@@ -65,7 +78,7 @@ class RealNVP(DensityModel, ImageGenerator, PointGenerator, keras.Model):
     (one int for every scale, or a list of one per scale: narrow nets at full
     resolution, wider ones after each squeeze, keep the cost per scale even).
     The latents are reassembled into the input's shape, so ``z`` has the shape
-    of ``x``. The flow proper (``forward``/``inverse``) acts on the flow space
+    of ``x``. The flow proper (``to_latent``/``inverse``) acts on the flow space
     ``y = logit(alpha + (1 - 2 alpha) x)``; ``preprocess``/``postprocess`` map
     between [0, 1] images and it, and every log-likelihood counts that
     Jacobian.
@@ -141,6 +154,8 @@ class RealNVP(DensityModel, ImageGenerator, PointGenerator, keras.Model):
             self.scale_bounds.append(len(self.steps))
         self.metric_tracker = keras.metrics.Mean(name="bits_per_dim" if self.is_image else "nll")
         self._compiled_log_prob = None
+        self.untracked = UntrackedState()
+        self.untracked.training_step = None  # set by train_step on JAX, see _training_step
 
     def _add_couplings(self, prefix, mask, count, units):
         for i in range(count):
@@ -156,7 +171,7 @@ class RealNVP(DensityModel, ImageGenerator, PointGenerator, keras.Model):
 
     def build(self, input_shape=None):
         """Create every weight with one forward pass (ActNorm keeps its identity until the first training step)."""
-        self._forward(tf.zeros((1, *self.data_shape)))
+        self._forward(ops.zeros((1, *self.data_shape)))
 
     def _ensure_built(self):
         if not self.built:
@@ -165,27 +180,27 @@ class RealNVP(DensityModel, ImageGenerator, PointGenerator, keras.Model):
     # The flow proper, on the flow space (logit space for images).
 
     def _forward(self, y, training=False):
-        log_det = tf.zeros(tf.shape(y)[:1])
+        log_det = ops.zeros(ops.shape(y)[:1])
         factored = []
         for scale in range(len(self.scale_bounds) - 1):
             for step in self.steps[self.scale_bounds[scale] : self.scale_bounds[scale + 1]]:
                 y, step_log_det = step(y, training=training)
                 log_det += step_log_det
             if scale < len(self.scale_bounds) - 2:
-                latent, y = tf.split(y, 2, axis=-1)
+                latent, y = ops.split(y, 2, axis=-1)
                 factored.append(latent)
         for latent in reversed(factored):
-            y = tf.nn.depth_to_space(tf.concat([latent, y], axis=-1), 2)
+            y = depth_to_space(ops.concatenate([latent, y], axis=-1))
         return y, log_det
 
     def _inverse(self, z):
         factored = []
         for _ in range(len(self.scale_bounds) - 2):
-            latent, z = tf.split(tf.nn.space_to_depth(z, 2), 2, axis=-1)
+            latent, z = ops.split(space_to_depth(z), 2, axis=-1)
             factored.append(latent)
         for scale in reversed(range(len(self.scale_bounds) - 1)):
             if scale < len(factored):
-                z = tf.concat([factored[scale], z], axis=-1)
+                z = ops.concatenate([factored[scale], z], axis=-1)
             for step in reversed(self.steps[self.scale_bounds[scale] : self.scale_bounds[scale + 1]]):
                 z, _ = step(z, inverse=True)
         return z
@@ -194,12 +209,12 @@ class RealNVP(DensityModel, ImageGenerator, PointGenerator, keras.Model):
 
     def _preprocess(self, x):
         squashed = self.alpha + (1.0 - 2.0 * self.alpha) * x
-        log_p, log_1mp = tf.math.log(squashed), tf.math.log1p(-squashed)
+        log_p, log_1mp = ops.log(squashed), ops.log1p(-squashed)
         log_det = math.log(1.0 - 2.0 * self.alpha) - log_p - log_1mp  # d logit(p)/dp = 1 / (p (1 - p))
-        return log_p - log_1mp, tf.reduce_sum(log_det, axis=[1, 2, 3])
+        return log_p - log_1mp, ops.sum(log_det, axis=[1, 2, 3])
 
     def _postprocess(self, y):
-        return (tf.sigmoid(y) - self.alpha) / (1.0 - 2.0 * self.alpha)
+        return (ops.sigmoid(y) - self.alpha) / (1.0 - 2.0 * self.alpha)
 
     def _log_prob(self, x, training=False):
         """log p(x) in nats per example: base density + flow log-det (+ preprocessing log-det for images)."""
@@ -208,12 +223,12 @@ class RealNVP(DensityModel, ImageGenerator, PointGenerator, keras.Model):
         return _standard_normal_log_prob(z) + flow_log_det + log_det
 
     def call(self, x, training=False):
-        x = tf.cast(x, tf.float32)
+        x = ops.cast(x, "float32")
         if self.is_image:
             # Uniform dequantisation; the noise is a function of the step, identical under any strategy.
-            iterations = self.optimizer.iterations if getattr(self, "optimizer", None) is not None else 0
+            iterations = self._training_step() if getattr(self, "optimizer", None) is not None else 0
             noise = distribute.replica_noise(
-                tf.shape(x), distribute.step_seed(iterations, _DEQUANTIZE_SALT), distribution="uniform"
+                ops.shape(x), distribute.step_seed(iterations, _DEQUANTIZE_SALT), distribution="uniform"
             )
             x = (x * 255.0 + noise) / 256.0
         return self._log_prob(x, training=training)
@@ -224,7 +239,46 @@ class RealNVP(DensityModel, ImageGenerator, PointGenerator, keras.Model):
             self.metric_tracker.update_state((nll / self.num_dims + _LOG_256) / math.log(2.0))
         else:
             self.metric_tracker.update_state(nll)
-        return distribute.scale_for_replicas(tf.reduce_mean(nll) / self.num_dims)
+        return distribute.scale_for_replicas(ops.mean(nll) / self.num_dims)
+
+    def train_step(self, *args):
+        if backend.name() != "jax":
+            return super().train_step(*args)
+        state, data = args
+        optimizer_values = dict(zip(map(id, self.optimizer.variables), state[2]))
+        self.untracked.training_step = optimizer_values[id(self.optimizer.iterations)]
+        try:
+            return super().train_step(self._with_actnorm_initialized(state, data), data)
+        finally:
+            self.untracked.training_step = None
+
+    def _training_step(self):
+        """The optimizer's step counter. On JAX, the value ``fit``'s state carries: the variable itself is emptied
+        while ``fit`` runs, and a compiled step would keep the value it was traced with."""
+        step = self.untracked.training_step
+        return self.optimizer.iterations if step is None else step
+
+    def _with_actnorm_initialized(self, state, data):
+        """JAX's training state with every ActNorm initialised from this batch, if not done before.
+
+        JAX's ``fit`` keeps the non-trainable variables a forward pass assigns but not the trainable ones, so
+        ActNorm's data-dependent initialisation runs here, in a pass of its own that a cond skips once done.
+        """
+        trainable, non_trainable, optimizer_variables, metrics_variables = state
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        variables = [*self.trainable_variables, *self.non_trainable_variables]
+        flag_ids = {id(step.initialized) for step in self.steps if isinstance(step, ActNorm)}
+        flags = [i for i, variable in enumerate(variables) if id(variable) in flag_ids]
+        values = [*trainable, *non_trainable]
+
+        def initialize():
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))) as scope:
+                self(x, training=True)
+            return [scope.get_current_value(variable) for variable in variables]
+
+        done = ops.all(ops.stack([values[i] > 0 for i in flags]))
+        initialized = ops.cond(done, lambda: values, initialize)
+        return initialized[: len(trainable)], initialized[len(trainable) :], optimizer_variables, metrics_variables
 
     @property
     def metrics(self):
@@ -233,29 +287,31 @@ class RealNVP(DensityModel, ImageGenerator, PointGenerator, keras.Model):
     # Public API.
 
     def _check_array(self, x, name, space="data"):
-        x = tf.convert_to_tensor(x)
-        if self.is_image and not x.dtype.is_floating:
-            raise TypeError(f"{name} must be floating point, got {x.dtype.name} (for uint8 images use bits_per_dim)")
+        x = ops.convert_to_tensor(x)
+        dtype = keras.backend.standardize_dtype(x.dtype)
+        if self.is_image and not keras.backend.is_float_dtype(dtype):
+            raise TypeError(f"{name} must be floating point, got {dtype} (for uint8 images use bits_per_dim)")
         if len(x.shape) != len(self.data_shape) + 1 or tuple(x.shape[1:]) != self.data_shape:
             expected = ", ".join(map(str, self.data_shape))
             raise ValueError(f"{name} must have shape (n, {expected}), got {tuple(x.shape)}")
-        x = tf.cast(x, tf.float32)
-        if self.is_image and space == "data" and tf.executing_eagerly() and tf.size(x) > 0:
-            low, high = float(tf.reduce_min(x)), float(tf.reduce_max(x))
+        x = ops.cast(x, "float32")
+        if self.is_image and space == "data" and _readable(x) and math.prod(x.shape) > 0:
+            low, high = float(ops.min(x)), float(ops.max(x))
             if low < 0 or high > 1:
                 raise ValueError(f"{name} must be images in [0, 1], got values in [{low}, {high}]")
         self._ensure_built()
         return x
 
-    def forward(self, x):
-        """Flow space -> latent: ``(z, log_det)``, z of x's shape, log_det (n,) = log|det dz/dx|.
+    def to_latent(self, x):
+        """Flow space -> latent: ``(z, log_det)``, z of x's shape, log_det (n,) = log|det dz/dx|. (Not ``forward``:
+        on PyTorch that name is every layer's ``torch.nn.Module`` call.)
 
         For images the flow space is the logit space: pass ``preprocess(images)[0]``.
         """
         return self._forward(self._check_array(x, "x", space="flow"))
 
     def inverse(self, z):
-        """Latent -> flow space: the exact inverse of ``forward`` (for images, ``postprocess`` gives [0, 1] images)."""
+        """Latent -> flow space: the exact inverse of ``to_latent`` (for images, ``postprocess`` gives [0, 1] images)."""
         return self._inverse(self._check_array(z, "z", space="flow"))
 
     def preprocess(self, images):
@@ -299,12 +355,21 @@ class RealNVP(DensityModel, ImageGenerator, PointGenerator, keras.Model):
         batch_size = check_positive_int(batch_size, "batch_size")
         self._ensure_built()
         if self._compiled_log_prob is None:
-            spec = tf.TensorSpec((None, *self.data_shape), tf.float32)
-            self._compiled_log_prob = tf.function(self._log_prob, input_signature=[spec])
+            self._compiled_log_prob = backend.compiled(self._log_prob_with)
+        weights = [weight.value for weight in self.weights]
         x = dequantize(images, seed)
-        log_probs = [self._compiled_log_prob(tf.constant(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
-        nll = -np.concatenate([np.asarray(p, np.float64) for p in log_probs])
+        log_probs = [
+            self._compiled_log_prob(weights, ops.convert_to_tensor(x[i : i + batch_size]))
+            for i in range(0, len(x), batch_size)
+        ]
+        nll = -np.concatenate([np.asarray(ops.convert_to_numpy(p), np.float64) for p in log_probs])
         return float(np.mean(nll) / (self.num_dims * math.log(2.0)) + _LOG_256 / math.log(2.0))
+
+    def _log_prob_with(self, weights, x):
+        """``_log_prob`` with the weights' values as arguments: a compiled function that reads them never goes stale
+        (``jax.jit`` would keep the values it was traced with)."""
+        with keras.StatelessScope(state_mapping=list(zip(self.weights, weights))):
+            return self._log_prob(x)
 
     def sample(self, n, temperature=1.0, seed=None):
         """n draws, float32 numpy (n, *data_shape): images clipped to [0, 1], or raw points.
@@ -314,11 +379,11 @@ class RealNVP(DensityModel, ImageGenerator, PointGenerator, keras.Model):
         """
         n, temperature = check_sample_args(n, temperature)
         self._ensure_built()
-        z = temperature * tf.random.stateless_normal((n, *self.data_shape), seed=sampling.seed_pair(seed))
+        z = temperature * backend.normal((n, *self.data_shape), sampling.seed_pair(seed))
         x = self._inverse(z)
         if self.is_image:
-            x = tf.clip_by_value(self._postprocess(x), 0.0, 1.0)
-        return np.asarray(x, np.float32)
+            x = ops.clip(self._postprocess(x), 0.0, 1.0)
+        return np.asarray(ops.convert_to_numpy(x), np.float32)
 
     def get_config(self):
         config = super().get_config()

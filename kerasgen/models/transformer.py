@@ -1,9 +1,9 @@
 """Decoder-only transformer (GPT) with key/value-cached compiled generation."""
 
 import keras
-import tensorflow as tf
+from keras import ops
 
-from kerasgen import sampling
+from kerasgen import backend, sampling
 from kerasgen.checks import check_positive_int, check_real
 from kerasgen.layers import CachedCausalSelfAttention, PositionEmbedding, TiedLogits, TransformerBlock
 from kerasgen.layers.attention import layer_norm, norm_weights
@@ -17,7 +17,7 @@ class DecoderTransformer(TextGenerator, keras.Model):
     ``model(token_ids)`` gives float32 logits for sequences of up to
     ``max_length`` tokens. ``generate`` fills a key/value cache of static size
     ``max_length`` from the prompt in one pass, then runs one cached step per
-    token inside a single ``tf.function``.
+    token inside a single compiled loop (``backend.compiled``).
 
     Context rule: the model sees at most ``max_length`` tokens. A longer prompt
     keeps its most recent ``max_length`` tokens (``generate`` warns). When
@@ -82,25 +82,25 @@ class DecoderTransformer(TextGenerator, keras.Model):
     def _prefill(self, token_ids):
         """Run a context from position 0: last-position logits and the cache, padded to max_length."""
         x = self.position_embedding(self.token_embedding(token_ids))
-        pad = [[0, self.max_length - tf.shape(token_ids)[1]], [0, 0], [0, 0]]
+        pad = [[0, self.max_length - ops.shape(token_ids)[1]], [0, 0], [0, 0]]
         cache = []
         for block in self.blocks:
             x, k, v = block(x, return_kv=True)  # (length, batch, dim)
-            shape = [self.max_length, tf.shape(k)[1], k.shape[2]]
-            cache.append((tf.reshape(tf.pad(k, pad), shape), tf.reshape(tf.pad(v, pad), shape)))
+            shape = (self.max_length, ops.shape(k)[1], k.shape[2])
+            cache.append((ops.reshape(ops.pad(k, pad), shape), ops.reshape(ops.pad(v, pad), shape)))
         return self._logits(x[:, -1:])[:, 0], cache
 
     def _step_weights(self):
         """Every weight the cached step reads, as tensors: read once per ``generate`` call, not once per token."""
         dtype = self.compute_dtype
-        embeddings = tf.cast(self.token_embedding.embeddings, dtype)
+        embeddings = ops.cast(self.token_embedding.embeddings, dtype)
         if self.tie_embeddings:
-            head = (tf.transpose(embeddings), tf.cast(self.head.bias, tf.float32))
+            head = (ops.transpose(embeddings), ops.cast(self.head.bias, "float32"))
         else:
-            head = (tf.cast(self.head.kernel, self.head.compute_dtype), tf.cast(self.head.bias, tf.float32))
+            head = (ops.cast(self.head.kernel, self.head.compute_dtype), ops.cast(self.head.bias, "float32"))
         return {
             "embeddings": embeddings,
-            "positions": tf.cast(self.position_embedding.positions, dtype),
+            "positions": ops.cast(self.position_embedding.positions, dtype),
             "blocks": [block.step_weights() for block in self.blocks],
             "final_norm": norm_weights(self.final_norm),
             "head": head,
@@ -108,7 +108,7 @@ class DecoderTransformer(TextGenerator, keras.Model):
 
     def _decode_step(self, token, cache, index, weights):
         """Logits (batch, vocab) after new tokens (batch,) at position ``index``, and the updated cache."""
-        x = tf.gather(weights["embeddings"], token) + weights["positions"][index]  # (batch, dim)
+        x = backend.gather(weights["embeddings"], token) + weights["positions"][index]  # (batch, dim)
         write, bias = CachedCausalSelfAttention.step_masks(index, self.max_length)
         new_cache = []
         for block, (k, v), block_weights in zip(self.blocks, cache, weights["blocks"]):
@@ -116,7 +116,7 @@ class DecoderTransformer(TextGenerator, keras.Model):
             new_cache.append((k, v))
         kernel, head_bias = weights["head"]
         x = layer_norm(x, *weights["final_norm"])
-        return tf.cast(tf.matmul(tf.cast(x, kernel.dtype), kernel), tf.float32) + head_bias, new_cache
+        return ops.cast(ops.matmul(ops.cast(x, kernel.dtype), kernel), "float32") + head_bias, new_cache
 
     def generate_ids(self, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed):
         return super().generate_ids(prompt_ids[:, -self.max_length :], max_new_tokens, temperature, top_k, top_p, seed)
@@ -124,37 +124,49 @@ class DecoderTransformer(TextGenerator, keras.Model):
     def _loop_fn(self, top_k, use_top_p):
         max_length, keep = self.max_length, self.max_length // 2
 
-        def choose(last, step, temperature, top_p, seed):
-            return sampling.next_tokens(
-                last, temperature, top_k, top_p if use_top_p else None,
-                tf.random.experimental.stateless_fold_in(seed, step),
-            )
-
         def loop(prompt_ids, steps, temperature, top_p, seed):
             weights = self._step_weights()
-            last, cache = self._prefill(prompt_ids)
-            index = tf.shape(prompt_ids)[1]
-            context = tf.pad(prompt_ids, [[0, 0], [0, max_length - index]])
-            tokens = tf.TensorArray(tf.int32, size=steps)
-            step = tf.constant(0)
-            while step < steps:
+
+            def emit(step, tokens, last):
+                """Choose the token of ``step`` from the logits ``last`` and write it into ``tokens`` (steps, batch)."""
+                token = sampling.next_tokens(
+                    last, temperature, top_k, top_p if use_top_p else None, backend.fold_in(seed, step)
+                )
+                return token, ops.scatter_update(tokens, ops.reshape(step, (1, 1)), token[None])
+
+            def cached_step(step, index, tokens, context, last, cache):
+                token, tokens = emit(step, tokens, last)
+                context = ops.where(ops.arange(max_length)[None] == index, token[:, None], context)
+                last, cache = self._decode_step(token, cache, index, weights)
+                return step + 1, index + 1, tokens, context, last, cache
+
+            def restart(step, index, tokens, context, last, cache):
+                """Context full: continue from the most recent ``keep`` tokens (one pass refills the cache)."""
+                token, tokens = emit(step, tokens, last)
+                recent = ops.concatenate([context[:, max_length - keep + 1 :], token[:, None]], axis=1)
+                last, cache = self._prefill(recent)
+                context = ops.pad(recent, [[0, 0], [0, max_length - keep]])
+                return step + 1, ops.convert_to_tensor(keep, "int32"), tokens, context, last, cache
+
+            def segment(*state):
                 # Cached steps until the context is full: a plain loop body, no branch per token.
-                while step < steps and index < max_length:
-                    token = choose(last, step, temperature, top_p, seed)
-                    tokens = tokens.write(step, token)
-                    context = tf.where(tf.range(max_length)[None] == index, token[:, None], context)
-                    last, cache = self._decode_step(token, cache, index, weights)
-                    index += 1
-                    step += 1
-                if step < steps:  # context full: restart from the most recent `keep` tokens (one pass)
-                    token = choose(last, step, temperature, top_p, seed)
-                    tokens = tokens.write(step, token)
-                    recent = tf.concat([context[:, max_length - keep + 1 :], token[:, None]], axis=1)
-                    last, cache = self._prefill(recent)
-                    context = tf.pad(recent, [[0, 0], [0, max_length - keep]])
-                    index = tf.constant(keep)
-                    step += 1
-            return tf.transpose(tokens.stack())
+                state = ops.while_loop(
+                    lambda step, index, *_: ops.logical_and(step < steps, index < max_length), cached_step, state
+                )
+                return ops.cond(state[0] < steps, lambda: restart(*state), lambda: state)
+
+            last, cache = self._prefill(prompt_ids)
+            length = ops.shape(prompt_ids)[1]
+            state = (
+                ops.convert_to_tensor(0, "int32"),
+                ops.convert_to_tensor(length, "int32"),
+                ops.zeros((steps, ops.shape(prompt_ids)[0]), "int32"),
+                ops.pad(prompt_ids, [[0, 0], [0, max_length - length]]),
+                last,
+                cache,
+            )
+            state = ops.while_loop(lambda step, *_: step < steps, segment, state)
+            return ops.transpose(state[2])
 
         return loop
 

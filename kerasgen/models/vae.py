@@ -4,12 +4,12 @@ import math
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
-from kerasgen import distribute, sampling
+from kerasgen import backend, distribute, sampling
 from kerasgen.checks import check_image_shape, check_images, check_labels, check_positive_int
 from kerasgen.data import binarize  # noqa: F401 - its old home, kept importable
-from kerasgen.models.base import ClassConditional, DensityModel, ImageGenerator, check_sample_args
+from kerasgen.models.base import ClassConditional, DensityModel, ImageGenerator, UntrackedState, check_sample_args
 
 
 @keras.saving.register_keras_serializable(package="kerasgen")
@@ -73,6 +73,12 @@ class VAE(ClassConditional, DensityModel, ImageGenerator, keras.Model):
         )
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
+        self.untracked = UntrackedState()
+        self.untracked.iwae_functions = {}  # num_samples -> compiled IWAE bound, see _iwae_log_likelihood
+        self.untracked.training_step = None  # set by train_step on JAX, see _training_step
+        # Both networks hold their weights already; built now, fit never calls the model on images alone (JAX's fit
+        # would, before its first step, and a conditional VAE refuses images without labels).
+        self.build()
 
     def build(self, input_shape=None):
         classes = self.num_classes or 0
@@ -81,43 +87,45 @@ class VAE(ClassConditional, DensityModel, ImageGenerator, keras.Model):
         self.decoder.build((None, self.latent_dim + classes))
 
     def _one_hot(self, labels, dtype):
-        return tf.one_hot(tf.cast(tf.reshape(labels, [-1]), tf.int32), self.num_classes, dtype=dtype)
+        return ops.one_hot(ops.cast(ops.reshape(labels, [-1]), "int32"), self.num_classes, dtype=dtype)
 
     def _labels(self, labels, images):
         """``labels`` of ``images`` as a tensor (None for an unconditional model); a conditional one needs them."""
-        if labels is None or tf.is_tensor(labels):
+        if labels is None or ops.is_tensor(labels):
             if labels is None and self.num_classes is not None:
                 raise ValueError(f"this VAE is conditional ({self.num_classes} classes): give the images' labels")
             return labels if self.num_classes is not None else None
         checked = check_labels(labels, len(images), self.num_classes)  # an unconditional model refuses labels
-        return tf.constant(checked)
+        return ops.convert_to_tensor(checked)
 
     def encode(self, x, labels=None):
         """Posterior mean and log-variance of z given images x in [0, 1] (arrays are checked; tensors pass) and,
         for a conditional VAE, their labels."""
-        if not tf.is_tensor(x):
+        if not ops.is_tensor(x):
             x = check_images(x, self.image_shape, "x")
         labels = self._labels(labels, x)
         if labels is not None:
             code = self._one_hot(labels, x.dtype)[:, None, None, :]
-            x = tf.concat([x, tf.broadcast_to(code, [tf.shape(x)[0], *self.image_shape[:2], self.num_classes])], -1)
+            code = ops.broadcast_to(code, (ops.shape(x)[0], *self.image_shape[:2], self.num_classes))
+            x = ops.concatenate([x, code], axis=-1)
         stats = self.encoder(x)
         return stats[:, : self.latent_dim], stats[:, self.latent_dim :]
 
     def _decoder_logits(self, z, labels):
         if labels is not None:
-            z = tf.concat([z, self._one_hot(labels, z.dtype)], axis=-1)
+            z = ops.concatenate([z, self._one_hot(labels, z.dtype)], axis=-1)
         return self.decoder(z)
 
     def decode(self, z, labels=None):
         """Bernoulli means (pixel probabilities) for latent codes z (n, latent_dim), float32 in [0, 1]; a
         conditional VAE also takes the labels to draw."""
-        if not tf.is_tensor(z):
+        if not ops.is_tensor(z):
             z = np.asarray(z)
             if z.ndim != 2 or z.shape[1] != self.latent_dim or not np.issubdtype(z.dtype, np.number):
                 raise ValueError(f"z must be numbers of shape (n, {self.latent_dim}), got {z.dtype} {z.shape}")
         labels = self._labels(labels, z)
-        return np.asarray(tf.sigmoid(self._decoder_logits(tf.convert_to_tensor(z, tf.float32), labels)))
+        probabilities = ops.sigmoid(self._decoder_logits(ops.convert_to_tensor(z, "float32"), labels))
+        return np.asarray(ops.convert_to_numpy(probabilities))
 
     def call(self, inputs, training=False):
         x, labels = inputs if isinstance(inputs, (tuple, list)) else (inputs, None)
@@ -129,20 +137,35 @@ class VAE(ClassConditional, DensityModel, ImageGenerator, keras.Model):
         # z ~ q(z|x) in training and evaluation alike, so `evaluate` and val_loss report the negative ELBO
         # (decoding the mean instead would give a smaller figure that bounds nothing). Evaluation draws
         # with a fixed seed: the same images give the same loss.
-        seed = distribute.step_seed(self.optimizer.iterations if training else 0, 1 if training else 2)
-        z = mean + tf.exp(0.5 * log_var) * distribute.replica_noise(tf.shape(mean), seed)
+        seed = distribute.step_seed(self._training_step() if training else 0, 1 if training else 2)
+        z = mean + ops.exp(0.5 * log_var) * distribute.replica_noise(ops.shape(mean), seed)
         return self._decoder_logits(z, labels), mean, log_var
+
+    def train_step(self, *args):
+        if backend.name() != "jax":
+            return super().train_step(*args)
+        state, data = args
+        optimizer_values = dict(zip(map(id, self.optimizer.variables), state[2]))
+        self.untracked.training_step = optimizer_values[id(self.optimizer.iterations)]
+        try:
+            return super().train_step(state, data)
+        finally:
+            self.untracked.training_step = None
+
+    def _training_step(self):
+        """The optimizer's step counter. On JAX, the value ``fit``'s state carries: the variable itself is emptied
+        while ``fit`` runs, and a compiled step would keep the value it was traced with."""
+        step = self.untracked.training_step
+        return self.optimizer.iterations if step is None else step
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         logits, mean, log_var = y_pred
         x = x[0] if isinstance(x, (tuple, list)) else x
-        reconstruction = tf.reduce_sum(
-            tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.cast(x, tf.float32), logits=logits), axis=[1, 2, 3]
-        )
-        kl = -0.5 * tf.reduce_sum(1.0 + log_var - tf.square(mean) - tf.exp(log_var), axis=1)
+        reconstruction = ops.sum(ops.binary_crossentropy(ops.cast(x, "float32"), logits, from_logits=True), [1, 2, 3])
+        kl = -0.5 * ops.sum(1.0 + log_var - ops.square(mean) - ops.exp(log_var), axis=1)
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
-        return distribute.scale_for_replicas(tf.reduce_mean(reconstruction + kl))
+        return distribute.scale_for_replicas(ops.mean(reconstruction + kl))
 
     @property
     def metrics(self):
@@ -153,10 +176,10 @@ class VAE(ClassConditional, DensityModel, ImageGenerator, keras.Model):
         image, or None for a class drawn at random for each image."""
         n, temperature = check_sample_args(n, temperature)
         labels = check_labels(labels, n, self.num_classes)
-        latent_seed, label_seed = tf.unstack(tf.random.experimental.stateless_split(sampling.seed_pair(seed), 2))
-        z = temperature * tf.random.stateless_normal((n, self.latent_dim), seed=latent_seed)
+        latent_seed, label_seed = backend.split_seed(sampling.seed_pair(seed), 2)
+        z = temperature * backend.normal((n, self.latent_dim), latent_seed)
         if self.num_classes is not None and labels is None:
-            labels = tf.random.stateless_uniform((n,), label_seed, 0, self.num_classes, tf.int32)
+            labels = backend.uniform_int((n,), label_seed, 0, self.num_classes)
         return self.decode(z, labels)
 
     def interpolate(self, a, b, steps=8, labels=None):
@@ -187,7 +210,7 @@ class VAE(ClassConditional, DensityModel, ImageGenerator, keras.Model):
     def nll(self, binary_images, num_samples=1000, batch_size=20, labels=None):
         """Importance-sampled negative log-likelihood in nats per image: the mean of ``-log_prob`` (same draws)."""
         parts = list(self._iwae_batches(binary_images, "binary_images", num_samples, batch_size, labels))
-        return -sum(float(tf.reduce_sum(part)) for part in parts) / sum(len(part) for part in parts)
+        return -sum(float(ops.sum(part)) for part in parts) / sum(len(part) for part in parts)
 
     def _iwae_batches(self, binary_images, name, num_samples, batch_size, labels=None):
         """The IWAE bound of each image, one float32 tensor per batch of ``batch_size`` images, in order."""
@@ -199,29 +222,43 @@ class VAE(ClassConditional, DensityModel, ImageGenerator, keras.Model):
         num_samples = check_positive_int(num_samples, "num_samples")
         batch_size = check_positive_int(batch_size, "batch_size")
         labels = self._labels(labels, images)
+        weights = [weight.value for weight in self.weights]
         for start in range(0, len(images), batch_size):
-            batch = tf.constant(images[start : start + batch_size])
+            batch = ops.convert_to_tensor(images[start : start + batch_size])
             batch_labels = None if labels is None else labels[start : start + batch_size]
-            yield self._iwae_log_likelihood(batch, num_samples, tf.constant([start, 7]), batch_labels)
+            seed = ops.convert_to_tensor([start, 7], "int32")
+            yield self._iwae_log_likelihood(num_samples)(weights, batch, seed, batch_labels)
 
-    @tf.function(reduce_retracing=True)
-    def _iwae_log_likelihood(self, x, num_samples, seed, labels=None):
+    def _iwae_log_likelihood(self, num_samples):
+        """The compiled IWAE bound with ``num_samples`` draws: (weights' values, x, seed, labels) -> (batch,).
+
+        The weights are arguments, so the function never goes stale (``jax.jit`` would keep the values it was
+        traced with); one function per ``num_samples``, the shape of its draws.
+        """
+        functions = self.untracked.iwae_functions
+        if num_samples not in functions:
+
+            def bound(weights, x, seed, labels):
+                with keras.StatelessScope(state_mapping=list(zip(self.weights, weights))):
+                    return self._iwae_bound(x, num_samples, seed, labels)
+
+            functions[num_samples] = backend.compiled(bound)
+        return functions[num_samples]
+
+    def _iwae_bound(self, x, num_samples, seed, labels):
         mean, log_var = self.encode(x, labels)
-        batch = tf.shape(x)[0]
-        eps = tf.random.stateless_normal([num_samples, batch, self.latent_dim], seed=seed)
-        z = mean[None] + tf.exp(0.5 * log_var)[None] * eps
-        log_q = -0.5 * tf.reduce_sum(tf.square(eps) + log_var[None] + math.log(2 * math.pi), axis=-1)
-        log_prior = -0.5 * tf.reduce_sum(tf.square(z) + math.log(2 * math.pi), axis=-1)
+        batch = ops.shape(x)[0]
+        eps = backend.normal((num_samples, batch, self.latent_dim), seed)
+        z = mean[None] + ops.exp(0.5 * log_var)[None] * eps
+        log_q = -0.5 * ops.sum(ops.square(eps) + log_var[None] + math.log(2 * math.pi), axis=-1)
+        log_prior = -0.5 * ops.sum(ops.square(z) + math.log(2 * math.pi), axis=-1)
         logits = self._decoder_logits(
-            tf.reshape(z, [-1, self.latent_dim]), None if labels is None else tf.tile(labels, [num_samples])
+            ops.reshape(z, (-1, self.latent_dim)), None if labels is None else ops.tile(labels, [num_samples])
         )
-        targets = tf.repeat(x[None], num_samples, axis=0)
-        log_px_z = -tf.reduce_sum(
-            tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.reshape(targets, tf.shape(logits)), logits=logits),
-            axis=[1, 2, 3],
-        )
-        log_weights = tf.reshape(log_px_z, [num_samples, batch]) + log_prior - log_q
-        return tf.reduce_logsumexp(log_weights, axis=0) - tf.math.log(tf.cast(num_samples, tf.float32))
+        targets = ops.reshape(ops.repeat(x[None], num_samples, axis=0), (-1, *self.image_shape))
+        log_px_z = -ops.sum(ops.binary_crossentropy(targets, logits, from_logits=True), axis=[1, 2, 3])
+        log_weights = ops.reshape(log_px_z, (num_samples, batch)) + log_prior - log_q
+        return ops.logsumexp(log_weights, axis=0) - ops.log(ops.convert_to_tensor(num_samples, "float32"))
 
     def get_config(self):
         config = super().get_config()

@@ -26,7 +26,7 @@ if __name__ == "__main__":
         "dcgan-mnist's networks, class-conditional: generator dense(z, one-hot label) -> 7x7x128 -> deconv 64 -> "
         "deconv 1 (sigmoid), synchronized batch norm, LeakyReLU; projection discriminator conv 64-128 stride 2 "
         "with a learned class embedding; each fake drawn with a real image's label; non-saturating loss, label "
-        "smoothing 0.1; Adam 2e-4 beta1 0.5, batch 128, mixed_bfloat16.",
+        "smoothing 0.1; Adam 2e-4 beta1 0.5, batch 128.",
         __file__,
         default_epochs=20,
         report=lambda model: {"procedure": PROCEDURE},

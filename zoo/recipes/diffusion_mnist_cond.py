@@ -30,7 +30,7 @@ if __name__ == "__main__":
         "diffusion-mnist's U-Net (widths 16-32-64-128, attention at 4x4, v prediction, EMA 0.999) with a label "
         "embedding (scaled by sqrt(64)) added to the timestep embedding, started at zero from diffusion-mnist's "
         "weights; label dropout 0.1 (classifier-free guidance); Adam 2e-4 (1e-4 from epoch 5), clipnorm 1, batch "
-        "64, mixed_bfloat16.",
+        "64.",
         __file__,
         default_epochs=6,
         report=lambda model: {"procedure": PROCEDURE},
