@@ -1,5 +1,5 @@
 """Callbacks that watch training: samples per temperature, progress lines, mixed-precision health, embeddings,
-and the stop on a non-finite loss."""
+the stop on a non-finite loss and the time limit."""
 
 import math
 import numbers
@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from kerasgen.images import image_grid, save_png
-from kerasgen.checks import check_positive_int, check_real
+from kerasgen.checks import check_positive_int, check_real, format_duration
 from kerasgen.models.base import ImageGenerator, TextGenerator, held_optimizers
 
 
@@ -164,6 +164,8 @@ class ProgressLog(keras.callbacks.Callback):
         self.every_percent = check_real(every_percent, "every_percent", 0, 100, open_below=True)
         self.every_seconds = check_real(every_seconds, "every_seconds", 0)
         self.stream = stream
+        self.offset = 0  # steps of the first epoch done before this fit (a run resumed within an epoch)
+        self.epochs = None  # the run's epochs, where a fit covers only some of them (else fit's)
 
     def _write(self, line):
         stream = self.stream or sys.stdout
@@ -171,23 +173,35 @@ class ProgressLog(keras.callbacks.Callback):
         stream.flush()
 
     def _epoch_label(self, epoch):
-        epochs = (self.params or {}).get("epochs")
+        epochs = self.epochs or (self.params or {}).get("epochs")
         return f"epoch {epoch + 1}/{epochs}" if epochs else f"epoch {epoch + 1}"
+
+    def on_train_begin(self, logs=None):
+        self._first_epoch = True
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch, self._started = epoch, time.monotonic()
-        self._last_line, self._next_percent = self._started, self.every_percent
+        self._skipped = self.offset if getattr(self, "_first_epoch", True) else 0
+        self._first_epoch = False
+        self._last_line = self._started
+        self._next_percent = (self._percent(self._skipped) // self.every_percent + 1) * self.every_percent
+
+    def _percent(self, done):
+        steps = (self.params or {}).get("steps")
+        return 100 * done / (steps + self._skipped) if steps else 0
 
     def on_train_batch_end(self, batch, logs=None):
-        done, steps, now = batch + 1, (self.params or {}).get("steps"), time.monotonic()
-        elapsed = now - self._started
+        steps, now = (self.params or {}).get("steps"), time.monotonic()
+        ran, elapsed = batch + 1, now - self._started
+        done = ran + self._skipped
         if steps:
+            steps += self._skipped
             percent = 100 * done / steps
             if percent < self._next_percent:
                 return
             self._next_percent = (percent // self.every_percent + 1) * self.every_percent
             progress = f"{int(percent)}% ({done}/{steps} steps)"
-            timing = f"{_duration(elapsed)} elapsed, ~{_duration(elapsed / done * (steps - done))} left"
+            timing = f"{_duration(elapsed)} elapsed, ~{_duration(elapsed / ran * (steps - done))} left"
         else:
             if now - self._last_line < self.every_seconds:
                 return
@@ -344,3 +358,59 @@ def _non_finite_losses(logs):
 
 class NonFiniteLossError(ValueError):
     """Training diverged; the message says where and what was kept."""
+
+
+class TimeLimit(keras.callbacks.Callback):
+    """Stop a run cleanly when its time is spent, and checkpoint it every so often within an epoch.
+
+    ``deadline`` (a ``time.monotonic()`` value, or None) is checked after every step: once it has passed, the run
+    saves a checkpoint through ``backup`` (a ``kerasgen.saving.BackupAndRestore``) and raises ``TimeUp``, which says
+    where it stopped. At least one step runs first, so a run restarted again and again still progresses. A step that
+    ends an epoch lets the epoch finish (validation, logs, the epoch's checkpoint) and the run stops as the next
+    begins. ``every`` (seconds, or None): a checkpoint within an epoch at least that often, so a killed run loses at
+    most that much. ``offset``: steps of the first epoch done before this ``fit`` (a run resumed within an epoch).
+    List it last, after the callbacks that watch each step.
+    """
+
+    def __init__(self, backup, steps_per_epoch, deadline=None, every=None, offset=0, started=None):
+        super().__init__()
+        self.backup, self.steps_per_epoch = backup, check_positive_int(steps_per_epoch, "steps_per_epoch")
+        self.deadline, self.every, self.offset = deadline, every, offset
+        self.started = time.monotonic() if started is None else started
+        self._steps, self._epoch, self._skipped = 0, 0, offset
+
+    def on_train_begin(self, logs=None):
+        self._last_save, self._first = time.monotonic(), True  # steps count over the run's fit calls
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._steps and self._spent():
+            raise TimeUp(self._stopped(epoch, 0))  # the finished epoch saved its checkpoint
+        self._epoch, self._skipped, self._first = epoch, self.offset if self._first else 0, False
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._steps += 1
+        done = self._skipped + batch + 1
+        if done >= self.steps_per_epoch:
+            return  # the epoch ends now: its own checkpoint follows validation
+        now = time.monotonic()
+        if self._spent(now):
+            self.backup.save_within_epoch(self._epoch, done)
+            raise TimeUp(self._stopped(self._epoch, done))
+        if self.every is not None and now - self._last_save >= self.every:
+            self.backup.save_within_epoch(self._epoch, done)
+            self._last_save = now
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._last_save = time.monotonic()
+
+    def _spent(self, now=None):
+        return self.deadline is not None and (time.monotonic() if now is None else now) >= self.deadline
+
+    def _stopped(self, epoch, done):
+        where = f"after epoch {epoch}" if not done else f"at epoch {epoch + 1}, step {done} of {self.steps_per_epoch}"
+        return (f"stopped after {format_duration(time.monotonic() - self.started)} {where}: "
+                "run the same command to continue")
+
+
+class TimeUp(Exception):
+    """A run stopped by its time limit, its checkpoint saved; the message says where (``TimeLimit``)."""

@@ -6,6 +6,7 @@ here, and no TensorFlow, so data loading, models and the CLI can all rely on the
 """
 
 import math
+import re
 import numbers
 
 import numpy as np
@@ -108,3 +109,41 @@ def balanced_labels(n, num_classes):
     """``n`` labels in class order (all 0s, then all 1s, ...), each class's count within one of ``n / num_classes``."""
     num_classes = check_positive_int(num_classes, "num_classes")
     return (np.arange(check_positive_int(n, "n"), dtype=np.int64) * num_classes // n).astype(np.int32)
+
+
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
+
+
+def parse_duration(value, name="max_time"):
+    """A wall-clock duration as seconds (a float > 0): a number of seconds, or a string such as ``2h``, ``90m``,
+    ``1h30m``, ``45s`` or ``3600``. Anything else (zero, negative, ``2x``, empty) is a one-line ValueError."""
+    usage = f"{name} must be a duration such as 2h, 90m, 1h30m, 45s or 3600 (seconds)"
+    if isinstance(value, bool):
+        raise TypeError(f"{usage}, got {value!r}")
+    if isinstance(value, numbers.Real):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().lower().replace(" ", "")
+        match = _DURATION.fullmatch(text)
+        try:
+            seconds = float(text)
+        except ValueError:
+            if not text or not match or not any(match.groups()):
+                raise ValueError(f"{usage}, got {value!r}") from None
+            hours, minutes, secs = (float(part or 0) for part in match.groups())
+            seconds = 3600 * hours + 60 * minutes + secs
+    else:
+        raise TypeError(f"{usage}, got {type(value).__name__}")
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"{usage} and longer than 0, got {value!r}")
+    return seconds
+
+
+def format_duration(seconds):
+    """``2h 0m``, ``5m 12s``, ``40s``: a duration for one line of output."""
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h {seconds % 3600 // 60}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m {seconds % 60}s"
+    return f"{seconds}s"

@@ -13,6 +13,7 @@ import sys
 import traceback
 
 EXIT_USAGE = 2
+EXIT_STOPPED = 75  # a run stopped by --max-time, resumable (sysexits' EX_TEMPFAIL: "try again later")
 
 
 class UsageError(Exception):
@@ -111,7 +112,12 @@ def build_parser():
                        help="learn the data's classes (diffusion): sample by class afterwards; with --init an "
                             "unconditional model keeps its weights and gains the classes")
     train.add_argument("--logdir", help="TensorBoard logs and the resume checkpoint")
-    train.add_argument("--out", help="where to save the trained model (.keras)")
+    train.add_argument("--max-time", metavar="DURATION",
+                       help="stop cleanly once this much time is spent (2h, 90m, 1h30m or seconds), resumable: run "
+                            f"the same command to continue (exit status {EXIT_STOPPED} until the run finishes)")
+    train.add_argument("--checkpoint-every", metavar="DURATION", default="10m",
+                       help="checkpoint within epochs this often, so a killed run loses at most this (default 10m)")
+    train.add_argument("--out", help="where to save the trained model (.keras); written when the run finishes")
     train.add_argument("--policy", default="auto", help="auto, float32, mixed_bfloat16 or mixed_float16")
     train.add_argument("--strategy", default="default", help="default, mirrored or multiworker")
     train.add_argument("--data-dir", help=f"local data directory (default ${'KERASGEN_DATA_DIR'})")
@@ -123,11 +129,12 @@ def build_parser():
     neighbors.add_argument("--word", required=True, help="the word (or character) to look up")
     neighbors.add_argument("-k", type=_positive_int, default=10)
 
-    evaluate = commands.add_parser("eval", help="recompute a zoo card's metric")
-    evaluate.add_argument("name")
+    evaluate = commands.add_parser("eval", help="recompute a zoo card's metric, or measure a model file's")
+    evaluate.add_argument("name", help="zoo name, or a .keras file (judged by its family's figure, as the zoo's)")
     evaluate.add_argument("--figure", action="append", metavar="KEY",
                           help="recompute this figure of the card's figures list instead of its metric (repeatable; "
                                "'all': the metric and every figure)")
+    evaluate.add_argument("--data", help="a .keras file: the data set it is judged on (default its family's)")
     evaluate.add_argument("--data-dir", help="local data directory (default $KERASGEN_DATA_DIR)")
     return parser
 
@@ -209,7 +216,7 @@ def _sample(args):
         defaults = dict(zoo.info(args.name).get("sample_defaults", {}))
         if labels is None:
             defaults.pop("guidance", None)
-        extra = {**defaults, **extra}
+        extra = {**_fitting(defaults, extra.get("sampler")), **extra}
     if labels is not None:
         extra["labels"] = labels
     for key in extra:
@@ -237,8 +244,24 @@ def _sample(args):
 DEFAULT_SAMPLES = 64  # kerasgen sample's -n, unless a per-class grid sets it
 
 
+def _fitting(defaults, sampler):
+    """A card's ``sample_defaults`` less the settings of its sampler that ``sampler`` (the user's choice) lacks:
+    the card's DDIM ``eta`` does not follow the user to ``--sampler ddpm``."""
+    if sampler is None or sampler == defaults.get("sampler"):
+        return defaults
+    from kerasgen import schedulers
+
+    chosen = schedulers.SCHEDULERS.get(sampler)
+    if chosen is None:
+        return defaults  # the sampler's own error names the choices
+    others = {setting for scheduler in schedulers.SCHEDULERS.values() for setting in scheduler.settings}
+    return {key: value for key, value in defaults.items() if key not in others or key in chosen.settings}
+
+
 def _sample_labels(args, model):
     """(the label of each image or None, the grid's row count for one row per class or None); sets ``args.n``."""
+    import numpy as np
+
     from kerasgen.checks import balanced_labels, check_labels
 
     if args.label is None and args.labels is None:
@@ -259,7 +282,11 @@ def _sample_labels(args, model):
         if png and args.n % num_classes:
             raise UsageError(f"a grid with one row per class needs -n to be a multiple of the {num_classes} classes "
                              f"(got {args.n}; {8 * num_classes} gives 8 per class)")
-        return balanced_labels(args.n, num_classes), (num_classes if png else None)
+        if png:
+            return balanced_labels(args.n, num_classes), num_classes  # in class order: one row per class
+        # A data set's labels interleaved (0, 1, ..., 0, 1, ...): its first rows, or a validation split, hold
+        # every class.
+        return np.arange(args.n, dtype=np.int32) % num_classes, None
     try:
         given = [int(label) for label in args.labels.split(",")]
     except ValueError:
@@ -282,16 +309,29 @@ def _interpolation_rows(model, args, steps=8):
             raise UsageError("--interpolate with a model file needs --data: the data set or image folder to walk between")
         dataset = zoo.info(args.name)["dataset"].split(" ")[0]
     size = None if dataset in data.IMAGE_SETS else tuple(model.image_shape[:2])
-    images = data.load_image_arrays(dataset, "test", args.data_dir, image_size=size)[0].astype(np.float32) / 255.0
+    images, labels = data.load_image_arrays(dataset, "test", args.data_dir, image_size=size)
+    images = images.astype(np.float32) / 255.0
     if images.shape[1:] != tuple(model.image_shape):
         raise UsageError(f"{dataset} holds images of shape {images.shape[1:]}; {args.name} takes {model.image_shape}")
+    conditional = getattr(model, "num_classes", None) is not None
+    if conditional and labels is None:
+        raise UsageError(f"{args.name} is class-conditional: it walks between labelled images, and {dataset} has no "
+                         "labels (put each class's images in a sub-folder of its own)")
     rows = max(1, args.n // steps)
     pick = np.random.default_rng(args.seed or 0).choice(len(images), size=2 * rows, replace=False)
-    return np.concatenate([model.interpolate(images[a], images[b], steps) for a, b in pick.reshape(rows, 2)])
+    return np.concatenate([  # a conditional model reads each end's own class
+        model.interpolate(images[a], images[b], steps, **({"labels": [int(labels[a]), int(labels[b])]}
+                                                           if conditional else {}))
+        for a, b in pick.reshape(rows, 2)
+    ])
 
 
 def _progress(done, total):
-    print(f"\rsampled {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+    """Sampling progress on stderr: one line rewritten in place on a terminal, a line each otherwise (a log)."""
+    if sys.stderr.isatty():
+        print(f"\rsampled {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+    else:
+        print(f"sampled {done}/{total}", file=sys.stderr, flush=True)
 
 
 # What --text / --data may name, by the kind of data a family reads.
@@ -301,6 +341,7 @@ DATA_CHOICES = {"text": "ptb or a text file of your own", "images": "mnist, fash
 
 def _train(args):
     from kerasgen import distribute, families, training
+    from kerasgen.checks import parse_duration
 
     family = families.get(args.family)
     text_family = family.kind == families.TEXT
@@ -315,18 +356,24 @@ def _train(args):
         raise UsageError(f"--image-size applies to image models, not to {family.name}")
     if args.extend_vocab and not (text_family and args.init):
         raise UsageError("--extend-vocab grows the vocabulary of a text model given by --init")
+    max_time = None if args.max_time is None else parse_duration(args.max_time, "--max-time")
+    checkpoint_every = parse_duration(args.checkpoint_every, "--checkpoint-every")
+    if max_time is not None and not args.logdir:
+        raise UsageError("--max-time needs --logdir: the stopped run's checkpoint goes there")
     flag, given, other = ("--text", args.text, args.data) if text_family else ("--data", args.data, args.text)
     if other is not None:
         raise UsageError(f"{family.name} trains on {family.kind}: use {flag}, not {'--data' if text_family else '--text'}")
-    model, _ = training.train(
+    model, history = training.train(
         family, _default_data(given, family.default_data, flag, DATA_CHOICES.get(family.kind, "")),
         data_dir=args.data_dir, epochs=args.epochs, init=args.init, logdir=args.logdir, out=args.out,
         learning_rate=args.learning_rate, policy=args.policy, strategy=args.strategy, model_kwargs=model_kwargs,
         steps_per_epoch=args.steps_per_epoch, seed=args.seed, batch_size=args.batch_size, level=args.level,
         seq_len=args.seq_len, max_vocab=args.max_vocab, prompt=args.prompt, carry_state=args.carry_state,
         extend_vocabulary=args.extend_vocab, image_size=args.image_size and tuple(args.image_size),
-        conditional=args.conditional,
+        conditional=args.conditional, max_time=max_time, checkpoint_every=checkpoint_every,
     )
+    if not history.finished:
+        return EXIT_STOPPED
     if args.out and distribute.is_chief(model.distribute_strategy):  # other workers of a cluster save nothing
         print(f"saved {args.out}")
 
@@ -352,6 +399,10 @@ def _neighbors(args):
 def _eval(args):
     from kerasgen import evaluation, zoo
 
+    if args.name.endswith(".keras"):
+        return _eval_file(args)
+    if args.data is not None:
+        raise UsageError("--data applies to a .keras file; a zoo entry is judged on the data its card names")
     card = zoo.info(args.name)
     others = [spec["key"] for spec in card.get("figures", [])]
     wanted = args.figure or [None]
@@ -365,6 +416,17 @@ def _eval(args):
               f"difference {100 * (measured - expected) / expected:+.2f}%)", flush=True)
     if args.figure is None and others:
         print(f"the card's other figures: {', '.join(others)} (recompute with --figure KEY or --figure all)")
+
+
+def _eval_file(args):
+    """``kerasgen eval my.keras``: the figures a zoo entry of the file's family would show, on ``--data``."""
+    from kerasgen import evaluation, zoo
+
+    model = zoo.load_model(args.name)
+    family, data, specs = evaluation.file_figures(model, args.data, args.figure)
+    for spec in specs:
+        measured = evaluation.measure(model, spec, data_dir=args.data_dir, progress=_progress)
+        print(f"{args.name}: {spec['name']} = {measured:.4f} ({family} on {data})", flush=True)
 
 
 COMMANDS = {"generate": _generate, "sample": _sample, "train": _train, "neighbors": _neighbors, "eval": _eval}
@@ -396,13 +458,14 @@ def main(argv=None):
     warnings.showwarning = show_warning
     try:
         args = build_parser().parse_args(argv)
+        status = 0
         if args.command == "zoo":
             {"list": _zoo_list, "info": _zoo_info}[args.zoo_command](args)
         else:
             from kerasgen.startup import quiet_tensorflow
 
             quiet_tensorflow()
-            COMMANDS[args.command](args)
+            status = COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("kerasgen: interrupted", file=sys.stderr)
         return 130
@@ -417,7 +480,7 @@ def main(argv=None):
         return EXIT_USAGE
     finally:
         warnings.showwarning = shown
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

@@ -160,3 +160,7 @@ class BackupAndRestoreHooks(keras.callbacks.BackupAndRestore):
     def progress(self):
         """What a save records: the epochs finished and the last batch seen in the current one."""
         return {"epoch": self._current_epoch, "batch": self._last_batch_seen}
+
+    def set_progress(self, epoch, batch):
+        """Record that ``epoch`` epochs are finished and ``batch`` steps of the next are done (a mid-epoch save)."""
+        self._current_epoch, self._last_batch_seen = epoch, batch

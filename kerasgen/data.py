@@ -448,6 +448,12 @@ def text_streams(text, tokenizer, seq_len, batch_size, name="text"):
     """
     import tensorflow as tf
 
+    return tf.data.Dataset.from_tensor_slices(stream_arrays(text, tokenizer, seq_len, batch_size, name)).prefetch(
+        tf.data.AUTOTUNE)
+
+
+def stream_arrays(text, tokenizer, seq_len, batch_size, name="text"):
+    """``text_streams``'s batches as two int32 numpy arrays (inputs, targets), each (batches, batch_size, seq_len)."""
     seq_len = check_positive_int(seq_len, "seq_len")
     batch_size = check_positive_int(batch_size, "batch_size")
     ids = tokenizer.encode(text)
@@ -460,7 +466,62 @@ def text_streams(text, tokenizer, seq_len, batch_size, name="text"):
     # (batch, count, seq_len) -> (count, batch, seq_len): element k is batch k.
     inputs = inputs[:, : count * seq_len].reshape(batch_size, count, seq_len).transpose(1, 0, 2)
     targets = targets[:, : count * seq_len].reshape(batch_size, count, seq_len).transpose(1, 0, 2)
-    return tf.data.Dataset.from_tensor_slices((inputs, targets)).prefetch(tf.data.AUTOTUNE)
+    return inputs, targets
+
+
+def epoch_orders(count, epochs, seed, shuffle=True):
+    """The order in which each of ``epochs`` epochs reads ``count`` examples: (epochs, count) int32.
+
+    Epoch ``e``'s order is drawn from ``(seed, e)`` alone, so a run resumed at epoch 7 reads epoch 7's order as the
+    uninterrupted run did (a ``tf.data`` reshuffle would depend on how often the pipeline had been iterated).
+    Without ``shuffle`` every epoch reads the examples in order.
+    """
+    if not shuffle:
+        return np.broadcast_to(np.arange(count, dtype=np.int32), (epochs, count))
+    return np.stack([np.random.default_rng([int(seed), epoch]).permutation(count).astype(np.int32)
+                     for epoch in range(epochs)]) if epochs else np.zeros((0, count), np.int32)
+
+
+def seeded_batches(arrays, batch_size, steps, *, seed=0, start=0, shuffle=True, drop_remainder=True,
+                   transform=None):
+    """Batches ``start`` to ``steps`` (exclusive) of ``arrays`` read epoch after epoch, as a ``tf.data`` dataset.
+
+    ``arrays``: a numpy array or a tuple of them with equal first dimensions. Each epoch reads every example once,
+    in the order ``epoch_orders`` gives (seeded per epoch), cut into batches of ``batch_size`` (the last partial
+    batch dropped with ``drop_remainder``); the epochs follow one another, so batch ``k`` of the whole stream is the
+    same whether the stream starts at 0 or at ``start``: a run stopped within an epoch resumes on the batches an
+    uninterrupted run would have read. ``transform(x, step)`` (x: the first array's batch, step: the batch's index
+    in the stream, int64) may draw randomness from ``(seed, step)`` for the same reason.
+    """
+    import tensorflow as tf
+
+    single = not isinstance(arrays, tuple)
+    arrays = (arrays,) if single else arrays
+    count = len(arrays[0])
+    batch_size = check_positive_int(batch_size, "batch_size")
+    per_epoch = count // batch_size if drop_remainder else -(-count // batch_size)
+    if per_epoch < 1:
+        raise ValueError(f"{count} examples make no batch of batch_size={batch_size}")
+    steps, start = check_positive_int(steps, "steps"), check_positive_int(start, "start", 0, steps - 1)
+    first, last = start // per_epoch, (steps - 1) // per_epoch
+    orders = epoch_orders(count, last + 1, seed, shuffle)[first:]
+    if drop_remainder:
+        orders = orders[:, : per_epoch * batch_size]
+    index_batches = tf.data.Dataset.from_tensor_slices(orders).flat_map(
+        lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+    )
+    index_batches = index_batches.skip(start - first * per_epoch).take(steps - start)
+    index_batches = index_batches.apply(tf.data.experimental.assert_cardinality(steps - start))
+    tensors = tuple(tf.constant(array) for array in arrays)
+
+    def gather(step, indices):
+        batch = [tf.gather(tensor, indices) for tensor in tensors]
+        if transform is not None:
+            batch[0] = transform(batch[0], step)
+        return batch[0] if single else tuple(batch)
+
+    dataset = index_batches.enumerate(start).map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def split_streams(ids, streams):

@@ -78,6 +78,12 @@ def is_chief(strategy=None):
     return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
 
 
+def is_multi_worker(strategy=None):
+    """True when ``strategy`` trains over a cluster of worker processes (``MultiWorkerMirroredStrategy``)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    return bool(resolver is not None and resolver.task_type)
+
+
 class SyncWithChief(keras.callbacks.Callback):
     """At the start of ``fit``, give every worker the chief's weights, optimizer state and starting epoch.
 

@@ -38,6 +38,13 @@ EVALUATORS = {
 }
 # Metrics that draw samples and can report their progress.
 SAMPLING = {"frechet_distance", "label_accuracy", "classification_accuracy_score"}
+# Metrics where a larger value is better (the others are losses and distances: smaller is better).
+HIGHER_IS_BETTER = {"accuracy", "label_accuracy", "classification_accuracy_score", "real_data_accuracy"}
+
+
+def improves(key, value, previous):
+    """Whether ``value`` of metric ``key`` is better than ``previous`` (strictly)."""
+    return value > previous if key in HIGHER_IS_BETTER else value < previous
 
 
 def register(key, evaluator, samples=False):
@@ -84,3 +91,25 @@ def evaluate_entry(name, data_dir=None, progress=None, figure=None):
     ``figure``); returns (card value, measured value)."""
     spec = entry_figure(name, figure)
     return spec["value"], measure(zoo.load(name), spec, data_dir, progress)
+
+
+def file_figures(model, data=None, keys=None):
+    """The figures that judge ``model`` (a model loaded from a file) as a zoo entry of its family would be judged:
+    ``(family name, data set, [metric spec, ...])``. ``data`` defaults to the family's data set; ``keys`` (metric
+    keys, or ``all``) choose among the family's figures (default: its headline)."""
+    from kerasgen import families
+
+    family = families.of_model(model)
+    if family.figures is None:
+        raise ValueError(f"the {family.name} family names no figure to judge its models by")
+    data = family.default_data if data is None else data
+    specs = family.figures(data, model)
+    if not keys:
+        return family.name, data, specs[:1]
+    if "all" in keys:
+        return family.name, data, specs
+    offered = {spec["key"]: spec for spec in specs}
+    unknown = [key for key in keys if key not in offered]
+    if unknown:
+        raise ValueError(f"a {family.name} model has no figure {unknown[0]!r} (its figures: {', '.join(offered)})")
+    return family.name, data, [offered[key] for key in keys]

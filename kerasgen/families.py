@@ -44,7 +44,8 @@ class Family:
     one example for the others. ``compile(model, optimizer_factory, learning_rate)`` compiles it; the default
     gives the model one optimizer from ``optimizer_factory(learning_rate)``; ``optimizer_options`` go to every
     optimizer the run makes (a GAN's Adam ``beta_1``). ``train_transform(seed)`` returns the tf.data function
-    each training example goes through (float images to binary ones, say) and
+    ``f(batch, step)`` each training batch goes through (float images to binary ones, say), drawing any randomness
+    from ``seed`` and the batch's step in the run (so a resumed run draws what the uninterrupted one did), and
     ``validation_transform`` the float validation array (numpy). ``labels``: the family learns labels, so
     its data must have them. ``validation``: whether ``fit`` reports a validation loss. ``samples``: whether
     the run logs samples each epoch (the model generates). ``epoch_schedules``: whether per-epoch learning
@@ -54,7 +55,10 @@ class Family:
     ``sample(n, labels=...)``; an unconditional one may offer ``with_classes(k)`` (diffusion does).
     ``probe(model, rng)`` returns the model's deterministic outputs for inputs drawn from the numpy ``rng``
     ({name: tensor}: logits for token ids, an image network's output for a latent or a noisy image, log-densities):
-    what must agree across Keras backends for one saved file (``forward_outputs``).
+    what must agree across Keras backends for one saved file (``forward_outputs``). ``model_class``: the name of the
+    model class it builds (how ``of_model`` finds a saved model's family). ``figures(data, model)``: the metric specs
+    ({key, name, args}, the headline first) that judge a model of the family on data set ``data``, as a zoo card's
+    (``kerasgen eval my.keras``).
     """
 
     name: str
@@ -74,6 +78,8 @@ class Family:
     conditional: bool = False
     description: str = ""
     probe: Callable = None
+    model_class: str = None
+    figures: Callable = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -100,6 +106,66 @@ def forward_outputs(family, model, seed=0):
         raise ValueError(f"family {family.name!r} declares no probe of its models' outputs")
     outputs = family.probe(model, np.random.default_rng(seed))
     return {key: np.asarray(keras.ops.convert_to_numpy(value), np.float64) for key, value in outputs.items()}
+
+
+def of_model(model):
+    """The family whose ``model_class`` ``model`` is (or derives from); a ValueError names the classes known."""
+    _register_builtins()
+    classes = {type_.__name__ for type_ in type(model).__mro__}
+    for family in _FAMILIES.values():
+        if family.model_class in classes:
+            return family
+    known = ", ".join(f.model_class for f in _FAMILIES.values() if f.model_class)
+    raise ValueError(f"{type(model).__name__} belongs to no kerasgen family (their models: {known})")
+
+
+# The zoo classifier whose features and labels judge image samples of each data set (Frechet distances).
+JUDGES = {"mnist": "mnist-classifier", "fashion_mnist": "fashion-mnist-classifier"}
+
+
+def _judge(data):
+    if data not in JUDGES:
+        raise ValueError(f"no zoo classifier judges samples of {data!r} (Frechet distances and label accuracy "
+                         f"need one of: {', '.join(JUDGES)})")
+    return JUDGES[data]
+
+
+def _text_figures(data, model):
+    # Windows of 256 tokens, as the zoo's text cards, or of the model's context where it is shorter.
+    args = {"dataset": data, "split": "validation", "seq_len": min(256, getattr(model, "max_length", None) or 256)}
+    return [{"key": "text_nll", "name": "validation loss (nats/token)", "args": args},
+            {"key": "perplexity", "name": "validation perplexity", "args": args}]
+
+
+def _sample_figures(sample_args=None, describe=""):
+    def figures(data, model):
+        judge, extra = _judge(data), {"sample_args": dict(sample_args)} if sample_args else {}
+        conditional = getattr(model, "num_classes", None) is not None
+        frechet = {"key": "frechet_distance", "name": f"Frechet distance ({judge} features){describe}",
+                   "args": {"classifier": judge, "dataset": data, "split": "test", "num_samples": 10000,
+                            **({"balanced": True} if conditional else {}), **extra}}
+        if not conditional:
+            return [frechet]
+        return [{"key": "label_accuracy", "name": f"label accuracy ({judge}){describe}",
+                 "args": {"classifier": judge, "num_samples": 10000, **extra}}, frechet]
+
+    return figures
+
+
+def _vae_figures(data, model):
+    return [{"key": "vae_nll", "name": "test NLL (nats, IWAE 1000 samples)",
+             "args": {"dataset": data, "split": "test", "num_samples": 1000, "binarize_seed": 0}}]
+
+
+def _classifier_figures(data, model):
+    return [{"key": "accuracy", "name": "test accuracy", "args": {"dataset": data, "split": "test"}}]
+
+
+def _realnvp_figures(data, model):
+    if data == "moons":
+        return [{"key": "point_nll", "name": "validation NLL (nats per point)",
+                 "args": {"dataset": data, "split": "validation"}}]
+    return [{"key": "bits_per_dim", "name": "test bits/dim", "args": {"dataset": data, "split": "test", "seed": 0}}]
 
 
 _FAMILIES = {}
@@ -163,7 +229,11 @@ def _classifier_compile(model, optimizer_factory, learning_rate):
 def _dynamic_binarization(seed):
     import tensorflow as tf
 
-    return lambda x: tf.cast(tf.random.uniform(tf.shape(x), seed=seed) < x, tf.float32)
+    # Each batch's draw comes from (seed, its step in the run), so a resumed run binarises as the uninterrupted one.
+    return lambda x, step: tf.cast(
+        tf.random.stateless_uniform(tf.shape(x), tf.stack([tf.cast(seed, tf.int64), tf.cast(step, tf.int64)])) < x,
+        tf.float32,
+    )
 
 
 def _probe_labels(model, rng, n):
@@ -225,26 +295,34 @@ def _builtins():
     return (
         Family("lstm", TEXT, lambda tokenizer, **options: _model("LSTMGenerator")(tokenizer, **options),
                "tiny_shakespeare", options=(*_TEXT_OPTIONS, Option("units", help="LSTM units per layer")),
-               probe=_text_probe, description="character- or word-level LSTM language model"),
+               probe=_text_probe, description="character- or word-level LSTM language model",
+               model_class="LSTMGenerator", figures=_text_figures),
         Family("gpt", TEXT, lambda tokenizer, **options: _model("DecoderTransformer")(tokenizer, **options),
                "tiny_shakespeare", options=(*_TEXT_OPTIONS, Option("num_heads", help="attention heads per layer"),
                                          Option("max_length", help="context length in tokens")),
-               probe=_text_probe, description="decoder-only transformer"),
+               probe=_text_probe, description="decoder-only transformer", model_class="DecoderTransformer",
+               figures=_text_figures),
         Family("vae", IMAGES, lambda shape, **options: _model("VAE")(image_shape=shape, **options), "mnist",
                options=(latent,), train_transform=_dynamic_binarization, validation_transform=_fixed_binarization,
                conditional=True, probe=_vae_probe,
-               description="variational autoencoder on binarised images (class-conditional too)"),
+               description="variational autoencoder on binarised images (class-conditional too)",
+               model_class="VAE", figures=_vae_figures),
         Family("dcgan", IMAGES, lambda shape, **options: _model("DCGAN")(image_shape=shape, **options), "mnist",
                options=(latent,), compile=_two_optimizers, optimizer_options={"beta_1": 0.5}, validation=False,
                epoch_schedules=False, conditional=True, probe=_dcgan_probe,
-               description="deep convolutional GAN (class-conditional too: a projection discriminator)"),
+               description="deep convolutional GAN (class-conditional too: a projection discriminator)",
+               model_class="DCGAN", figures=_sample_figures()),
         Family("classifier", IMAGES, lambda shape, **options: _model("ImageClassifier")(image_shape=shape, **options),
                "mnist", compile=_classifier_compile, labels=True, samples=False, probe=_classifier_probe,
-               description="image classifier (the Frechet distances' features)"),
+               description="image classifier (the Frechet distances' features)", model_class="ImageClassifier",
+               figures=_classifier_figures),
         Family("realnvp", IMAGES, lambda shape, **options: _model("RealNVP")(image_shape=shape, **options), "mnist",
-               datasets=(POINTS,), probe=_realnvp_probe, description="RealNVP normalizing flow on images or 2-D points"),
+               datasets=(POINTS,), probe=_realnvp_probe, description="RealNVP normalizing flow on images or 2-D points",
+               model_class="RealNVP", figures=_realnvp_figures),
         Family("diffusion", IMAGES, lambda shape, **options: _model("DiffusionModel")(image_shape=shape, **options),
-               "mnist", conditional=True, probe=_diffusion_probe, description="denoising diffusion U-Net (class-conditional with guidance)"),
+               "mnist", conditional=True, probe=_diffusion_probe,
+               description="denoising diffusion U-Net (class-conditional with guidance)", model_class="DiffusionModel",
+               figures=_sample_figures({"steps": 50, "sampler": "ddim"}, ", DDIM 50 steps")),
     )
 
 

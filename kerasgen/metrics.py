@@ -96,13 +96,21 @@ def class_histogram(classifier, images, num_classes=10):
 
 
 def image_frechet_distance(model, classifier, dataset="mnist", split="test", num_samples=10000, seed=0,
-                           data_dir=None, sample_args=None, progress=None, balanced=False):
-    """Classifier-feature Frechet distance between ``num_samples`` samples and the first ``num_samples`` real images.
+                           data_dir=None, sample_args=None, progress=None, balanced=False, reference="first"):
+    """Classifier-feature Frechet distance between ``num_samples`` samples and real images of ``split``.
 
     ``progress(done, num_samples)`` is called as the samples are drawn (see ``sample_in_chunks``). ``balanced``:
     a class-conditional model draws every class in turn (``checks.balanced_labels``) rather than unconditionally.
+    ``reference``: the real images compared with, ``"first"`` (the split's first ``num_samples``, as they come)
+    or ``"balanced"`` (``balanced_reference``: as many of each class, the reference for balanced samples; an
+    unconditional model measured against it compares with a conditional one).
     """
-    real = data.load_image_arrays(dataset, split, data_dir)[0][:num_samples].astype(np.float32) / 255.0
+    if reference not in ("first", "balanced"):
+        raise ValueError(f"reference must be 'first' or 'balanced', got {reference!r}")
+    images, labels = data.load_image_arrays(dataset, split, data_dir)
+    if reference == "balanced":
+        images = balanced_reference(images, labels, num_samples)
+    real = images[:num_samples].astype(np.float32) / 255.0
     if balanced:
         fake, _ = _samples_by_class(model, num_samples, seed, sample_args, progress, "balanced sampling")
     else:
@@ -110,6 +118,16 @@ def image_frechet_distance(model, classifier, dataset="mnist", split="test", num
 
         fake = sample_in_chunks(model, num_samples, seed, chunk=500, progress=progress, **(sample_args or {}))
     return frechet_distance(classifier.features(fake), classifier.features(real))
+
+
+def balanced_reference(images, labels, num_samples):
+    """The first ``num_samples // classes`` images of each class of ``images`` (fewer where a class has fewer), in
+    class order: a real reference with the class balance of ``checks.balanced_labels`` samples."""
+    if labels is None:
+        raise ValueError("a class-balanced reference needs labelled images")
+    classes = np.unique(labels)
+    per_class = -(-int(num_samples) // len(classes))
+    return np.concatenate([images[labels == label][:per_class] for label in classes])
 
 
 def classifier_accuracy(model, dataset="mnist", split="test", data_dir=None):

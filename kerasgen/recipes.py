@@ -7,14 +7,46 @@ the entry and the machine that ran it.
 import json
 import os
 import platform
+import sys
+import time
 from pathlib import Path
 
-from kerasgen import evaluation, precision, training, zoo
+from kerasgen import evaluation, metrics, precision, training, zoo
+from kerasgen.checks import parse_duration
 from kerasgen.models.base import sample_cache
+from kerasgen.saving import policy_copy
+
+STOPPED = 75  # the exit status of a recipe stopped by --max-time (resumable), as for `kerasgen train`
+
+
+# CPU flags (/proc/cpuinfo) that decide training speed here, and how a card names them.
+MATRIX_FEATURES = (("amx_bf16", "AMX"), ("avx512_bf16", "AVX-512 BF16"), ("avx512f", "AVX-512"), ("avx2", "AVX2"))
+
+
+def cpu_features(flags=None):
+    """The matrix features of this CPU a card names (AMX, AVX-512 BF16, AVX-512, AVX2), from ``flags`` (a set of
+    /proc/cpuinfo flags; default this machine's). AVX-512 BF16 and AMX are what ``mixed_bfloat16`` runs fast on."""
+    if flags is None:
+        flags = set()
+        try:
+            with open("/proc/cpuinfo") as f:
+                for line in f:
+                    if line.startswith("flags"):
+                        flags = set(line.split(":", 1)[1].split())
+                        break
+        except OSError:
+            pass
+    named = [name for flag, name in MATRIX_FEATURES if flag in flags]
+    if "AVX-512 BF16" in named:
+        named.remove("AVX-512")  # implied
+    return named
 
 
 def machine():
-    """This machine in a few words, for a card: CPU model, core count, and the GPUs TensorFlow sees (or none)."""
+    """This machine in a few words, for a card: CPU model, core count, matrix features, and whether the backend
+    sees a GPU."""
+    from kerasgen import backend
+
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -22,10 +54,8 @@ def machine():
         cpu = names[0] if names else cpu
     except OSError:
         pass
-    import tensorflow as tf
-
-    gpus = [device.name for device in tf.config.list_physical_devices("GPU")]
-    return f"{cpu} ({os.cpu_count()} cores), " + (f"GPU: {', '.join(gpus)}" if gpus else "no GPU")
+    features = ", ".join(cpu_features()) or "no AVX2"
+    return f"{cpu} ({os.cpu_count()} cores; {features}), " + ("GPU" if backend.has_gpu() else "no GPU")
 
 
 def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file, default_epochs, report=None,
@@ -54,18 +84,32 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
     parser = argparse.ArgumentParser(description=f"Reproduce zoo entry {name} (resumable: rerun after a crash).")
     parser.add_argument("--epochs", type=int, default=default_epochs)
     parser.add_argument("--logdir", default=f"runs/{name}")
+    parser.add_argument("--max-time", metavar="DURATION",
+                        help="stop cleanly once this much time is spent (2h, 90m, 1h30m or seconds): rerun the "
+                             f"same command to continue (exit status {STOPPED} until the run finishes)")
+    parser.add_argument("--continue", dest="continue_run", action="store_true",
+                        help="start from the published entry's weights, train --epochs more, and republish only "
+                             "if the card's figure improves (the card records each run)")
     if finetune:
         finetune = dict(finetune)
         parser.add_argument("--finetune-epochs", type=int, default=finetune.pop("epochs"))
     args = parser.parse_args()
     data_name = train_kwargs.pop("dataset", None) or train_kwargs.pop("text", None)
+    started = time.monotonic()
+    if args.max_time is not None:
+        args.max_time = _duration_or_exit(parser, args.max_time)
+    if args.continue_run:
+        return _continue_entry(name, family, data_name, args, recipe_file, storage, started, train_kwargs)
     command = f"python zoo/recipes/{Path(recipe_file).name} --epochs {args.epochs}"
     first = os.path.join(args.logdir, "first_run.keras") if finetune else None
     model, history = training.train(family, data_name, epochs=args.epochs, logdir=args.logdir, out=first,
-                                    **train_kwargs)
+                                    max_time=args.max_time, **train_kwargs)
+    _exit_if_stopped(history)
     if finetune:
         model, second = training.train(family, data_name, epochs=args.finetune_epochs, init=first,
-                                       logdir=os.path.join(args.logdir, "finetune"), **{**train_kwargs, **finetune})
+                                       logdir=os.path.join(args.logdir, "finetune"),
+                                       max_time=_left(args.max_time, started), **{**train_kwargs, **finetune})
+        _exit_if_stopped(second)
         history.epoch, history.seconds = history.epoch + second.epoch, history.seconds + second.seconds
         args.epochs += args.finetune_epochs
         command += f" --finetune-epochs {args.finetune_epochs}"
@@ -81,6 +125,10 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
     if not history.epoch and name in zoo.names():  # a republish: the training time is the earlier card's
         previous = zoo.info(name)
         training_time = previous.get("training_time", training_time)
+        if len(previous.get("runs") or ()) > 1:
+            raise SystemExit(f"{name} was continued since this run ({len(previous['runs'])} runs on its card): "
+                             f"republishing this run's weights would drop the later runs' (use --continue, or "
+                             f"another --logdir to train anew)")
     card = zoo.publish(
         model,
         name,
@@ -90,7 +138,7 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
             "metric": {**metric, "value": None},
             "command": command,
             "training_time": training_time,
-            "hardware": machine(),
+            "hardware": f"{machine()}, policy {history.policy}",
             "notes": notes,
             **({"sample_defaults": sample_defaults} if sample_defaults else {}),
         },
@@ -101,6 +149,78 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
     with sample_cache(os.path.join(args.logdir, "samples")):
         card, shipped = _measure_card(card, name, metric, choose, figures, previous)
     card["metric"].update(report(shipped) if report else {})
+    zoo.write_card(card)
+    print(card)
+    return card
+
+
+def _duration_or_exit(parser, text):
+    try:
+        return parse_duration(text, "--max-time")
+    except (TypeError, ValueError) as error:
+        parser.error(str(error))
+
+
+def _left(max_time, started):
+    """What is left of ``max_time`` seconds since ``started`` (at least a moment: the next run still takes a step)."""
+    return None if max_time is None else max(max_time - (time.monotonic() - started), 1e-3)
+
+
+def _exit_if_stopped(history):
+    if not history.finished:
+        sys.exit(STOPPED)
+
+
+def _as_shipped(model, storage):
+    """``model`` as ``zoo.load`` would return it once published with ``storage``: float32, weights rounded."""
+    return policy_copy(policy_copy(model, storage, fresh=True), "float32", fresh=True)
+
+
+def _first_run(card):
+    """The run record of an entry published before cards kept their runs: what its card says of it."""
+    return {"command": card.get("command"), "data": card.get("dataset"), "training_time": card.get("training_time"),
+            "hardware": card.get("hardware"), "figure_before": None, "figure_after": card["metric"]["value"]}
+
+
+def _continue_entry(name, family, data_name, args, recipe_file, storage, started, train_kwargs):
+    """``--continue``: train the published entry ``name`` for ``args.epochs`` more epochs; republish it only when
+    its card's figure improves, with this run added to the card's ``runs``. Returns the card (unchanged when the
+    figure did not improve)."""
+    if name not in zoo.names():
+        raise SystemExit(f"{name} is not in the zoo ({zoo.zoo_dir()}): run the recipe without --continue first")
+    before = zoo.info(name)
+    runs = list(before.get("runs") or [_first_run(before)])
+    logdir = os.path.join(args.logdir, f"continue-{len(runs)}")
+    model, history = training.train(family, data_name, epochs=args.epochs, init=name, logdir=logdir,
+                                    max_time=args.max_time, **train_kwargs)
+    _exit_if_stopped(history)
+    metric = before["metric"]
+    spec = {key: metric[key] for key in ("key", "name", "args") if key in metric}
+    precision.set_policy("float32")
+    value = round(evaluation.measure(_as_shipped(model, storage), spec), 4)
+    command = f"python zoo/recipes/{Path(recipe_file).name} --continue --epochs {args.epochs}"
+    record = {
+        "command": command, "epochs": args.epochs, "data": before.get("dataset"), "policy": history.policy,
+        "hardware": machine(), "from": f"{name} as published (sha256 {before['sha256'][:12]})",
+        "training_time": f"{history.seconds / 60:.0f} min for the final session ({len(history.epoch)} of "
+                         f"{args.epochs} epochs)",
+        "figure_before": metric["value"], "figure_after": value,
+    }
+    print(f"{name}: {metric['name']} {metric['value']} -> {value} after {args.epochs} more epochs", flush=True)
+    if not evaluation.improves(spec["key"], value, metric["value"]):
+        print(f"{name} is kept as it was: the figure did not improve (the run stays in {logdir}; another "
+              "--logdir tries again)", flush=True)
+        return before
+    kept = {key: item for key, item in before.items()
+            if key not in ("name", "file", "sha256", "parameters", "storage", "figures", "runs")}
+    card = zoo.publish(model, name, {**kept, "metric": {**metric, "value": value},
+                                     "command": f"{before['command']} && {command}", "runs": [*runs, record]},
+                       storage=storage)
+    shipped = zoo.load(name)
+    with sample_cache(os.path.join(logdir, "samples")):
+        for figure in before.get("figures", []):  # the further figures, measured again on the new weights
+            card.setdefault("figures", []).append({**figure, "value": round(evaluation.measure(shipped, figure), 4)})
+            zoo.write_card(card)
     zoo.write_card(card)
     print(card)
     return card
@@ -142,16 +262,17 @@ def _earlier_figures(card):
     return {_spec_key(spec): spec["value"] for spec in (card or {}).get("figures", []) if spec.get("value") is not None}
 
 
-def conditional_figures(dataset, classifier, sample_args=None, num_samples=10000, score_samples=60000):
+def conditional_figures(dataset, classifier, sample_args=None, num_samples=10000, score_samples=10000):
     """A class-conditional entry's further figures (``run_zoo_recipe(figures=...)``): the Frechet distance of
-    ``num_samples`` balanced samples to the ``dataset`` test set, the classification accuracy score of
-    ``score_samples`` samples, and its baseline, the same classifier recipe on as many real training images (the
-    longest, the score, last)."""
+    ``num_samples`` balanced samples to as many class-balanced ``dataset`` test images, the classification accuracy
+    score of ``score_samples`` samples, and its baseline, the same classifier recipe on as many real training
+    images (the longest, the score, last)."""
     sample = {"sample_args": dict(sample_args)} if sample_args else {}
     return [
-        {"key": "frechet_distance", "name": f"Frechet distance ({classifier} features), balanced classes",
+        {"key": "frechet_distance",
+         "name": f"Frechet distance ({classifier} features), balanced classes against class-balanced test images",
          "args": {"classifier": classifier, "dataset": dataset, "split": "test", "num_samples": num_samples,
-                  "balanced": True, **sample}},
+                  "balanced": True, "reference": "balanced", **sample}},
         {"key": "real_data_accuracy", "name": f"real-data baseline ({score_samples:,} {dataset} training images)",
          "args": {"classifier": classifier, "dataset": dataset, "split": "test", "num_samples": score_samples}},
         {"key": "classification_accuracy_score",
@@ -169,33 +290,38 @@ def label_accuracy_spec(classifier, sample_args=None, num_samples=10000, note=""
 
 
 def guidance_sweep(classifier, dataset, sample_args, guidances=(0.0, 1.0, 2.0, 4.0), num_samples=1000,
-                   accuracy_bar=0.99, note=""):
+                   within=0.005, note=""):
     """A ``choose`` for ``run_zoo_recipe`` that picks a guided diffusion entry's default guidance by measurement.
 
-    Each guidance in ``guidances`` gets its label accuracy and balanced Frechet distance (``classifier``'s
-    features, ``dataset``'s test set) on ``num_samples`` samples; the default is the lowest distance among those
-    with label accuracy >= ``accuracy_bar``, else the most accurate. The card's headline is then the label
-    accuracy at that guidance on 10,000 samples, and the sweep's figures join it.
+    The choice is made on training images, so the test set only reports: each guidance in ``guidances`` gets its
+    label accuracy and its balanced Frechet distance (``classifier``'s features) to as many class-balanced
+    ``dataset`` training images, on ``num_samples`` samples. The default is the lowest distance among the
+    guidances whose label accuracy is within ``within`` of the classifier's own accuracy on real test images (a
+    bar relative to what the classifier can tell at all), else the most accurate. The card's headline is then the
+    label accuracy at that guidance on 10,000 samples, and the sweep's figures join it.
     """
     def spec(guidance, key, samples):
         args = {**sample_args, "guidance": guidance}
         if key == "label_accuracy":
             return label_accuracy_spec(classifier, args, samples, f"{note}, guidance {guidance:g}")
         return {"key": "frechet_distance", "name": "Frechet distance",
-                "args": {"classifier": classifier, "dataset": dataset, "split": "test", "num_samples": samples,
-                         "balanced": True, "sample_args": args}}
+                "args": {"classifier": classifier, "dataset": dataset, "split": "train", "num_samples": samples,
+                         "balanced": True, "reference": "balanced", "sample_args": args}}
 
     def choose(model):
+        judge = zoo.load(classifier)
+        bar = metrics.classifier_accuracy(judge, dataset, "test") - within
         sweep = {}
         for guidance in guidances:
             sweep[f"{guidance:g}"] = {key: round(evaluation.measure(model, spec(guidance, key, num_samples)), 4)
                                       for key in ("label_accuracy", "frechet_distance")}
-        accurate = [g for g in guidances if sweep[f"{g:g}"]["label_accuracy"] >= accuracy_bar]
+        accurate = [g for g in guidances if sweep[f"{g:g}"]["label_accuracy"] >= bar]
         if accurate:
             best = min(accurate, key=lambda g: sweep[f"{g:g}"]["frechet_distance"])
         else:
             best = max(guidances, key=lambda g: sweep[f"{g:g}"]["label_accuracy"])
-        figures = {f"guidance_sweep_{num_samples}_samples": sweep, "guidance": best}
+        figures = {f"guidance_sweep_{num_samples}_samples_train_reference": sweep, "guidance": best,
+                   "guidance_bar": round(bar, 4)}
         return spec(best, "label_accuracy", 10000), {**sample_args, "guidance": best}, figures
 
     return choose

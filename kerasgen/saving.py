@@ -69,30 +69,43 @@ def atomic_save(model, path):
 WEIGHTS_FILE, METADATA_FILE = "latest.weights.h5", "training_metadata.json"  # keras's names in a backup folder
 
 
-def finished_epochs(backup_dir):
-    """How many epochs the ``BackupAndRestore`` checkpoint in ``backup_dir`` finished; None when it holds none.
+def checkpoint_position(backup_dir):
+    """Where the ``BackupAndRestore`` checkpoint in ``backup_dir`` stands: ``(epochs finished, steps done in the
+    next epoch, steps per epoch or None)``, or None when the folder holds no checkpoint.
 
-    A run resumed with ``epochs`` at most this number has nothing left to train.
-    When the metadata file is unreadable, the previous checkpoint (``.bkp``)
-    counts, as it is the one ``BackupAndRestore`` restores then.
+    A checkpoint written at the end of an epoch has 0 steps of the next. When the metadata file is unreadable, the
+    previous checkpoint (``.bkp``) counts, as it is the one ``BackupAndRestore`` restores then.
     """
     folder = Path(backup_dir)
     if not (folder / WEIGHTS_FILE).is_file():
         return None
     metadata = folder / METADATA_FILE
     if not metadata.is_file():
-        return 0  # weights alone: keras restores them and starts at epoch 1
+        return 0, 0, None  # weights alone: keras restores them and starts at epoch 1
     try:
-        return int(json.loads(metadata.read_text())["epoch"])
+        progress = json.loads(metadata.read_text())
+        int(progress["epoch"])
     except (ValueError, KeyError, TypeError):
-        if (folder / f"{WEIGHTS_FILE}.bkp").is_file() and (folder / f"{METADATA_FILE}.bkp").is_file():
-            return int(json.loads((folder / f"{METADATA_FILE}.bkp").read_text())["epoch"])
-        raise ValueError(f"the checkpoint in {folder} has an unreadable {METADATA_FILE}: delete {folder} "
-                         "to start over") from None
+        previous = folder / f"{METADATA_FILE}.bkp"
+        if not ((folder / f"{WEIGHTS_FILE}.bkp").is_file() and previous.is_file()):
+            raise ValueError(f"the checkpoint in {folder} has an unreadable {METADATA_FILE}: delete {folder} "
+                             "to start over") from None
+        progress = json.loads(previous.read_text())
+    return int(progress["epoch"]), int(progress.get("batch") or 0), progress.get("steps_per_epoch")
+
+
+def finished_epochs(backup_dir):
+    """How many epochs the ``BackupAndRestore`` checkpoint in ``backup_dir`` finished; None when it holds none.
+
+    A run resumed with ``epochs`` at most this number has nothing left to train.
+    """
+    position = checkpoint_position(backup_dir)
+    return None if position is None else position[0]
 
 
 class BackupAndRestore(compat.BackupAndRestoreHooks):
-    """``keras.callbacks.BackupAndRestore`` with checkpoint files replaced atomically, that says when it resumes.
+    """``keras.callbacks.BackupAndRestore`` with checkpoint files replaced atomically, mid-epoch saves, the state
+    Keras leaves out, and a line saying where it resumes.
 
     keras rewrites ``latest.weights.h5`` and ``training_metadata.json`` in place,
     so a run killed during the write leaves a truncated file (a truncated
@@ -101,25 +114,56 @@ class BackupAndRestore(compat.BackupAndRestoreHooks):
     loadable checkpoint. The file names are keras's: old backups still resume,
     and one whose metadata keras truncated resumes from its previous copy.
 
+    Keras saves at the end of each epoch; ``save_within_epoch(epoch, steps)`` saves after ``steps`` steps of epoch
+    ``epoch`` (0-based) too (``TimeLimit`` calls it). Beside the weights and optimizer state, each save records what
+    an exact resume needs and ``save_weights`` leaves out: the random generators' states (dropout's) and, within an
+    epoch, the metrics' running totals, restored at the start of the resumed epoch. ``steps_per_epoch`` is recorded
+    so a resume with other batches is refused.
+
     A restore prints one line (``resuming after epoch 3 from runs/x/backup``);
     a checkpoint whose weights do not fit the model (another architecture, size
     or vocabulary) stops ``fit`` with a one-line ValueError naming the folder.
     """
 
+    def __init__(self, backup_dir, steps_per_epoch=None, **kwargs):
+        super().__init__(backup_dir, **kwargs)
+        self.steps_per_epoch = steps_per_epoch
+        self.announce = True  # print where the run resumes (a run of several fit calls says it once)
+        self._pending_metrics = None
+
     def on_train_begin(self, logs=None):
+        self._pending_metrics = None
+        try:
+            position = checkpoint_position(self.backup_dir)
+        except ValueError:
+            position = None  # unreadable: keras's own restore falls back to the previous checkpoint, or says so
+        if position is not None and position[2] and self.steps_per_epoch and position[2] != self.steps_per_epoch:
+            raise ValueError(f"the checkpoint in {self.backup_dir} was written by a run of {position[2]} steps per "
+                             f"epoch; this one has {self.steps_per_epoch} (another batch size or data): run with the "
+                             f"same settings, or use another --logdir to train anew")
         super().on_train_begin(logs)
-        done = finished_epochs(self.backup_dir)
-        if done is None:
+        if position is None or not self.announce:
             return
+        done, steps, _ = position
         epochs = self.params.get("epochs") if self.params else None
         if epochs is not None and done >= epochs:
             print(f"the run is finished: the checkpoint in {self.backup_dir} holds all {done} epochs (epochs={epochs}), "
                   f"so nothing is trained again; delete {self.backup_dir} or use another logdir to train anew",
                   flush=True)
+        elif steps:
+            of = f" of {self.steps_per_epoch}" if self.steps_per_epoch else ""
+            print(f"resuming at epoch {done + 1}, step {steps}{of} from {self.backup_dir}", flush=True)
         elif done:
             print(f"resuming after epoch {done} from {self.backup_dir}", flush=True)
         else:
             print(f"resuming from {self.backup_dir} (weights saved within epoch 1)", flush=True)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        # fit resets the metrics just before this: a run resumed within an epoch continues its running totals.
+        if self._pending_metrics is not None:
+            for variable, value in zip(self.model.metrics_variables, self._pending_metrics):
+                variable.assign(value)
+            self._pending_metrics = None
 
     def load_checkpoint(self):
         try:
@@ -136,8 +180,25 @@ class BackupAndRestore(compat.BackupAndRestoreHooks):
                 f"the checkpoint in {self.backup_dir} was written by another model or other settings: use another "
                 f"--logdir (logdir= or backup_dir= in Python), or delete {self.backup_dir} to start over"
             ) from None
+        try:
+            state = json.loads(Path(self.metadata_path).read_text()).get("state") or {}
+        except (OSError, ValueError):
+            state = {}  # keras restored the previous checkpoint, or one from before these records
+        values = state.get("generators")
+        generators = _unsaved_variables(self.model)
+        if values is not None and len(values) == len(generators):
+            for variable, value in zip(generators, values):
+                variable.assign(keras.ops.convert_to_tensor(value, variable.dtype))
+        metrics = state.get("metrics")
+        if metrics is not None and len(metrics) == len(self.model.metrics_variables):
+            self._pending_metrics = metrics
 
-    def save_checkpoint(self):
+    def save_within_epoch(self, epoch, steps):
+        """Save now, ``steps`` steps into epoch ``epoch`` (0-based), metrics' running totals included."""
+        self.set_progress(epoch, steps)
+        self.save_checkpoint(metrics=True)
+
+    def save_checkpoint(self, metrics=False):
         weights, metadata = Path(self.weights_path), Path(self.metadata_path)
         if self.double_checkpoint:
             pairs = ((weights, self.previous_weights_path), (metadata, self.previous_metadata_path))
@@ -145,10 +206,25 @@ class BackupAndRestore(compat.BackupAndRestoreHooks):
                 if current.exists():
                     with replacing(previous, ".bkp") as tmp:
                         shutil.copyfile(current, tmp)
+        state = {"generators": [_plain(variable) for variable in _unsaved_variables(self.model)]}
+        if metrics:
+            state["metrics"] = [_plain(variable) for variable in self.model.metrics_variables]
+        progress = {**self.progress, "steps_per_epoch": self.steps_per_epoch, "state": state}
         with replacing(weights, ".weights.h5") as tmp:
             self.model.save_weights(tmp)
         with replacing(metadata, ".json") as tmp:
-            tmp.write_text(json.dumps(self.progress))
+            tmp.write_text(json.dumps(progress))
+
+
+def _unsaved_variables(model):
+    """The model's variables that ``save_weights`` leaves out: random generators' states (dropout's)."""
+    saved = {id(weight) for weight in model.weights}
+    return [variable for variable in model.variables if id(variable) not in saved]
+
+
+def _plain(variable):
+    """A variable's value as JSON (nested lists of Python numbers: float64 holds any float32 exactly)."""
+    return keras.ops.convert_to_numpy(variable).tolist()
 
 
 def float32_copy(model):

@@ -142,3 +142,26 @@ def test_an_internal_error_shows_its_traceback_and_exits_1(tmp_path):
     refused = subprocess.run([sys.executable, str(script), "neighbors", "x", "--word", "a"], capture_output=True,
                              text=True, timeout=120)
     assert refused.returncode == 2 and refused.stderr == "kerasgen: error: that file is not a model\n"
+
+
+def test_eval_of_a_trained_model_file_gives_its_familys_figure_on_the_data_it_names(text_file, tmp_path, capsys):
+    import math
+
+    from kerasgen import data, metrics, zoo
+
+    text_file.write_text(text_file.read_text() * 4)  # a validation split longer than one window of 256
+    out = tmp_path / "mine.keras"
+    assert cli.main(["train", "lstm", "--text", str(text_file), "--epochs", "1", "--steps-per-epoch", "2",
+                     "--seq-len", "8", "--batch-size", "4", "--embedding-dim", "4", "--units", "8",
+                     "--num-layers", "1", "--out", str(out)]) == 0
+    capsys.readouterr()
+    expected = metrics.text_nll(zoo.load_model(out), data.load_text(str(text_file), "validation"))
+    assert cli.main(["eval", str(out), "--data", str(text_file), "--figure", "all"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines == [
+        f"{out}: validation loss (nats/token) = {expected:.4f} (lstm on {text_file})",
+        f"{out}: validation perplexity = {math.exp(expected):.4f} (lstm on {text_file})",
+    ]
+    assert_usage_error(capsys, ["eval", str(out), "--data", str(text_file), "--figure", "bits_per_dim"],
+                       "a lstm model has no figure 'bits_per_dim' (its figures: text_nll, perplexity)")
+    assert_usage_error(capsys, ["eval", "mnist-classifier", "--data", "fashion_mnist"], "--data applies to a .keras")

@@ -183,7 +183,7 @@ def test_the_command_line_samples_one_class_or_every_class_in_turn(conditional, 
     assert cli.main(["sample", str(saved), "--labels", "balanced", "-n", "6", "--steps", "2", "--guidance", "2",
                      "--out", str(synthetic)]) == 0
     written = np.load(synthetic)
-    np.testing.assert_array_equal(written["y"], [0, 0, 0, 1, 1, 1])
+    np.testing.assert_array_equal(written["y"], [0, 1, 0, 1, 0, 1])  # interleaved: any first rows hold every class
     assert len(written["x"]) == 6
 
     grid = tmp_path / "grid.png"
@@ -484,10 +484,20 @@ def test_the_guidance_sweep_picks_the_closest_setting_among_the_accurate_ones(sq
     zoo.publish(square_classifier, "square-classifier", {"family": "classifier", "dataset": "squares",
                                                          "metric": {"key": "accuracy", "name": "a", "value": 1.0},
                                                          "command": "", "training_time": "", "hardware": ""})
+    from kerasgen import evaluation, metrics, recipes
+
+    measured, measure = [], evaluation.measure
+    monkeypatch.setattr(recipes.evaluation, "measure",
+                        lambda model, spec, *a, **k: measured.append(spec) or measure(model, spec, *a, **k))
     choose = guidance_sweep("square-classifier", str(class_folders[0]), {"steps": 5}, num_samples=20,
-                            accuracy_bar=0.9, note=", test")
+                            within=0.1, note=", test")
     metric, defaults, figures = choose(GuidedOracle())
-    sweep = figures["guidance_sweep_20_samples"]
+    # Chosen on training images; the label-accuracy bar is relative to the classifier's own real test accuracy.
+    distances = [spec["args"] for spec in measured if spec["key"] == "frechet_distance"]
+    assert len(distances) == 4 and all(a["split"] == "train" and a["reference"] == "balanced" for a in distances)
+    real = metrics.classifier_accuracy(square_classifier, str(class_folders[0]), "test")
+    assert figures["guidance_bar"] == round(real - 0.1, 4)
+    sweep = figures["guidance_sweep_20_samples_train_reference"]
     assert [sweep[g]["label_accuracy"] for g in ("0", "1", "2")] == [0.0, 0.0, 1.0]
     assert sweep["4"]["label_accuracy"] >= 0.9
     assert sweep["2"]["frechet_distance"] < sweep["4"]["frechet_distance"]
@@ -498,3 +508,121 @@ def test_the_guidance_sweep_picks_the_closest_setting_among_the_accurate_ones(sq
     _, _, figures = guidance_sweep("square-classifier", str(class_folders[0]), {"steps": 5}, num_samples=20,
                                    guidances=(0.0, 1.0))(GuidedOracle())
     assert figures["guidance"] == 0.0  # none accurate: the most accurate (the first of a tie)
+
+
+def test_guidance_other_than_1_needs_a_model_that_learned_the_unconditional_prediction():
+    from kerasgen.models import DiffusionModel
+
+    model = DiffusionModel(image_shape=(8, 8, 1), widths=(8, 16), block_depth=1, num_classes=2, label_dropout=0.0)
+    with pytest.raises(ValueError, match="guidance 2 mixes in the unconditional prediction, which a model trained "
+                                         "with label_dropout=0 never learned"):
+        model.sample(1, labels=0, guidance=2.0, steps=2, seed=0)
+    assert model.sample(1, labels=0, guidance=1.0, steps=2, seed=0).shape == (1, 8, 8, 1)
+
+
+def test_sampling_progress_off_a_terminal_is_one_line_per_report(capsys):
+    from kerasgen import cli
+
+    for done in (1, 2, 3):
+        cli._progress(done, 3)
+    assert capsys.readouterr().err == "sampled 1/3\nsampled 2/3\nsampled 3/3\n"
+
+
+def test_a_conditional_vae_interpolates_from_the_command_line_between_labelled_images(tmp_path, capsys):
+    from PIL import Image
+
+    from kerasgen import cli
+    from kerasgen.models import VAE
+
+    images, labels = labelled_squares(40)
+    root, flat = tmp_path / "squares", tmp_path / "flat"
+    flat.mkdir()
+    for i, (image, label) in enumerate(zip(images, labels)):
+        folder = root / ("a_top_left", "b_bottom_right")[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        pixels = np.uint8(np.round(image[..., 0] * 255))
+        Image.fromarray(pixels).save(folder / f"{i:02d}.png")
+        Image.fromarray(pixels).save(flat / f"{i:02d}.png")
+    vae = VAE(image_shape=(8, 8, 1), latent_dim=2, filters=(4, 8), hidden_dim=16, num_classes=2)
+    vae.build((None, 8, 8, 1))
+    saved = tmp_path / "cvae.keras"
+    vae.save(saved)
+    strip = tmp_path / "strip.png"
+    assert cli.main(["sample", str(saved), "-n", "8", "--interpolate", "--data", str(root), "--out", str(strip)]) == 0
+    assert "wrote 8 images" in capsys.readouterr().out and Image.open(strip).size == (8 * 9 + 1, 9 + 1)
+    assert cli.main(["sample", str(saved), "-n", "8", "--interpolate", "--data", str(flat), "--out", str(strip)]) == 2
+    assert "is class-conditional: it walks between labelled images" in capsys.readouterr().err
+
+
+def test_balanced_samples_are_compared_with_a_class_balanced_reference_and_the_score_with_as_many_real_images():
+    from kerasgen import metrics
+    from kerasgen.recipes import conditional_figures
+
+    images = np.arange(10)[:, None, None, None] * np.ones((1, 2, 2, 1))
+    labels = np.array([0, 0, 0, 0, 0, 0, 0, 0, 1, 1])  # a test set where class 0 is four times class 1
+    reference = metrics.balanced_reference(images, labels, 4)
+    np.testing.assert_array_equal(reference[:, 0, 0, 0], [0, 1, 8, 9])  # two of each class
+    np.testing.assert_array_equal(metrics.balanced_reference(images, labels, 6)[:, 0, 0, 0], [0, 1, 2, 8, 9])
+    frechet, baseline, score = conditional_figures("mnist", "mnist-classifier", {"steps": 50})
+    assert frechet["args"]["balanced"] and frechet["args"]["reference"] == "balanced"
+    assert "against class-balanced test images" in frechet["name"]
+    assert baseline["args"]["num_samples"] == score["args"]["num_samples"] == 10000  # the card's setting
+    with pytest.raises(ValueError, match="reference must be 'first' or 'balanced'"):
+        metrics.image_frechet_distance(None, None, reference="sorted")
+
+
+def _brighter_corner(images):
+    """1 where the bottom-right quadrant is brighter than the top-left (``labelled_squares``' class 1), else 0."""
+    return (images[:, 4:, 4:, 0].mean((1, 2)) > images[:, :4, :4, 0].mean((1, 2))).astype(int)
+
+
+def test_a_tiny_diffusion_model_trained_on_two_classes_draws_the_class_asked_for():
+    from kerasgen.models import DiffusionModel
+
+    keras.utils.set_random_seed(0)
+    images, labels = labelled_squares(64)
+    model = DiffusionModel(image_shape=(8, 8, 1), widths=(16, 32), block_depth=1, num_classes=2, label_dropout=0.1,
+                           ema_decay=0.9)  # a short run: an EMA that follows within a few dozen steps
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    model.fit(images, labels, batch_size=16, epochs=75, verbose=0)  # 300 steps
+    for guidance in (1.0, 3.0):
+        for label in (0, 1):
+            drawn = model.sample(32, labels=label, guidance=guidance, steps=20, seed=1)
+            assert np.mean(_brighter_corner(drawn) == label) >= 0.9, (guidance, label)
+    ancestral = model.sample(32, labels=[0, 1] * 16, steps=20, sampler="ddpm", seed=2)  # DDPM with labels
+    assert np.mean(_brighter_corner(ancestral) == [0, 1] * 16) >= 0.9
+    np.testing.assert_array_equal(ancestral, model.sample(32, labels=[0, 1] * 16, steps=20, sampler="ddpm", seed=2))
+
+
+class TwoPredictions:
+    """A stand-in network: one prediction for a class, another for "no class" (label 2), both easy to write down."""
+
+    num_classes = 2
+
+    def __call__(self, x, timesteps, labels):
+        label = keras.ops.cast(keras.ops.reshape(labels, (-1, 1, 1, 1)), "float32")
+        return keras.ops.where(label == 2, -0.2 * x + 0.05, 0.3 * x + 0.1 * (label + 1))
+
+
+def test_a_guided_step_is_the_unconditional_prediction_plus_w_times_the_conditional_minus_it():
+    from kerasgen import backend
+    from kerasgen.models.diffusion import make_sampling_step
+
+    x = keras.ops.convert_to_tensor(np.random.default_rng(0).standard_normal((4, 8, 8, 1)).astype(np.float32))
+    labels, w = np.array([0, 1, 1, 0], np.int32), 2.5
+    label = labels.reshape(-1, 1, 1, 1).astype(np.float32)
+
+    def by_hand(images, timesteps):  # uncond + w * (cond - uncond), written out from the two predictions
+        unconditional, conditional = -0.2 * images + 0.05, 0.3 * images + 0.1 * (label + 1)
+        return unconditional + w * (conditional - unconditional)
+
+    args = (x, keras.ops.convert_to_tensor(500), keras.ops.convert_to_tensor(0.5, "float32"),
+            keras.ops.convert_to_tensor(0.6, "float32"), keras.ops.convert_to_tensor(0.0, "float32"),
+            keras.ops.convert_to_tensor(1.0, "float32"), backend.seed_pair(0))
+    guided = make_sampling_step(TwoPredictions(), "ddim", conditioning="guidance")(
+        *args, keras.ops.convert_to_tensor(labels), keras.ops.convert_to_tensor(w, "float32"))
+    expected = make_sampling_step(by_hand, "ddim")(*args)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(guided), keras.ops.convert_to_numpy(expected), atol=1e-6)
+    conditional = make_sampling_step(TwoPredictions(), "ddim", conditioning="labels")(
+        *args, keras.ops.convert_to_tensor(labels))
+    assert not np.allclose(keras.ops.convert_to_numpy(guided), keras.ops.convert_to_numpy(conditional), atol=1e-3)

@@ -90,7 +90,7 @@ else:  # a training run killed while it writes the checkpoint of epoch 2
 
         def dumps_then_block(obj, *args, **kwargs):
             text = dumps(obj, *args, **kwargs)
-            if isinstance(obj, dict) and set(obj) == {"epoch", "batch"} and obj["epoch"] == 2:
+            if isinstance(obj, dict) and {"epoch", "batch"} <= set(obj) and obj["epoch"] == 2:
                 say_ready_and_block()
             return text
 
@@ -175,7 +175,8 @@ def test_diverging_run_stops_clearly_and_keeps_the_last_good_checkpoint(corpus, 
     backup = logdir / "backup"
     assert str(error.value) == (f"training stopped: {message}; the checkpoint of the last good epoch in {backup} "
                                 "is kept (rerun to resume from it)")
-    assert json.loads((backup / "training_metadata.json").read_text()) == {"epoch": 1, "batch": 0}
+    progress = json.loads((backup / "training_metadata.json").read_text())
+    assert (progress["epoch"], progress["batch"]) == (1, 0)
     assert finite_h5(backup / "latest.weights.h5")
     assert out.read_bytes() == before  # no NaN weights reach --out
 

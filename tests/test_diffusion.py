@@ -256,7 +256,7 @@ def test_chunked_sampling_and_the_cli_report_progress_every_step(trained, tmp_pa
     capsys.readouterr()
     assert cli.main(["sample", str(path), "-n", "8", "--steps", "50", "--out", str(tmp_path / "grid.png")]) == 0
     err = capsys.readouterr().err
-    shown = [int(done) for done in re.findall(r"\rsampled (\d+)/8", err)]
+    shown = [int(done) for done in re.findall(r"^sampled (\d+)/8$", err, re.M)]  # a line each: not a terminal
     assert shown == list(range(1, 9)) and err.endswith("sampled 8/8\n"), err  # 50 steps, no number twice
 
 

@@ -110,7 +110,9 @@ def test_the_command_line_samples_a_zoo_entry_with_its_cards_best_settings(model
     zoo.write_card(card, tmp_path)
     monkeypatch.setenv("KERASGEN_ZOO_DIR", str(tmp_path))
     loaded = zoo.load("tiny-diffusion")
-    for argv, expected in (([], {"steps": 3, "eta": 1.0}), (["--eta", "0"], {"steps": 3, "eta": 0.0})):
+    # The card's eta is DDIM's: it does not follow the user to --sampler ddpm (which takes none).
+    for argv, expected in (([], {"steps": 3, "eta": 1.0}), (["--eta", "0"], {"steps": 3, "eta": 0.0}),
+                           (["--sampler", "ddpm"], {"steps": 3, "sampler": "ddpm"})):
         out = tmp_path / "grid.npz"
         assert cli.main(["sample", "tiny-diffusion", "-n", "2", "--seed", "0", "--out", str(out), *argv]) == 0
         np.testing.assert_array_equal(np.load(out)["images"],

@@ -217,8 +217,10 @@ def test_sgd_with_global_clipping_and_the_halving_schedule(text_file):
     # 0.2 lie on one line, (0.5 - 0.2) x 1e-3 apart.
     half, _ = training.train_text("lstm", epochs=1, learning_rate=0.5, **kwargs)
     fifth, _ = training.train_text("lstm", epochs=1, learning_rate=0.2, **kwargs)
-    apart = np.sqrt(sum(np.sum((a - b) ** 2) for a, b in zip(half.get_weights(), fifth.get_weights())))
-    assert apart == pytest.approx(0.3 * 1e-3, rel=1e-3)
+    apart = np.sqrt(sum(np.sum((a.astype(np.float64) - b) ** 2) for a, b in zip(half.get_weights(),
+                                                                                  fifth.get_weights())))
+    # Within 1%: the float32 weights round each 1e-4-sized step (per-variable clipping would be far off).
+    assert apart == pytest.approx(0.3 * 1e-3, rel=1e-2)
     with pytest.raises(ValueError, match="optimizer must be 'adam' or 'sgd'"):
         training.train_text("lstm", epochs=1, **{**kwargs, "optimizer": "rmsprop"})
     with pytest.raises(ValueError, match="schedule must be one of"):

@@ -223,3 +223,73 @@ def test_a_cards_further_figures_are_measured_by_the_recipe_and_recomputed_by_ev
     )
     assert again["figures"][0]["value"] == 123.0
     assert "validation perplexity: 123.0, kept from the card of these same weights" in capsys.readouterr().out
+
+
+def test_recipe_continue_republishes_only_when_the_figure_improves_and_the_card_keeps_each_run(
+    zoo_dir, text, tmp_path, monkeypatch, capsys
+):
+    from kerasgen.recipes import run_zoo_recipe
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(text)
+    metric = {"key": "text_nll", "name": "validation nats/char",
+              "args": {"dataset": str(corpus), "split": "validation", "seq_len": 32}}
+
+    def recipe(*argv, learning_rate):
+        monkeypatch.setattr("sys.argv", ["tiny_recipe.py", "--logdir", str(tmp_path / "run"), *argv])
+        return run_zoo_recipe("tiny-chain", "lstm", "test text", metric, "tiny", "zoo/recipes/tiny_recipe.py", 1,
+                              text=str(corpus), steps_per_epoch=2, seq_len=16, batch_size=4,
+                              learning_rate=learning_rate, model_kwargs={"embedding_dim": 4, "units": 8,
+                                                                         "num_layers": 1})
+
+    first = recipe("--epochs", "1", learning_rate=1e-3)
+    assert "runs" not in first
+    better = recipe("--continue", "--epochs", "4", learning_rate=1e-2)
+    assert better["metric"]["value"] < first["metric"]["value"] and better["sha256"] != first["sha256"]
+    assert better["command"] == ("python zoo/recipes/tiny_recipe.py --epochs 1 && "
+                                 "python zoo/recipes/tiny_recipe.py --continue --epochs 4")
+    runs = better["runs"]
+    assert [run["figure_after"] for run in runs] == [first["metric"]["value"], better["metric"]["value"]]
+    assert runs[1]["figure_before"] == first["metric"]["value"] and runs[1]["epochs"] == 4
+    assert runs[1]["policy"] and runs[1]["hardware"] and runs[1]["data"] == "test text"
+    expected, measured = kg.evaluation.evaluate_entry("tiny-chain")
+    assert measured == pytest.approx(expected, abs=1e-4)
+    capsys.readouterr()
+    kept = recipe("--continue", "--epochs", "1", learning_rate=1e-9)  # changes nothing the figure shows
+    assert kept == better == kg.zoo.info("tiny-chain")
+    assert "tiny-chain is kept as it was: the figure did not improve" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="was continued since this run"):
+        recipe("--epochs", "1", learning_rate=1e-3)  # the first run's finished checkpoint would drop the second's
+    assert kg.zoo.info("tiny-chain") == better
+
+
+def test_recipe_max_time_stops_resumable_with_status_75_and_publishes_once_finished(zoo_dir, text, tmp_path,
+                                                                                   monkeypatch):
+    from kerasgen.recipes import STOPPED, run_zoo_recipe
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(text)
+    metric = {"key": "text_nll", "name": "validation nats/char",
+              "args": {"dataset": str(corpus), "split": "validation", "seq_len": 32}}
+    monkeypatch.setattr("sys.argv", ["tiny_recipe.py", "--epochs", "1", "--logdir", str(tmp_path / "run"),
+                                     "--max-time", "0.001"])
+
+    def recipe():
+        return run_zoo_recipe("tiny-timed", "lstm", "test text", metric, "tiny", "zoo/recipes/tiny_recipe.py", 1,
+                              text=str(corpus), steps_per_epoch=2, seq_len=16, batch_size=4,
+                              model_kwargs={"embedding_dim": 4, "units": 8, "num_layers": 1})
+
+    with pytest.raises(SystemExit) as stopped:
+        recipe()  # one step of two
+    assert stopped.value.code == STOPPED == 75 and "tiny-timed" not in kg.zoo.names()
+    card = recipe()  # the second step ends the run: published
+    assert kg.zoo.info("tiny-timed") == card and card["metric"]["value"] > 0
+
+
+def test_cards_name_the_cpus_matrix_features():
+    from kerasgen.recipes import cpu_features, machine
+
+    assert cpu_features({"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}) == ["AMX", "AVX-512 BF16", "AVX2"]
+    assert cpu_features({"avx2", "avx512f"}) == ["AVX-512", "AVX2"]
+    assert cpu_features({"avx2"}) == ["AVX2"] and cpu_features({"sse4_2"}) == []
+    assert f"cores; {', '.join(cpu_features()) or 'no AVX2'})" in machine()

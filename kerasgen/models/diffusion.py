@@ -344,6 +344,9 @@ class DiffusionModel(ClassConditional, ImageGenerator, keras.Model):
             if labels is None:
                 raise ValueError("guidance needs labels: it weighs the conditional against the unconditional draw")
             guidance = check_real(guidance, "guidance", 0)
+            if guidance != 1 and self.label_dropout == 0:
+                raise ValueError(f"guidance {guidance:g} mixes in the unconditional prediction, which a model "
+                                 "trained with label_dropout=0 never learned: sample with guidance 1 (or None)")
         conditioning, condition = None, ()
         if labels is not None:
             guidance = 1.0 if guidance is None else guidance

@@ -16,8 +16,8 @@ import numpy as np
 
 from kerasgen import callbacks as kg_callbacks
 from kerasgen import data, distribute, families, precision
-from kerasgen.checks import check_real
-from kerasgen.saving import BackupAndRestore, atomic_save, float32_copy, policy_copy
+from kerasgen.checks import check_real, parse_duration
+from kerasgen.saving import BackupAndRestore, atomic_save, checkpoint_position, float32_copy, policy_copy
 from kerasgen.text import CharTokenizer, WordTokenizer
 from kerasgen.training.schedules import epoch_decay, is_epoch_schedule, learning_rate_schedule, make_optimizer
 
@@ -29,6 +29,7 @@ KIND_DEFAULTS = {
     families.POINTS: {"batch_size": 128, "temperatures": (0.7, 1.0), "clipnorm": None},
 }
 POINT_SETS = ("moons",)
+CHECKPOINT_EVERY = 600.0  # seconds between checkpoints within an epoch, unless told otherwise
 
 
 def train(
@@ -63,6 +64,8 @@ def train(
     extend_vocabulary=False,
     image_size=None,
     conditional=False,
+    max_time=None,
+    checkpoint_every="auto",
 ):
     """Train a model of ``family`` (a name or a ``families.Family``) on ``data_name``; returns (model, history).
 
@@ -79,7 +82,16 @@ def train(
     clips each variable's gradient, ``global_clipnorm`` all of them together; ``schedule`` ``constant``,
     ``cosine`` (with ``warmup_steps``) or a per-epoch schedule of ``epoch_decay``. ``verbose``: ``auto`` shows a
     live progress bar on a terminal and a ``ProgressLog`` line every 5% of an epoch otherwise, or ``fit``'s values.
+
+    Time: ``max_time`` (seconds, or a duration such as ``"2h"``, ``"90m"``, ``"1h30m"``; needs a checkpoint folder)
+    stops the run cleanly after the step during which it is spent: the checkpoint is written, one line says where
+    the run stopped, and ``history.finished`` is False (``out`` is written only by a finished run). Run the same call
+    again to continue: a run resumed within an epoch reads the batches the uninterrupted run would have read (each
+    epoch's order is seeded by ``seed`` and the epoch) with the optimizer, schedule, EMA, random generators, metrics
+    and TensorBoard steps where they stopped, so it ends with the same weights. ``checkpoint_every`` (a duration,
+    ``"auto"``: 10 minutes, or None) also checkpoints within epochs, so a killed run loses at most that much.
     """
+    started = time.monotonic()
     family = families.get(family)
     data_name = family.default_data if data_name is None else data_name
     kind = _data_kind(family, data_name)
@@ -89,50 +101,136 @@ def train(
     temperatures = defaults["temperatures"] if temperatures is None else temperatures
     _check_run_args(family, kind, learning_rate, out, schedule, level, carry_state, extend_vocabulary, image_size,
                     init, conditional)
+    max_time = None if max_time is None else parse_duration(max_time, "max_time")
+    checkpoint_every = (CHECKPOINT_EVERY if checkpoint_every == "auto" else
+                        None if checkpoint_every is None else parse_duration(checkpoint_every, "checkpoint_every"))
+    backup_dir = backup_dir or (os.path.join(logdir, "backup") if logdir else None)
+    if max_time is not None and not backup_dir:
+        raise ValueError("max_time needs a logdir (or backup_dir): the stopped run's checkpoint goes there")
 
     keras.utils.set_random_seed(seed)
     policy = precision.set_policy(policy)
     strategy = distribute.get_strategy(strategy)
     chief = distribute.is_chief(strategy)
+    cluster = distribute.is_multi_worker(strategy)
+    if max_time is not None and cluster:
+        raise ValueError("max_time stops single-machine runs; a multi-worker cluster resumes from finished epochs")
     verbose = verbose if chief else 0  # one progress log per cluster: the chief's
     with strategy.scope():
         initial = _initial_model(init, policy, model_kwargs)
         if kind == families.TEXT:
-            model, train_ds, validation_ds = _text_run(family, data_name, data_dir, initial, init, model_kwargs, level,
-                                                       seq_len, batch_size, max_vocab, carry_state,
-                                                       extend_vocabulary, seed)
+            model, batches, validation_ds = _text_run(family, data_name, data_dir, initial, init, model_kwargs, level,
+                                                      seq_len, batch_size, max_vocab, carry_state,
+                                                      extend_vocabulary, seed)
         else:
-            model, train_ds, validation_ds = _array_run(family, kind, data_name, data_dir, initial, init,
-                                                        model_kwargs, batch_size, image_size, seed, conditional)
-        total_steps = epochs * (steps_per_epoch or int(train_ds.cardinality()))
+            model, batches, validation_ds = _array_run(family, kind, data_name, data_dir, initial, init,
+                                                       model_kwargs, batch_size, image_size, seed, conditional)
+        steps_per_epoch = steps_per_epoch or batches.per_epoch
+        total_steps = epochs * steps_per_epoch
         rate = learning_rate_schedule(learning_rate, schedule, total_steps, warmup_steps)
         family.compile_model(
             model, lambda r: make_optimizer(optimizer, r, clipnorm, global_clipnorm, **family.optimizer_options), rate
         )
-        example = next(iter(train_ds))
-        example = example[0] if isinstance(example, tuple) else example
-        model.build((None, *example.shape[1:]))  # BackupAndRestore restores into built models only (and optimizers)
+        model.build((None, *batches.input_shape))  # BackupAndRestore restores into built models only (and optimizers)
         if carry_state:
             model.carry_state(batch_size)
 
     callbacks = _run_callbacks(model, logdir, backup_dir, temperatures, prompt, verbose,
-                               samples=family.samples and kind != families.POINTS)
+                               samples=family.samples and kind != families.POINTS, steps_per_epoch=steps_per_epoch)
     if carry_state:
         callbacks.insert(0, kg_callbacks.ResetCarriedState())
     if is_epoch_schedule(schedule):
         callbacks.append(keras.callbacks.LearningRateScheduler(epoch_decay(learning_rate, schedule, epochs)))
+    backup = next((c for c in callbacks if isinstance(c, BackupAndRestore)), None)
+    if backup is not None and not cluster:
+        deadline = None if max_time is None else started + max_time
+        callbacks.append(kg_callbacks.TimeLimit(backup, steps_per_epoch, deadline, checkpoint_every, started=started))
 
+    # Where the checkpoint stands decides where the batches start: a cluster's workers (which read no checkpoint)
+    # restart the data from its first epoch, as they always have.
+    position = checkpoint_position(backup_dir) if backup is not None and not cluster else None
+    done, within = position[:2] if position else (0, 0)
+    if done >= epochs or not position:
+        phases = [(0 if done >= epochs else done, epochs, 0)]
+    elif within:
+        phases = [(done, done + 1, within)] + ([(done + 1, epochs, 0)] if done + 1 < epochs else [])
+    else:
+        phases = [(done, epochs, 0)]
     start = time.time()
-    history = model.fit(
-        train_ds, validation_data=validation_ds if family.validation else None, epochs=epochs,
-        steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=fit_verbosity(verbose),
-        shuffle=False,  # the tf.data pipeline shuffles; fit's shuffle would only warn that it ignores itself
-    )
+    histories, stop = [], None
+    try:
+        for first, last, offset in phases:
+            for callback in callbacks:
+                if isinstance(callback, (kg_callbacks.ProgressLog, kg_callbacks.TimeLimit)):
+                    callback.offset = offset
+                if isinstance(callback, kg_callbacks.ProgressLog):
+                    callback.epochs = epochs
+            try:
+                model.fit(
+                    batches.dataset(first * steps_per_epoch + offset, last * steps_per_epoch),
+                    validation_data=validation_ds if family.validation else None, initial_epoch=first, epochs=last,
+                    steps_per_epoch=steps_per_epoch - offset, callbacks=callbacks, verbose=fit_verbosity(verbose),
+                    shuffle=False,  # the batches come in their seeded order; fit's shuffle would only warn
+                )
+            finally:
+                histories.append(model.history)
+            if backup is not None:
+                backup.announce = False  # one "resuming ..." line per run
+    except kg_callbacks.TimeUp as error:
+        stop = str(error)
+        for callback in callbacks:
+            if isinstance(callback, keras.callbacks.TensorBoard):
+                callback.on_train_end()  # the epochs' summaries reach their files
+        print(stop, flush=True)
+    history = _joined(histories)
     history.seconds = time.time() - start
     history.policy = policy
-    if out and chief:
+    history.finished, history.stop_message = stop is None, stop
+    if out and chief and stop is None:
         atomic_save(float32_copy(model), out)
     return model, history
+
+
+def _joined(histories):
+    """One ``History`` of the epochs of several ``fit`` calls, in order."""
+    history = histories[0] if histories else keras.callbacks.History()
+    for other in histories[1:]:
+        history.epoch.extend(other.epoch)
+        for key, values in other.history.items():
+            history.history.setdefault(key, []).extend(values)
+    return history
+
+
+class _Batches:
+    """A run's training batches, epoch after epoch, readable from any step (``data.seeded_batches``).
+
+    ``arrays``: equal-length numpy arrays (inputs first); ``streams``: each element of ``arrays`` is already one
+    batch, read in order (truncated backpropagation through time).
+    """
+
+    def __init__(self, arrays, batch_size, seed, shuffle=True, drop_remainder=True, transform=None, streams=False):
+        self.arrays, self.batch_size, self.seed, self.streams = arrays, batch_size, seed, streams
+        self.shuffle, self.drop_remainder, self.transform = shuffle and not streams, drop_remainder, transform
+
+    @property
+    def per_epoch(self):
+        count = len(self.arrays[0])
+        if self.streams:
+            return count
+        return count // self.batch_size if self.drop_remainder else -(-count // self.batch_size)
+
+    @property
+    def input_shape(self):
+        return self.arrays[0].shape[2:] if self.streams else self.arrays[0].shape[1:]
+
+    def dataset(self, start, stop):
+        """Batches ``start`` to ``stop`` (exclusive) of the run's stream (a ``tf.data`` dataset)."""
+        arrays = self.arrays[0] if len(self.arrays) == 1 else tuple(self.arrays)
+        if self.streams:
+            dataset = data.seeded_batches(arrays, 1, stop, start=start, shuffle=False)
+            return dataset.map(lambda *batch: tuple(part[0] for part in batch))
+        return data.seeded_batches(arrays, self.batch_size, stop, seed=self.seed, start=start, shuffle=self.shuffle,
+                                   drop_remainder=self.drop_remainder, transform=self.transform)
 
 
 def train_text(family, text=None, **kwargs):
@@ -179,13 +277,14 @@ def _text_run(family, text, data_dir, initial, init, model_kwargs, level, seq_le
     if carry_state:
         if not hasattr(model, "carry_state"):
             raise ValueError(f"carry_state needs a recurrent model; {family.name!r} has no state to carry")
-        train_ds = data.text_streams(train_split, tokenizer, seq_len, batch_size, name=f"the train split of {text}")
+        batches = _Batches(data.stream_arrays(train_split, tokenizer, seq_len, batch_size,
+                                              name=f"the train split of {text}"), batch_size, seed, streams=True)
     else:
-        train_ds = data.text_windows(train_split, tokenizer, seq_len, batch_size, seed=seed,
-                                     name=f"the train split of {text}")
+        batches = _Batches(data.window_arrays(train_split, tokenizer, seq_len, name=f"the train split of {text}"),
+                           batch_size, seed, drop_remainder=False)
     validation_ds = data.text_windows(validation_split, tokenizer, seq_len, batch_size, shuffle=False,
                                       name=f"the validation split of {text}")
-    return model, train_ds, validation_ds
+    return model, batches, validation_ds
 
 
 def _array_run(family, kind, dataset, data_dir, initial, init, model_kwargs, batch_size, image_size, seed,
@@ -225,17 +324,12 @@ def _array_run(family, kind, dataset, data_dir, initial, init, model_kwargs, bat
 
     validation = family.validation_transform(test_x) if family.validation_transform else test_x
     if labelled:
-        train_ds = tf.data.Dataset.from_tensor_slices((train_x, train_y.astype(np.int32)))
         validation = (validation, test_y.astype(np.int32))
-    else:
-        train_ds = tf.data.Dataset.from_tensor_slices(train_x)
-    train_ds = train_ds.shuffle(len(train_x), seed=seed, reshuffle_each_iteration=True)
-    if family.train_transform:
-        transform = family.train_transform(seed)
-        train_ds = train_ds.map((lambda x, y: (transform(x), y)) if labelled else transform)
-    train_ds = train_ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    arrays = (train_x, train_y.astype(np.int32)) if labelled else (train_x,)
+    transform = family.train_transform(seed) if family.train_transform else None
+    batches = _Batches(arrays, batch_size, seed, transform=transform)
     validation_ds = tf.data.Dataset.from_tensor_slices(validation).batch(500).prefetch(tf.data.AUTOTUNE)
-    return model, train_ds, validation_ds
+    return model, batches, validation_ds
 
 
 def _conditional_initial(initial, init, num_classes, dataset):
@@ -271,18 +365,18 @@ def _fit_vocabulary(model, init, text, train_split, extend):
     return model
 
 
-def _run_callbacks(model, logdir, backup_dir, temperatures, prompt, verbose, samples):
+def _run_callbacks(model, logdir, backup_dir, temperatures, prompt, verbose, samples, steps_per_epoch=None):
     """Stop on non-finite loss, resume checkpoint, TensorBoard, samples per temperature, precision monitor, progress.
 
     In a multi-worker cluster only the chief reads and writes checkpoints,
     logs and samples; the other workers write nothing and start from the chief's state.
     """
-    backup_dir = backup_dir or (os.path.join(logdir, "backup") if logdir else None)
     callbacks = [kg_callbacks.StopOnNonFiniteLoss(backup_dir)]
     chief = distribute.is_chief(model.distribute_strategy)
     if backup_dir and chief:
         # Kept after the last epoch: running the same command again republishes instead of retraining.
-        callbacks.append(BackupAndRestore(backup_dir, double_checkpoint=True, delete_checkpoint=False))
+        callbacks.append(BackupAndRestore(backup_dir, steps_per_epoch, double_checkpoint=True,
+                                          delete_checkpoint=False))
     callbacks.append(distribute.SyncWithChief())  # multi-worker: every worker starts from the chief's state
     if not chief:
         return callbacks

@@ -6,7 +6,8 @@ dcgan-mnist's generator with a one-hot label beside z, and its discriminator mad
 (Miyato and Koyama, 2018), trained from scratch on the labelled training set. Needs the mnist-classifier entry.
 Resumable: run the same command again after a crash. The card's figure is label accuracy (10,000 samples); the
 report adds the Frechet distance and the classification accuracy score (a fresh mnist-classifier trained on
-60,000 samples, tested on the real test set, beside the same recipe on the 60,000 real images).
+10,000 samples, tested on the real test set, beside the same recipe on the first 10,000 real
+training images); the Frechet distance compares balanced samples with class-balanced test images.
 """
 
 from kerasgen.recipes import conditional_figures, label_accuracy_spec, run_zoo_recipe
@@ -14,7 +15,7 @@ from kerasgen.recipes import conditional_figures, label_accuracy_spec, run_zoo_r
 PROCEDURE = ("balanced labels (every class in turn), temperature 1, float32, seeds 0, 1, ... by chunks of 500; "
              "classification accuracy score: mnist-classifier's architecture and recipe (Adam 1e-3, batch 128, 6 "
              "epochs) trained on the samples, tested on the 10,000 MNIST test images, beside the same recipe on the "
-             "60,000 real training images.")
+             "first 10,000 real training images.")
 
 
 if __name__ == "__main__":
