@@ -13,7 +13,8 @@ import numpy as np
 
 from kerasgen.images import image_grid, save_png
 from kerasgen.checks import check_positive_int, check_real, format_duration
-from kerasgen.models.base import ImageGenerator, TextGenerator, held_optimizers
+from kerasgen.models.base import ImageGenerator, TextGenerator
+from kerasgen.models.optimizers import held_optimizers
 
 
 def _tensorflow():

@@ -149,6 +149,9 @@ def _zoo_list(args):
     rows = [("name", "family", "dataset", "metric", "size")]
     for e in entries:
         metric = f"{e['metric']['name']} = {e['metric']['value']}"
+        baseline = [f["value"] for f in e.get("figures", []) if f["key"] == "ngram_baseline"]
+        if baseline:
+            metric += f" (n-gram baseline {baseline[0]})"
         size = f"{e['size'] / 1e6:.1f} MB" if e["size"] else "missing"
         rows.append((e["name"], e["family"], e["dataset"].split(" ")[0], metric, size))
     if args.markdown:

@@ -1,7 +1,8 @@
-"""tf.distribute strategies by name, and the per-replica noise and loss scaling models use on every backend.
+"""tf.distribute strategies by name, and the multi-worker start from the chief's state.
 
 Strategies are TensorFlow's; on the JAX and PyTorch backends a model trains on one device (or under a
-``keras.distribution`` the user sets), and the noise and loss helpers below reduce to plain draws.
+``keras.distribution`` the user sets). What a model's own training step needs under a strategy (per-replica
+noise, loss scaling) is ``kerasgen.backend``'s, below the models.
 """
 
 import functools
@@ -9,9 +10,9 @@ import json
 import os
 
 import keras
-from keras import ops
 
 from kerasgen import backend, compat
+from kerasgen.models.optimizers import held_optimizers
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 
@@ -117,54 +118,6 @@ class SyncWithChief(keras.callbacks.Callback):
 
 def _training_state(model):
     """The variables of the model and of each optimizer it holds (a GAN has two), metrics excepted, in fixed order."""
-    from kerasgen.models.base import held_optimizers  # here: the models import this module
-
     variables = [*model.variables, *(v for optimizer in held_optimizers(model).values() for v in optimizer.variables)]
     unique = {id(v): v for v in variables if v.synchronization != "on_read"}
     return list(unique.values())
-
-
-def replica_noise(shape, seed, distribution="normal", dtype="float32"):
-    """Random noise for this replica's slice of the global batch.
-
-    The whole global batch's noise is drawn from ``seed`` (a shape-(2,) int
-    tensor, e.g. built from the optimizer's step counter) and each replica
-    keeps its own rows, so a step under MirroredStrategy sees exactly the noise
-    the same step sees on one device. ``shape[0]`` is the per-replica batch.
-    ``distribution`` is ``normal`` (standard) or ``uniform`` ([0, 1)). Outside
-    TensorFlow: the draw of ``kerasgen.backend`` itself.
-    """
-    if backend.name() != "tensorflow":
-        draw = backend.normal if distribution == "normal" else backend.uniform
-        return ops.cast(draw(shape, seed), dtype)
-    import tensorflow as tf
-
-    context = tf.distribute.get_replica_context()
-    replicas = context.num_replicas_in_sync if context is not None else 1
-    replica = context.replica_id_in_sync_group if context is not None else 0
-    local = shape[0]
-    global_shape = tf.concat([[local * replicas], tf.cast(shape[1:], tf.int32)], axis=0)
-    draw = tf.random.stateless_normal if distribution == "normal" else tf.random.stateless_uniform
-    noise = draw(global_shape, seed=seed, dtype=tf.float32)
-    return tf.cast(noise[replica * local : (replica + 1) * local], dtype)
-
-
-def step_seed(counter, salt):
-    """A shape-(2,) seed from a step counter (a variable shared by all replicas) and a per-use salt."""
-    return ops.stack([ops.cast(counter, "int32"), ops.convert_to_tensor(salt, "int32")])
-
-
-def scale_for_replicas(loss):
-    """A per-replica mean loss divided by the number of replicas.
-
-    Gradients are summed across replicas, so this makes a step under a
-    strategy equal to the step on the global batch. Keras does this for
-    compiled losses; custom ``compute_loss``/``train_step`` code calls it.
-    Outside TensorFlow there are no replicas: the loss itself.
-    """
-    if backend.name() != "tensorflow":
-        return loss
-    import tensorflow as tf
-
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    return loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss

@@ -35,6 +35,8 @@ EVALUATORS = {
     "classification_accuracy_score": metrics.classification_accuracy_score,
     # The classification accuracy score's baseline: the same classifier recipe on real images (no model involved).
     "real_data_accuracy": lambda model, classifier, **args: metrics.real_data_accuracy(classifier, **args),
+    # A text card's classic baseline: an n-gram model on the card model's tokenizer (the model is not run).
+    "ngram_baseline": metrics.ngram_baseline,
 }
 # Metrics that draw samples and can report their progress.
 SAMPLING = {"frechet_distance", "label_accuracy", "classification_accuracy_score"}

@@ -294,8 +294,9 @@ def _builtins():
     latent = Option("latent_dim", help="latent space dimension")
     return (
         Family("lstm", TEXT, lambda tokenizer, **options: _model("LSTMGenerator")(tokenizer, **options),
-               "tiny_shakespeare", options=(*_TEXT_OPTIONS, Option("units", help="LSTM units per layer")),
-               probe=_text_probe, description="character- or word-level LSTM language model",
+               "tiny_shakespeare", options=(*_TEXT_OPTIONS, Option("units", help="units per recurrent layer"),
+                                         Option("cell", str, "recurrent cell: lstm (default) or gru")),
+               probe=_text_probe, description="character- or word-level recurrent language model (LSTM or GRU cells)",
                model_class="LSTMGenerator", figures=_text_figures),
         Family("gpt", TEXT, lambda tokenizer, **options: _model("DecoderTransformer")(tokenizer, **options),
                "tiny_shakespeare", options=(*_TEXT_OPTIONS, Option("num_heads", help="attention heads per layer"),

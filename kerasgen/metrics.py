@@ -35,6 +35,21 @@ def text_nll(model, text, seq_len=256, batch_size=32, carry_state=False):
     return total / targets.size
 
 
+def ngram_baseline(model, dataset, split="validation", max_order=8, measure="nll", data_dir=None):
+    """The n-gram baseline beside a text model's figure: an interpolated Kneser-Ney ``NGramModel`` on ``model``'s
+    tokenizer, counted on ``dataset``'s train split with its order (1 to ``max_order``) chosen on the validation
+    split, scored on ``split``: nats per token (``measure="nll"``) or ``"perplexity"``."""
+    from kerasgen.models.ngram import NGramModel
+
+    if measure not in ("nll", "perplexity"):
+        raise ValueError(f"measure must be 'nll' or 'perplexity', got {measure!r}")
+    train, validation = data.load_text(dataset, "train", data_dir), data.load_text(dataset, "validation", data_dir)
+    ngram = NGramModel.fit(model.tokenizer, train, validation=validation, max_order=max_order)
+    nll = ngram.validation_nll[ngram.order] if split == "validation" else ngram.nll(data.load_text(dataset, split,
+                                                                                                    data_dir))
+    return math.exp(nll) if measure == "perplexity" else nll
+
+
 def _token_nll(logits, targets):
     """Each token's cross-entropy in nats, float32."""
     return ops.sparse_categorical_crossentropy(targets, ops.cast(logits, "float32"), from_logits=True)

@@ -1,4 +1,4 @@
-"""Mixed-precision policy selection and the loss scaling custom train steps need.
+"""Mixed-precision policy selection (the loss scaling a custom train step needs is ``kerasgen.models.optimizers``).
 
 Models keep their outputs that feed losses in float32 (``dtype="float32"`` on
 the last layer), so every policy below trains with float32 losses.
@@ -38,27 +38,3 @@ def set_policy(name="auto"):
         raise ValueError(f"policy must be 'auto' or one of {', '.join(POLICIES)}; got {name!r}")
     keras.mixed_precision.set_dtype_policy(name)
     return name
-
-
-def uses_loss_scaling():
-    """True when the global policy computes in float16, which needs loss scaling."""
-    return keras.mixed_precision.dtype_policy().compute_dtype == "float16"
-
-
-def loss_scaled(optimizer):
-    """``optimizer`` wrapped in a ``LossScaleOptimizer`` when the policy needs it.
-
-    Keras wraps only ``model.optimizer`` itself; models with several optimizers
-    (a GAN) wrap each with this and scale each loss with ``scale_loss``.
-    """
-    optimizer = keras.optimizers.get(optimizer)
-    if uses_loss_scaling() and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-        return keras.optimizers.LossScaleOptimizer(optimizer)
-    return optimizer
-
-
-def scale_loss(optimizer, loss):
-    """The loss to differentiate: scaled for a ``LossScaleOptimizer`` (which unscales the gradients)."""
-    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-        return optimizer.scale_loss(loss)
-    return loss

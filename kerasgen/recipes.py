@@ -325,3 +325,15 @@ def guidance_sweep(classifier, dataset, sample_args, guidances=(0.0, 1.0, 2.0, 4
         return spec(best, "label_accuracy", 10000), {**sample_args, "guidance": best}, figures
 
     return choose
+
+
+def ngram_baseline_spec(dataset, split, unit, max_order=8, measure="nll"):
+    """A text entry's n-gram baseline figure (``run_zoo_recipe(figures=[...])``): an interpolated Kneser-Ney model
+    on the entry's tokenizer, counted on ``dataset``'s train split, its order chosen on the validation split, scored
+    on ``split`` in the headline's ``unit``; ``kerasgen eval NAME --figure ngram_baseline`` recomputes it."""
+    args = {"dataset": dataset, "split": split, "max_order": max_order, **({"measure": measure} if measure != "nll"
+                                                                          else {})}
+    return {"key": "ngram_baseline",
+            "name": f"n-gram baseline (interpolated Kneser-Ney on the model's tokenizer, order 1-{max_order} chosen "
+                    f"on the validation split): {unit}",
+            "args": args}

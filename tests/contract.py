@@ -29,7 +29,8 @@ import keras
 import numpy as np
 
 from kerasgen.models import ImageClassifier
-from kerasgen.models.base import ImageGenerator, PointGenerator, TextGenerator, held_optimizers
+from kerasgen.models.base import ImageGenerator, PointGenerator, TextGenerator
+from kerasgen.models.optimizers import held_optimizers
 
 SEED = 7
 

@@ -12,7 +12,7 @@ import pytest
 
 import kerasgen as kg
 from kerasgen.checks import check_image_shape, check_images, check_positive_int, check_real
-from kerasgen.models.base import held_optimizers
+from kerasgen.models.optimizers import held_optimizers
 
 PACKAGE = Path(kg.__file__).parent
 TEXT = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n" * 6

@@ -16,13 +16,13 @@ def _text_spec(tokenizer, text, seq_len=16):
     return x, y
 
 
-def lstm_spec(level, text):
+def lstm_spec(level, text, cell="lstm"):
     tokenizer = (
         kg.text.CharTokenizer.from_text(text) if level == "char" else kg.text.WordTokenizer.from_text(text, max_vocab=30)
     )
     x, y = _text_spec(tokenizer, text)
     return ContractSpec(
-        build=lambda: kg.models.LSTMGenerator(tokenizer, embedding_dim=8, units=16, num_layers=2),
+        build=lambda: kg.models.LSTMGenerator(tokenizer, embedding_dim=8, units=16, num_layers=2, cell=cell),
         compile=lambda model, optimizer: model.compile(optimizer=optimizer),
         x=x,
         y=y,
@@ -32,6 +32,10 @@ def lstm_spec(level, text):
 @pytest.mark.parametrize("level", ["char", "word"])
 def test_lstm_generator_contract(level, text, tmp_path):
     run_model_contract(lstm_spec(level, text), tmp_path)
+
+
+def test_gru_generator_contract(text, tmp_path):
+    run_model_contract(lstm_spec("char", text, cell="gru"), tmp_path)
 
 
 def test_decoder_transformer_contract(text, tmp_path):

@@ -6,7 +6,8 @@ import keras
 import pytest
 import tensorflow as tf
 
-from kerasgen import distribute, precision
+from kerasgen import backend, distribute, precision
+from kerasgen.models import optimizers
 
 
 def test_auto_policy_prefers_float16_on_gpu(monkeypatch):
@@ -29,17 +30,17 @@ def test_unknown_policy_is_value_error():
 
 
 def test_loss_scaling_only_under_float16():
-    assert not isinstance(precision.loss_scaled("adam"), keras.optimizers.LossScaleOptimizer)
+    assert not isinstance(optimizers.loss_scaled("adam"), keras.optimizers.LossScaleOptimizer)
     precision.set_policy("mixed_bfloat16")
-    assert not isinstance(precision.loss_scaled("adam"), keras.optimizers.LossScaleOptimizer)
+    assert not isinstance(optimizers.loss_scaled("adam"), keras.optimizers.LossScaleOptimizer)
     precision.set_policy("mixed_float16")
-    optimizer = precision.loss_scaled(keras.optimizers.Adam())
+    optimizer = optimizers.loss_scaled(keras.optimizers.Adam())
     assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
-    assert precision.loss_scaled(optimizer) is optimizer
+    assert optimizers.loss_scaled(optimizer) is optimizer
     optimizer.build([keras.Variable(1.0)])
     loss = tf.constant(2.0)
-    assert float(precision.scale_loss(optimizer, loss)) == 2.0 * float(optimizer.dynamic_scale)
-    assert float(precision.scale_loss(keras.optimizers.Adam(), loss)) == 2.0
+    assert float(optimizers.scale_loss(optimizer, loss)) == 2.0 * float(optimizer.dynamic_scale)
+    assert float(optimizers.scale_loss(keras.optimizers.Adam(), loss)) == 2.0
 
 
 def test_strategies_by_name():
@@ -86,15 +87,15 @@ def test_replica_noise_is_the_same_however_the_batch_is_split():
     from contract import two_device_strategy
 
     seed = tf.constant([3, 4])
-    single = distribute.replica_noise(tf.constant([6, 2]), seed)
+    single = backend.replica_noise(tf.constant([6, 2]), seed)
     strategy = two_device_strategy()
 
     @tf.function
     def per_replica():
-        return distribute.replica_noise(tf.constant([3, 2]), seed)
+        return backend.replica_noise(tf.constant([3, 2]), seed)
 
     parts = strategy.experimental_local_results(strategy.run(per_replica))
     assert tf.reduce_max(tf.abs(tf.concat(parts, axis=0) - single)) == 0
     assert float(tf.math.reduce_std(single)) > 0.1
-    uniform = distribute.replica_noise(tf.constant([1000, 1]), seed, "uniform")
+    uniform = backend.replica_noise(tf.constant([1000, 1]), seed, "uniform")
     assert 0 <= float(tf.reduce_min(uniform)) and float(tf.reduce_max(uniform)) < 1

@@ -8,6 +8,9 @@ per backend (``tensorflow_ops``, ``jax_ops``, ``torch_ops``) behind the same fun
   draw from one. The same seed gives the same draw on one backend; backends differ in their streams (TensorFlow's
   are the ones the zoo's cards were measured with).
 - ``compiled(fn)``: a function compiled the backend's way (``tf.function``, ``jax.jit``, plain PyTorch eager).
+- data-parallel training steps: ``step_seed`` (a seed from a step counter), ``replica_noise`` (this replica's rows
+  of the global batch's noise) and ``scale_for_replicas`` (a per-replica loss as a share of the global one); only
+  TensorFlow's ``tf.distribute`` has replicas inside a step.
 
 The backend is Keras's (``KERAS_BACKEND``); TensorFlow is imported only when it is the backend.
 """
@@ -17,6 +20,7 @@ import numbers
 
 import keras
 import numpy as np
+from keras import ops
 
 _MODULES = {"tensorflow": "tensorflow_ops", "jax": "jax_ops", "torch": "torch_ops"}
 
@@ -112,3 +116,29 @@ def gather(table, indices):
     """``table[indices]`` along the first axis, for indices known to be in range (token ids). On TensorFlow one
     ``tf.gather``: ``ops.take`` first maps negative indices, three more ops per generated token."""
     return _ops().gather(table, indices)
+
+
+def step_seed(counter, salt):
+    """A shape-(2,) seed from a step counter (a variable shared by all replicas) and a per-use salt."""
+    return ops.stack([ops.cast(counter, "int32"), ops.convert_to_tensor(salt, "int32")])
+
+
+def replica_noise(shape, seed, distribution="normal", dtype="float32"):
+    """Random noise for this replica's slice of the global batch.
+
+    The whole global batch's noise is drawn from ``seed`` (a shape-(2,) int tensor, e.g. ``step_seed`` of the
+    optimizer's step counter) and each replica keeps its own rows, so a step under ``MirroredStrategy`` sees
+    exactly the noise the same step sees on one device. ``shape[0]`` is the per-replica batch. ``distribution``
+    is ``normal`` (standard) or ``uniform`` ([0, 1)). Without replicas: the draw of ``normal`` or ``uniform``.
+    """
+    return _ops().replica_noise(shape, seed, distribution, dtype)
+
+
+def scale_for_replicas(loss):
+    """A per-replica mean loss divided by the number of replicas.
+
+    Gradients are summed across replicas, so this makes a step under a strategy equal to the step on the global
+    batch. Keras does this for compiled losses; custom ``compute_loss``/``train_step`` code calls it. Without
+    replicas: the loss itself.
+    """
+    return _ops().scale_for_replicas(loss)

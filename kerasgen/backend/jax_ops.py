@@ -70,3 +70,12 @@ def argmax(x):
 
 def gather(table, indices):
     return ops.take(table, indices, axis=0)
+
+
+def replica_noise(shape, seed, distribution, dtype):
+    """No replicas inside a step on this backend: the draw itself."""
+    return ops.cast((normal if distribution == "normal" else uniform)(shape, seed, "float32"), dtype)
+
+
+def scale_for_replicas(loss):
+    return loss

@@ -53,3 +53,19 @@ def argmax(x):
 
 def gather(table, indices):
     return tf.gather(table, indices)
+
+
+def replica_noise(shape, seed, distribution, dtype):
+    context = tf.distribute.get_replica_context()
+    replicas = context.num_replicas_in_sync if context is not None else 1
+    replica = context.replica_id_in_sync_group if context is not None else 0
+    local = shape[0]
+    global_shape = tf.concat([[local * replicas], tf.cast(shape[1:], tf.int32)], axis=0)
+    draw = tf.random.stateless_normal if distribution == "normal" else tf.random.stateless_uniform
+    noise = draw(global_shape, seed=seed, dtype=tf.float32)
+    return tf.cast(noise[replica * local : (replica + 1) * local], dtype)
+
+
+def scale_for_replicas(loss):
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss

@@ -34,20 +34,6 @@ class UntrackedState:
     """
 
 
-def held_optimizers(model):
-    """The optimizers ``model`` holds, by attribute: ``optimizer`` if set, then every other optimizer attribute by name.
-
-    A GAN's ``d_optimizer`` and ``g_optimizer`` are found this way. Each optimizer appears once, as held:
-    a ``LossScaleOptimizer`` is returned itself, not its inner optimizer.
-    """
-    compiled = getattr(model, "optimizer", None)
-    held = {"optimizer": compiled} if isinstance(compiled, keras.optimizers.Optimizer) else {}
-    for name, value in sorted(vars(model).items()):
-        if isinstance(value, keras.optimizers.Optimizer) and all(value is not known for known in held.values()):
-            held[name] = value
-    return held
-
-
 def restore_compile(model, config):
     """Replay a custom ``compile()`` on load, so optimizer state and loss survive ``.keras`` round trips."""
     model.compile(**keras.saving.deserialize_keras_object(config))

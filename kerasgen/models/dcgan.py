@@ -4,9 +4,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasgen import backend, distribute, precision, sampling
+from kerasgen import backend, sampling
 from kerasgen.checks import check_image_shape, check_labels, check_positive_int, check_real
 from kerasgen.models.base import ImageGenerator, check_sample_args
+from kerasgen.models.optimizers import loss_scaled, scale_loss
 
 
 class _OptimizerPair(keras.optimizers.Optimizer):
@@ -107,8 +108,8 @@ class DCGAN(ImageGenerator, keras.Model):
     def compile(self, d_optimizer="adam", g_optimizer="adam", **kwargs):
         """Two optimizers, loss-scaled under ``mixed_float16`` (Keras wraps only ``model.optimizer``)."""
         super().compile(optimizer=None, **kwargs)
-        self.d_optimizer = precision.loss_scaled(d_optimizer)
-        self.g_optimizer = precision.loss_scaled(g_optimizer)
+        self.d_optimizer = loss_scaled(d_optimizer)
+        self.g_optimizer = loss_scaled(g_optimizer)
         if backend.name() == "jax":  # fit carries optimizer state as `self.optimizer.variables`
             self.optimizer = _OptimizerPair(self.d_optimizer, self.g_optimizer)
         if self.built:
@@ -183,7 +184,7 @@ class DCGAN(ImageGenerator, keras.Model):
     @staticmethod
     def _objective(optimizer, loss):
         """What to differentiate (inside the tape): split across replicas, scaled for float16."""
-        return precision.scale_loss(optimizer, distribute.scale_for_replicas(loss))
+        return scale_loss(optimizer, backend.scale_for_replicas(loss))
 
     def _d_loss(self, real, labels, z):
         fake = self._generate(z, labels, training=True)
@@ -206,12 +207,12 @@ class DCGAN(ImageGenerator, keras.Model):
         real = ops.cast(real, "float32")
         batch = ops.shape(real)[0]
         step = self.d_optimizer.iterations
-        z = distribute.replica_noise([batch, self.latent_dim], distribute.step_seed(step, 1))
+        z = backend.replica_noise([batch, self.latent_dim], backend.step_seed(step, 1))
         d_loss, gradients, variables = self._gradients(
             lambda: self._d_loss(real, labels, z), self.d_optimizer, lambda: self._discriminator_variables)
         self.d_optimizer.apply(gradients, variables)
 
-        z = distribute.replica_noise([batch, self.latent_dim], distribute.step_seed(step, 2))
+        z = backend.replica_noise([batch, self.latent_dim], backend.step_seed(step, 2))
         g_loss, gradients, variables = self._gradients(
             lambda: self._g_loss(labels, z), self.g_optimizer, lambda: self.generator.trainable_variables)
         self.g_optimizer.apply(gradients, variables)
@@ -266,8 +267,8 @@ class DCGAN(ImageGenerator, keras.Model):
                                                                          non_trainable_values),
                            *zip(self.d_optimizer.variables, d_state), *zip(self.g_optimizer.variables, g_state)]
                 with keras.StatelessScope(state_mapping=mapping) as scope:
-                    step = distribute.step_seed(self.d_optimizer.iterations, salt)
-                    loss = loss_fn(distribute.replica_noise([batch, self.latent_dim], step))
+                    step = backend.step_seed(self.d_optimizer.iterations, salt)
+                    loss = loss_fn(backend.replica_noise([batch, self.latent_dim], step))
                     scaled = self._objective(optimizer, loss)
                 return scaled, (loss, [scope.get_current_value(v) for v in self.non_trainable_variables])
 

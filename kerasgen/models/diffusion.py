@@ -13,7 +13,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasgen import backend, compat, distribute, sampling, schedulers
+from kerasgen import backend, compat, sampling, schedulers
 from kerasgen.checks import check_image_shape, check_labels, check_positive_int, check_real
 from kerasgen.layers.unet import UNet
 from kerasgen.models.base import ClassConditional, ImageGenerator, check_sample_args
@@ -123,7 +123,7 @@ class DiffusionModel(ClassConditional, ImageGenerator, keras.Model):
 
     Training: ``fit(images)`` with float32 images in [0, 1] (scaled to [-1, 1]
     inside). Each step draws a timestep per image and Gaussian noise from the
-    optimizer's step counter (``distribute.replica_noise``), so a step under
+    optimizer's step counter (``backend.replica_noise``), so a step under
     MirroredStrategy equals the single-device step; ``model(images)`` returns
     ``(target, prediction)`` and the loss is their mean squared error, in
     float32 under any policy. The target is the noise (``prediction="epsilon"``)
@@ -220,14 +220,14 @@ class DiffusionModel(ClassConditional, ImageGenerator, keras.Model):
         if labels is not None:
             labels = ops.cast(ops.reshape(labels, (-1,)), "int32")
             if training and self.label_dropout > 0:
-                uniform = distribute.replica_noise(
-                    ops.shape(labels), distribute.step_seed(counter, _LABEL_SALT), "uniform"
+                uniform = backend.replica_noise(
+                    ops.shape(labels), backend.step_seed(counter, _LABEL_SALT), "uniform"
                 )
                 labels = ops.where(uniform < self.label_dropout, self.num_classes, labels)
         x0 = 2 * ops.cast(images, "float32") - 1
-        uniform = distribute.replica_noise(ops.shape(x0)[:1], distribute.step_seed(counter, _TIMESTEP_SALT), "uniform")
+        uniform = backend.replica_noise(ops.shape(x0)[:1], backend.step_seed(counter, _TIMESTEP_SALT), "uniform")
         timesteps = ops.minimum(ops.cast(uniform * self.timesteps, "int32"), self.timesteps - 1)
-        noise = distribute.replica_noise(ops.shape(x0), distribute.step_seed(counter, _NOISE_SALT), "normal")
+        noise = backend.replica_noise(ops.shape(x0), backend.step_seed(counter, _NOISE_SALT), "normal")
         alpha_bar = ops.take(ops.convert_to_tensor(self.alpha_bars, "float32"), timesteps)[:, None, None, None]
         noisy = ops.sqrt(alpha_bar) * x0 + ops.sqrt(1 - alpha_bar) * noise
         target = noise if self.prediction == "epsilon" else ops.sqrt(alpha_bar) * noise - ops.sqrt(1 - alpha_bar) * x0
@@ -237,7 +237,7 @@ class DiffusionModel(ClassConditional, ImageGenerator, keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Mean squared error between the target and its prediction, in float32; Keras's ``loss`` metric tracks it."""
         target, prediction = y_pred
-        return distribute.scale_for_replicas(ops.mean(ops.square(target - prediction)))
+        return backend.scale_for_replicas(ops.mean(ops.square(target - prediction)))
 
     def train_step(self, *args):
         """Keras's step, then the EMA update. TensorFlow and PyTorch: ``train_step(data)``; JAX:

@@ -1,4 +1,4 @@
-"""LSTM language model at character or word level (the tokenizer decides)."""
+"""Recurrent language model, LSTM or GRU cells, at character or word level (the tokenizer decides)."""
 
 import keras
 from keras import ops
@@ -8,15 +8,19 @@ from kerasgen.checks import check_positive_int, check_real
 from kerasgen.layers import TiedLogits
 from kerasgen.models.base import TextGenerator
 
+CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
+STATES = {"lstm": 2, "gru": 1}  # state vectors per layer: (h, c) or h
+
 
 @keras.saving.register_keras_serializable(package="kerasgen")
 class LSTMGenerator(TextGenerator, keras.Model):
-    """Stacked-LSTM next-token model with stateful compiled generation.
+    """Stacked recurrent next-token model (LSTM or GRU cells) with stateful compiled generation.
 
     ``model(token_ids)`` gives float32 logits for every position. ``generate``
-    reads the prompt in one pass, then runs one LSTM-cell step per new token
+    reads the prompt in one pass, then runs one cell step per new token
     with the recurrent state carried, inside a single compiled loop
-    (``backend.compiled``).
+    (``backend.compiled``). ``cell="gru"`` stacks GRUs (Cho et al., 2014; one state vector per layer instead of
+    the LSTM's two); the recurrent layers are ``lstm_layers`` either way (the zoo files' name).
 
     Example:
     >>> tok = kerasgen.text.CharTokenizer.from_text(text)
@@ -27,7 +31,8 @@ class LSTMGenerator(TextGenerator, keras.Model):
     """
 
     def __init__(
-        self, tokenizer, embedding_dim=256, units=512, num_layers=2, dropout=0.0, tie_embeddings=False, **kwargs
+        self, tokenizer, embedding_dim=256, units=512, num_layers=2, dropout=0.0, tie_embeddings=False, cell="lstm",
+        **kwargs
     ):
         super().__init__(**kwargs)
         self.tokenizer = tokenizer
@@ -36,6 +41,9 @@ class LSTMGenerator(TextGenerator, keras.Model):
         self.num_layers = check_positive_int(num_layers, "num_layers")
         self.dropout = check_real(dropout, "dropout", 0, 1, open_above=True)
         self.tie_embeddings = bool(tie_embeddings)
+        if cell not in CELLS:
+            raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {cell!r}")
+        self.cell = cell
         # Tied embeddings also score the outputs: keras's default +-0.05 init leaves the logits so flat that a
         # word-level model sits at the unigram loss for most of an epoch; +-0.1 (Zaremba et al.) does not.
         initializer = keras.initializers.RandomUniform(-0.1, 0.1) if tie_embeddings else "uniform"
@@ -43,10 +51,9 @@ class LSTMGenerator(TextGenerator, keras.Model):
             tokenizer.vocab_size, embedding_dim, embeddings_initializer=initializer, name="embedding"
         )
         self.lstm_layers = [
-            keras.layers.LSTM(units, return_sequences=True, return_state=True, name=f"lstm_{i}")
-            for i in range(num_layers)
+            CELLS[cell](units, return_sequences=True, return_state=True, name=f"{cell}_{i}") for i in range(num_layers)
         ]
-        self.untracked.carried_state = None  # (h, c) variables per LSTM layer while carrying, see carry_state
+        self.untracked.carried_state = None  # (h, c) or (h,) variables per layer while carrying, see carry_state
         self.dropout_layer = keras.layers.Dropout(dropout)
         if tie_embeddings:
             # The last LSTM's output is projected to the embedding width, then scored against the embeddings.
@@ -82,16 +89,16 @@ class LSTMGenerator(TextGenerator, keras.Model):
             raise ValueError("carry_state trains on one device: each replica would need its own streams")
         dtype = self.compute_dtype
         self.untracked.carried_state = [
-            (tf.Variable(tf.zeros([batch_size, self.units], dtype), trainable=False),
-             tf.Variable(tf.zeros([batch_size, self.units], dtype), trainable=False))
+            tuple(tf.Variable(tf.zeros([batch_size, self.units], dtype), trainable=False)
+                  for _ in range(STATES[self.cell]))
             for _ in self.lstm_layers
         ]
 
     def reset_carried_state(self):
         """Zero the carried training state (``carry_state``), e.g. at the start of each epoch."""
-        for h, c in self.untracked.carried_state or []:
-            h.assign(ops.zeros_like(h))
-            c.assign(ops.zeros_like(c))
+        for state in self.untracked.carried_state or []:
+            for variable in state:
+                variable.assign(ops.zeros_like(variable))
 
     def call(self, token_ids, training=False, initial_state=None, return_state=False):
         carried = self.untracked.carried_state
@@ -107,18 +114,19 @@ class LSTMGenerator(TextGenerator, keras.Model):
                 raise ValueError(f"{message} (got {token_ids.shape[0]})")
             with tf.control_dependencies([tf.debugging.assert_equal(tf.shape(token_ids)[0], batch, message=message)]):
                 token_ids = tf.identity(token_ids)  # everything downstream waits for the check
-            initial_state = [(tf.convert_to_tensor(h), tf.convert_to_tensor(c)) for h, c in carried]
+            initial_state = [tuple(tf.convert_to_tensor(v) for v in state) for state in carried]
         x = self.embedding(token_ids)
         states = []
-        for i, lstm in enumerate(self.lstm_layers):
+        for i, layer in enumerate(self.lstm_layers):
             x = self.dropout_layer(x, training=training)
-            x, h, c = lstm(x, initial_state=None if initial_state is None else initial_state[i], training=training)
-            states.append((h, c))
+            start = None if initial_state is None else list(initial_state[i])
+            x, *state = layer(x, initial_state=start, training=training)
+            states.append(tuple(state))  # (h, c) for an LSTM, (h,) for a GRU
         logits = self._logits(self.dropout_layer(x, training=training))
         if carrying:
-            for (h_var, c_var), (h, c) in zip(carried, states):
-                h_var.assign(ops.stop_gradient(ops.cast(h, h_var.dtype)))
-                c_var.assign(ops.stop_gradient(ops.cast(c, c_var.dtype)))
+            for variables, state in zip(carried, states):
+                for variable, value in zip(variables, state):
+                    variable.assign(ops.stop_gradient(ops.cast(value, variable.dtype)))
         return (logits, states) if return_state else logits
 
     def _logits(self, x):
@@ -135,9 +143,9 @@ class LSTMGenerator(TextGenerator, keras.Model):
         """One token through the cells: (batch,) ids -> float32 logits (batch, vocab), new states."""
         x = self.embedding(token)
         new_states = []
-        for lstm, (h, c) in zip(self.lstm_layers, states):
-            x, (h, c) = lstm.cell(x, [h, c])
-            new_states.append((h, c))
+        for layer, state in zip(self.lstm_layers, states):
+            x, state = layer.cell(x, list(state))
+            new_states.append(tuple(state) if isinstance(state, (list, tuple)) else (state,))
         return self._logits(x), new_states
 
     def _loop_fn(self, top_k, use_top_p):
@@ -166,5 +174,6 @@ class LSTMGenerator(TextGenerator, keras.Model):
             num_layers=self.num_layers,
             dropout=self.dropout,
             tie_embeddings=self.tie_embeddings,
+            cell=self.cell,
         )
         return config

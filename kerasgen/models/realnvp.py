@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasgen import backend, distribute, sampling
+from kerasgen import backend, sampling
 from kerasgen.checks import check_positive_int, check_real
 from kerasgen.data import dequantize
 from kerasgen.layers.coupling import ActNorm, AffineCoupling, Squeeze, depth_to_space, space_to_depth
@@ -227,8 +227,8 @@ class RealNVP(DensityModel, ImageGenerator, PointGenerator, keras.Model):
         if self.is_image:
             # Uniform dequantisation; the noise is a function of the step, identical under any strategy.
             iterations = self._training_step() if getattr(self, "optimizer", None) is not None else 0
-            noise = distribute.replica_noise(
-                ops.shape(x), distribute.step_seed(iterations, _DEQUANTIZE_SALT), distribution="uniform"
+            noise = backend.replica_noise(
+                ops.shape(x), backend.step_seed(iterations, _DEQUANTIZE_SALT), distribution="uniform"
             )
             x = (x * 255.0 + noise) / 256.0
         return self._log_prob(x, training=training)
@@ -239,7 +239,7 @@ class RealNVP(DensityModel, ImageGenerator, PointGenerator, keras.Model):
             self.metric_tracker.update_state((nll / self.num_dims + _LOG_256) / math.log(2.0))
         else:
             self.metric_tracker.update_state(nll)
-        return distribute.scale_for_replicas(ops.mean(nll) / self.num_dims)
+        return backend.scale_for_replicas(ops.mean(nll) / self.num_dims)
 
     def train_step(self, *args):
         if backend.name() != "jax":

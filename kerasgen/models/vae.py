@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasgen import backend, distribute, sampling
+from kerasgen import backend, sampling
 from kerasgen.checks import check_image_shape, check_images, check_labels, check_positive_int
 from kerasgen.data import binarize  # noqa: F401 - its old home, kept importable
 from kerasgen.models.base import ClassConditional, DensityModel, ImageGenerator, UntrackedState, check_sample_args
@@ -137,8 +137,8 @@ class VAE(ClassConditional, DensityModel, ImageGenerator, keras.Model):
         # z ~ q(z|x) in training and evaluation alike, so `evaluate` and val_loss report the negative ELBO
         # (decoding the mean instead would give a smaller figure that bounds nothing). Evaluation draws
         # with a fixed seed: the same images give the same loss.
-        seed = distribute.step_seed(self._training_step() if training else 0, 1 if training else 2)
-        z = mean + ops.exp(0.5 * log_var) * distribute.replica_noise(ops.shape(mean), seed)
+        seed = backend.step_seed(self._training_step() if training else 0, 1 if training else 2)
+        z = mean + ops.exp(0.5 * log_var) * backend.replica_noise(ops.shape(mean), seed)
         return self._decoder_logits(z, labels), mean, log_var
 
     def train_step(self, *args):
@@ -165,7 +165,7 @@ class VAE(ClassConditional, DensityModel, ImageGenerator, keras.Model):
         kl = -0.5 * ops.sum(1.0 + log_var - ops.square(mean) - ops.exp(log_var), axis=1)
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
-        return distribute.scale_for_replicas(ops.mean(reconstruction + kl))
+        return backend.scale_for_replicas(ops.mean(reconstruction + kl))
 
     @property
     def metrics(self):

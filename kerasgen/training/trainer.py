@@ -17,6 +17,7 @@ import numpy as np
 from kerasgen import callbacks as kg_callbacks
 from kerasgen import data, distribute, families, precision
 from kerasgen.checks import check_real, parse_duration
+from kerasgen.models.optimizers import uses_loss_scaling
 from kerasgen.saving import BackupAndRestore, atomic_save, checkpoint_position, float32_copy, policy_copy
 from kerasgen.text import CharTokenizer, WordTokenizer
 from kerasgen.training.schedules import epoch_decay, is_epoch_schedule, learning_rate_schedule, make_optimizer
@@ -390,7 +391,7 @@ def _run_callbacks(model, logdir, backup_dir, temperatures, prompt, verbose, sam
             kg_callbacks.TemperatureSampler(temperatures, log_dir=logdir, prompt=prompt, max_new_tokens=200,
                                             verbose=verbose)
         )
-    if precision.uses_loss_scaling():
+    if uses_loss_scaling():
         callbacks.append(kg_callbacks.MixedPrecisionMonitor(logdir))
     if verbose == "auto" and not sys.stdout.isatty():
         callbacks.append(kg_callbacks.ProgressLog())  # last: its lines include what the others add to the logs

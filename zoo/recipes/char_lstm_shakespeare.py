@@ -6,7 +6,7 @@ Resumable: a killed run started again with the same command continues from its
 last finished epoch (checkpoint in runs/char-lstm-shakespeare/backup).
 """
 
-from kerasgen.recipes import run_zoo_recipe
+from kerasgen.recipes import ngram_baseline_spec, run_zoo_recipe
 
 if __name__ == "__main__":
     run_zoo_recipe(
@@ -18,6 +18,7 @@ if __name__ == "__main__":
         "2-layer LSTM, 384 units, embedding 64, dropout 0.2, Adam 2e-3 divided by 4 at half and by 16 at three "
         "quarters of the epochs, clipnorm 5, 128-character windows, batch 64.",
         __file__,
+        figures=[ngram_baseline_spec("tiny_shakespeare", "validation", "validation loss (nats/char)")],
         default_epochs=30,
         text="tiny_shakespeare",
         level="char",

@@ -6,7 +6,7 @@ Resumable: a killed run started again with the same command continues from its
 last finished epoch (checkpoint in runs/gpt-shakespeare-char/backup).
 """
 
-from kerasgen.recipes import run_zoo_recipe
+from kerasgen.recipes import ngram_baseline_spec, run_zoo_recipe
 
 if __name__ == "__main__":
     run_zoo_recipe(
@@ -18,6 +18,7 @@ if __name__ == "__main__":
         "4 layers, 4 heads, width 256, context 256, tied embeddings, dropout 0.1; Adam 1e-3 with 200 warm-up steps "
         "and cosine decay to 1e-4, clipnorm 1, 256-character windows, batch 32.",
         __file__,
+        figures=[ngram_baseline_spec("tiny_shakespeare", "validation", "validation loss (nats/char)")],
         default_epochs=30,
         text="tiny_shakespeare",
         level="char",

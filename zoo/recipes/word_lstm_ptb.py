@@ -7,7 +7,7 @@ last finished epoch (checkpoint in runs/word-lstm-ptb/backup). PTB is
 research-only text: the entry ships weights and vocabulary, never the text.
 """
 
-from kerasgen.recipes import run_zoo_recipe
+from kerasgen.recipes import ngram_baseline_spec, run_zoo_recipe
 
 if __name__ == "__main__":
     run_zoo_recipe(
@@ -25,6 +25,7 @@ if __name__ == "__main__":
         "LSTM state carried from batch to batch and reset each epoch. Ships weights and the 10,000-word vocabulary "
         "only, never the text.",
         __file__,
+        figures=[ngram_baseline_spec("ptb", "test", "test perplexity", max_order=5, measure="perplexity")],
         default_epochs=13,
         text="ptb",
         level="word",
