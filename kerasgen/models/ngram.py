@@ -79,15 +79,8 @@ class NGramModel:
         return self._probability(context, int(token))
 
     def _probability(self, context, token):
-        vocab = self.tokenizer.vocab_size
-        p = 1.0 / vocab
-        for k in range(1, self.order + 1):  # from order 1 up: each level interpolates with the one below
-            if len(context) < k - 1:
-                break
-            entry = self._levels[k].get(context[len(context) - k + 1:] if k > 1 else ())
-            if entry is None:
-                continue
-            successors, total, types, discount = entry
+        p = 1.0 / self.tokenizer.vocab_size
+        for successors, total, types, discount in self._tables(context):
             p = max(successors.get(token, 0) - discount, 0) / total + discount * types / total * p
         return p
 
@@ -95,17 +88,21 @@ class NGramModel:
         """P(. | context) over the whole vocabulary: float64 (vocab_size,), summing to 1."""
         context = tuple(int(i) for i in context)[max(0, len(context) - self.order + 1):]
         p = np.full(self.tokenizer.vocab_size, 1.0 / self.tokenizer.vocab_size)
-        for k in range(1, self.order + 1):
-            if len(context) < k - 1:
-                break
-            entry = self._levels[k].get(context[len(context) - k + 1:] if k > 1 else ())
-            if entry is None:
-                continue
-            successors, total, types, discount = entry
+        for successors, total, types, discount in self._tables(context):
             counts = np.zeros_like(p)
             counts[list(successors)] = list(successors.values())
             p = np.maximum(counts - discount, 0) / total + discount * types / total * p
         return p
+
+    def _tables(self, context):
+        """The table entries that ``context`` (at most ``order - 1`` ids) reaches, from order 1 up: each level
+        interpolates with the one below it; a context never seen at an order leaves the level below as it is."""
+        for k in range(1, self.order + 1):
+            if len(context) < k - 1:
+                return
+            entry = self._levels[k].get(context[len(context) - k + 1:] if k > 1 else ())
+            if entry is not None:
+                yield entry
 
     def log_prob(self, text):
         """Each token's log-probability in nats given the tokens before it in ``text``: float64 (tokens - 1,),
