@@ -45,24 +45,13 @@ def check_entries(reference):
     return report
 
 
-def bars(count, rng):
-    """8x8 images of one bar: vertical (label 1) or horizontal (label 0)."""
-    labels = rng.integers(0, 2, count)
-    images = np.zeros((count, 8, 8, 1), np.float32)
-    for image, label, position in zip(images, labels, rng.integers(0, 8, count)):
-        if label:
-            image[:, position] = 1.0
-        else:
-            image[position, :] = 1.0
-    return images, labels
-
-
 def check_training():
     """Small models trained with ``fit`` on numpy arrays: a classifier learns bars; a conditional DCGAN's two
     optimizers both step and its discriminator loss falls; each reloads with its optimizer state."""
+    from helpers import bars
     from kerasgen.models import DCGAN, ImageClassifier
 
-    images, labels = bars(512, np.random.default_rng(0))
+    images, labels = bars(512, seed=0)
     keras.utils.set_random_seed(0)
     classifier = ImageClassifier(image_shape=(8, 8, 1), num_classes=2, feature_dim=16)
     classifier.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")

@@ -34,3 +34,16 @@ def tfevents_records(log_dir):
                 tensor = tf.make_ndarray(value.tensor) if value.HasField("tensor") else np.array(value.simple_value)
                 records.append((value.tag, event.step, value.metadata.plugin_data.plugin_name, tensor))
     return records
+
+
+def bars(count, seed=0):
+    """Two classes of 8x8 images: a horizontal bar (0) or a vertical bar (1) at a random place."""
+    rng = np.random.default_rng(seed)
+    images = np.zeros((count, 8, 8, 1), np.float32)
+    labels = rng.integers(0, 2, count)
+    for image, label, place in zip(images, labels, rng.integers(0, 8, count)):
+        if label:
+            image[:, place] = 1
+        else:
+            image[place, :] = 1
+    return images, labels

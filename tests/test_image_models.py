@@ -6,6 +6,7 @@ import os
 import keras
 import numpy as np
 import pytest
+from helpers import bars
 
 import kerasgen as kg
 from kerasgen import cli, metrics
@@ -114,19 +115,6 @@ def test_frechet_distance_against_the_general_formula():
     assert metrics.frechet_distance(a, b) == pytest.approx(metrics.frechet_distance(b, a), rel=1e-8)
     with pytest.raises(ValueError, match="same d"):
         metrics.frechet_distance(a, b[:, :3])
-
-
-def bars(count, seed=0):
-    """Two classes of 8x8 images: a horizontal bar (0) or a vertical bar (1) at a random place."""
-    rng = np.random.default_rng(seed)
-    images = np.zeros((count, 8, 8, 1), np.float32)
-    labels = rng.integers(0, 2, count)
-    for image, label, place in zip(images, labels, rng.integers(0, 8, count)):
-        if label:
-            image[:, place] = 1
-        else:
-            image[place, :] = 1
-    return images, labels
 
 
 def test_classifier_learns_and_reports_features_and_histograms():

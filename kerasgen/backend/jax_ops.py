@@ -2,7 +2,8 @@
 
 import jax
 import jax.numpy as jnp
-from keras import ops
+
+from kerasgen.backend.portable_ops import argmax, bias_add, gather, replica_noise, scale_for_replicas  # noqa: F401
 
 
 def seed_pair(seed):
@@ -45,9 +46,6 @@ def compiled(fn):
     return jax.jit(fn)
 
 
-def bias_add(x, bias):
-    return x + bias
-
 
 def compiled_with_variables(fn, variables):
     import keras
@@ -62,20 +60,3 @@ def compiled_with_variables(fn, variables):
         return jitted([variable.value for variable in variables], *args)
 
     return call
-
-
-def argmax(x):
-    return ops.cast(ops.argmax(x, axis=-1), "int32")
-
-
-def gather(table, indices):
-    return ops.take(table, indices, axis=0)
-
-
-def replica_noise(shape, seed, distribution, dtype):
-    """No replicas inside a step on this backend: the draw itself."""
-    return ops.cast((normal if distribution == "normal" else uniform)(shape, seed, "float32"), dtype)
-
-
-def scale_for_replicas(loss):
-    return loss

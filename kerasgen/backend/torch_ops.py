@@ -2,7 +2,8 @@
 ``torch.Generator`` for each draw; functions run eagerly."""
 
 import torch
-from keras import ops
+
+from kerasgen.backend.portable_ops import argmax, bias_add, gather, replica_noise, scale_for_replicas  # noqa: F401
 
 _MIX = 0x9E3779B97F4A7C15  # splitmix64's increment: derived seeds stay far apart
 
@@ -69,26 +70,6 @@ def compiled(fn):
     return fn
 
 
-def bias_add(x, bias):
-    return x + bias
-
 
 def compiled_with_variables(fn, variables):
     return fn
-
-
-def argmax(x):
-    return ops.cast(ops.argmax(x, axis=-1), "int32")
-
-
-def gather(table, indices):
-    return ops.take(table, indices, axis=0)
-
-
-def replica_noise(shape, seed, distribution, dtype):
-    """No replicas inside a step on this backend: the draw itself."""
-    return ops.cast((normal if distribution == "normal" else uniform)(shape, seed, "float32"), dtype)
-
-
-def scale_for_replicas(loss):
-    return loss

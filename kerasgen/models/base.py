@@ -290,6 +290,33 @@ class ClassConditional:
         return super().test_step(*args[:-1], self._labels_as_inputs(args[-1]))
 
 
+class StepCounted:
+    """Mixin for ``keras.Model`` subclasses whose training noise is seeded from the optimizer's step counter
+    (``_training_step``). On JAX the variable itself is emptied while ``fit`` runs, and a compiled step would keep
+    the value it was traced with, so ``train_step`` reads the counter from the state ``fit`` carries; a subclass may
+    also rewrite that state before the step (``_jax_training_state``). List it before ``ClassConditional``."""
+
+    def train_step(self, *args):
+        if backend.name() != "jax":
+            return super().train_step(*args)
+        state, data = args
+        optimizer_values = dict(zip(map(id, self.optimizer.variables), state[2]))
+        self.untracked.training_step = optimizer_values[id(self.optimizer.iterations)]
+        try:
+            return super().train_step(self._jax_training_state(state, data), data)
+        finally:
+            self.untracked.training_step = None
+
+    def _jax_training_state(self, state, data):
+        """JAX's training state for this step (the state itself unless a subclass needs more)."""
+        return state
+
+    def _training_step(self):
+        """The optimizer's step counter: on JAX inside ``fit``, the value ``fit``'s state carries."""
+        step = getattr(self.untracked, "training_step", None)
+        return self.optimizer.iterations if step is None else step
+
+
 class DensityModel:
     """Mixin for models with a likelihood: ``log_prob(x)`` is log p(x) in nats per example, shape (n,).
 

@@ -10,7 +10,9 @@ from kerasgen import backend, sampling
 from kerasgen.checks import check_positive_int, check_real
 from kerasgen.data import dequantize
 from kerasgen.layers.coupling import ActNorm, AffineCoupling, Squeeze, depth_to_space, space_to_depth
-from kerasgen.models.base import DensityModel, ImageGenerator, PointGenerator, UntrackedState, check_sample_args
+from kerasgen.models.base import (
+    DensityModel, ImageGenerator, PointGenerator, StepCounted, UntrackedState, check_sample_args,
+)
 
 _DEQUANTIZE_SALT = 3
 _LOG_256 = math.log(256.0)
@@ -52,7 +54,7 @@ def _readable(x):
 
 
 @keras.saving.register_keras_serializable(package="kerasgen")
-class RealNVP(DensityModel, ImageGenerator, PointGenerator, keras.Model):
+class RealNVP(StepCounted, DensityModel, ImageGenerator, PointGenerator, keras.Model):
     """A RealNVP flow: an invertible map from data to a standard normal latent of the same shape.
 
     ``image_shape`` is the data's shape, as for the other image families:
@@ -241,24 +243,7 @@ class RealNVP(DensityModel, ImageGenerator, PointGenerator, keras.Model):
             self.metric_tracker.update_state(nll)
         return backend.scale_for_replicas(ops.mean(nll) / self.num_dims)
 
-    def train_step(self, *args):
-        if backend.name() != "jax":
-            return super().train_step(*args)
-        state, data = args
-        optimizer_values = dict(zip(map(id, self.optimizer.variables), state[2]))
-        self.untracked.training_step = optimizer_values[id(self.optimizer.iterations)]
-        try:
-            return super().train_step(self._with_actnorm_initialized(state, data), data)
-        finally:
-            self.untracked.training_step = None
-
-    def _training_step(self):
-        """The optimizer's step counter. On JAX, the value ``fit``'s state carries: the variable itself is emptied
-        while ``fit`` runs, and a compiled step would keep the value it was traced with."""
-        step = self.untracked.training_step
-        return self.optimizer.iterations if step is None else step
-
-    def _with_actnorm_initialized(self, state, data):
+    def _jax_training_state(self, state, data):
         """JAX's training state with every ActNorm initialised from this batch, if not done before.
 
         JAX's ``fit`` keeps the non-trainable variables a forward pass assigns but not the trainable ones, so

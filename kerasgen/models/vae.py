@@ -9,11 +9,13 @@ from keras import ops
 from kerasgen import backend, sampling
 from kerasgen.checks import check_image_shape, check_images, check_labels, check_positive_int
 from kerasgen.data import binarize  # noqa: F401 - its old home, kept importable
-from kerasgen.models.base import ClassConditional, DensityModel, ImageGenerator, UntrackedState, check_sample_args
+from kerasgen.models.base import (
+    ClassConditional, DensityModel, ImageGenerator, StepCounted, UntrackedState, check_sample_args,
+)
 
 
 @keras.saving.register_keras_serializable(package="kerasgen")
-class VAE(ClassConditional, DensityModel, ImageGenerator, keras.Model):
+class VAE(StepCounted, ClassConditional, DensityModel, ImageGenerator, keras.Model):
     """A convolutional VAE: q(z|x) Gaussian, p(z) standard normal, p(x|z) Bernoulli per pixel.
 
     Trained with plain ``fit`` on images in [0, 1] (binary images for the
@@ -140,23 +142,6 @@ class VAE(ClassConditional, DensityModel, ImageGenerator, keras.Model):
         seed = backend.step_seed(self._training_step() if training else 0, 1 if training else 2)
         z = mean + ops.exp(0.5 * log_var) * backend.replica_noise(ops.shape(mean), seed)
         return self._decoder_logits(z, labels), mean, log_var
-
-    def train_step(self, *args):
-        if backend.name() != "jax":
-            return super().train_step(*args)
-        state, data = args
-        optimizer_values = dict(zip(map(id, self.optimizer.variables), state[2]))
-        self.untracked.training_step = optimizer_values[id(self.optimizer.iterations)]
-        try:
-            return super().train_step(state, data)
-        finally:
-            self.untracked.training_step = None
-
-    def _training_step(self):
-        """The optimizer's step counter. On JAX, the value ``fit``'s state carries: the variable itself is emptied
-        while ``fit`` runs, and a compiled step would keep the value it was traced with."""
-        step = self.untracked.training_step
-        return self.optimizer.iterations if step is None else step
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         logits, mean, log_var = y_pred
