@@ -23,7 +23,6 @@ import numpy as np  # noqa: E402
 from kerasgen import families, precision, recipes, zoo  # noqa: E402
 from kerasgen.saving import policy_copy  # noqa: E402
 from kerasgen.training.schedules import make_optimizer  # noqa: E402
-from kerasgen.training.trainer import KIND_DEFAULTS  # noqa: E402
 
 
 class StepTimes(keras.callbacks.Callback):
@@ -59,7 +58,7 @@ def step_time(name, policy, steps, rng):
     precision.set_policy(policy)
     model = policy_copy(zoo.load(name), keras.mixed_precision.dtype_policy().name, fresh=True)
     kind = families.POINTS if getattr(model, "point_shape", None) else family.kind
-    defaults = KIND_DEFAULTS[kind]
+    defaults = families.RUN_DEFAULTS[kind]
     batch_size = defaults["batch_size"]
     family.compile_model(model, lambda rate: make_optimizer("adam", rate, defaults["clipnorm"], None,
                                                             **family.optimizer_options), 1e-4)

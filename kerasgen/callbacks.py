@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from kerasgen.images import image_grid, save_png
-from kerasgen.checks import check_positive_int, check_real, format_duration
+from kerasgen.checks import InvalidArgument, WrongType, check_positive_int, check_real, format_duration
 from kerasgen.models.base import ImageGenerator, TextGenerator
 from kerasgen.models.optimizers import held_optimizers
 
@@ -29,10 +29,10 @@ def _temperature_tuple(temperatures):
     if isinstance(temperatures, numbers.Real):
         temperatures = (temperatures,)
     if isinstance(temperatures, (str, bytes)) or not isinstance(temperatures, Iterable):
-        raise TypeError(f"temperatures must be a number or a sequence of numbers, got {type(temperatures).__name__}")
+        raise WrongType(f"temperatures must be a number or a sequence of numbers, got {type(temperatures).__name__}")
     temperatures = tuple(temperatures)
     if not temperatures:
-        raise ValueError("temperatures must be one number or a non-empty sequence of them")
+        raise InvalidArgument("temperatures must be one number or a non-empty sequence of them")
     return tuple(check_real(t, "temperatures", 0) for t in temperatures)
 
 
@@ -79,7 +79,7 @@ class TemperatureSampler(keras.callbacks.Callback):
         elif isinstance(self.model, ImageGenerator):
             self._log_images(epoch)
         else:
-            raise TypeError(f"TemperatureSampler needs a kerasgen text or image model, got {type(self.model).__name__}")
+            raise WrongType(f"TemperatureSampler needs a kerasgen text or image model, got {type(self.model).__name__}")
 
     def _log_text(self, epoch):
         writer = self._summary_writer()
@@ -357,7 +357,7 @@ def _non_finite_losses(logs):
                 yield name, value
 
 
-class NonFiniteLossError(ValueError):
+class NonFiniteLossError(InvalidArgument):
     """Training diverged; the message says where and what was kept."""
 
 

@@ -12,13 +12,26 @@ import numbers
 import numpy as np
 
 
+class KerasgenError(Exception):
+    """A caller's mistake (an argument, a file, the data) that kerasgen reports in one line: the command line
+    prints it as ``kerasgen: error: ...`` and exits with status 2. Any other exception is a bug."""
+
+
+class InvalidArgument(KerasgenError, ValueError):
+    """A value out of range or not among the choices."""
+
+
+class WrongType(KerasgenError, TypeError):
+    """A value of the wrong type."""
+
+
 def check_positive_int(value, name, minimum=1, maximum=None):
     """``value`` as an int in [minimum, maximum] (no upper bound when ``maximum`` is None); bools are refused."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        raise WrongType(f"{name} must be an int, got {type(value).__name__}")
     if value < minimum or (maximum is not None and value > maximum):
         bound = f"in [{minimum}, {maximum}]" if maximum is not None else f">= {minimum}"
-        raise ValueError(f"{name} must be {bound}, got {value}")
+        raise InvalidArgument(f"{name} must be {bound}, got {value}")
     return int(value)
 
 
@@ -30,13 +43,13 @@ def check_real(value, name, minimum=None, maximum=None, *, open_below=False, ope
     the error message (e.g. what 0 means).
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+        raise WrongType(f"{name} must be a number, got {type(value).__name__}")
     number = float(value)
     above_minimum = minimum is None or (number > minimum if open_below else number >= minimum)
     below_maximum = maximum is None or (number < maximum if open_above else number <= maximum)
     if not (math.isfinite(number) and above_minimum and below_maximum):
         allowed = _describe_range(minimum, maximum, open_below, open_above)
-        raise ValueError(f"{name} must be {allowed}{note}, got {value}")
+        raise InvalidArgument(f"{name} must be {allowed}{note}, got {value}")
     return number
 
 
@@ -54,10 +67,10 @@ def _describe_range(minimum, maximum, open_below, open_above):
 def check_image_shape(image_shape, multiple=1, name="image_shape"):
     """``image_shape`` as an (H, W, C) tuple of positive ints, H and W divisible by ``multiple``."""
     if isinstance(image_shape, (str, bytes)) or not isinstance(image_shape, (tuple, list)) or len(image_shape) != 3:
-        raise ValueError(f"{name} must be (H, W, C), got {image_shape!r}")
+        raise InvalidArgument(f"{name} must be (H, W, C), got {image_shape!r}")
     shape = tuple(check_positive_int(d, name) for d in image_shape)
     if shape[0] % multiple or shape[1] % multiple:
-        raise ValueError(f"{name} must be (H, W, C) with H and W divisible by {multiple}, got {shape}")
+        raise InvalidArgument(f"{name} must be (H, W, C) with H and W divisible by {multiple}, got {shape}")
     return shape
 
 
@@ -65,13 +78,13 @@ def check_images(images, image_shape, name="images"):
     """``images`` as a float32 numpy array (n, *image_shape) of values in [0, 1]; uint8 pixels are refused."""
     images = np.asarray(images)
     if images.ndim != 4 or tuple(images.shape[1:]) != tuple(image_shape):
-        raise ValueError(f"{name} must have shape (n, {', '.join(map(str, image_shape))}), got {images.shape}")
+        raise InvalidArgument(f"{name} must have shape (n, {', '.join(map(str, image_shape))}), got {images.shape}")
     if images.dtype == np.uint8:
-        raise TypeError(f"{name} must be floats in [0, 1], got uint8 (divide by 255)")
+        raise WrongType(f"{name} must be floats in [0, 1], got uint8 (divide by 255)")
     if not np.issubdtype(images.dtype, np.floating):
-        raise TypeError(f"{name} must be floats in [0, 1], got {images.dtype}")
+        raise WrongType(f"{name} must be floats in [0, 1], got {images.dtype}")
     if images.size and not (images.min() >= 0 and images.max() <= 1):
-        raise ValueError(f"{name} must lie in [0, 1], got values in [{images.min()}, {images.max()}]")
+        raise InvalidArgument(f"{name} must lie in [0, 1], got values in [{images.min()}, {images.max()}]")
     return images.astype(np.float32)
 
 
@@ -84,24 +97,25 @@ def check_labels(labels, n, num_classes):
     if labels is None:
         return None
     if num_classes is None:
-        raise ValueError("this model is unconditional (trained without labels): sample it without labels")
+        raise InvalidArgument("this model is unconditional (trained without labels): sample it without labels")
     if isinstance(labels, (bool, str, bytes)) or (isinstance(labels, numbers.Real)
                                                   and not isinstance(labels, numbers.Integral)):
-        raise TypeError(f"labels must be an int or a sequence of ints, got {type(labels).__name__}")
+        raise WrongType(f"labels must be an int or a sequence of ints, got {type(labels).__name__}")
     if isinstance(labels, numbers.Integral):
         array = np.full(n, int(labels))
     else:
         array = np.asarray(labels)
         if array.ndim != 1:
-            raise ValueError(f"labels must be one int or a sequence of {n} ints, got an array of shape {array.shape}")
+            raise InvalidArgument(f"labels must be one int or a sequence of {n} ints, got an array of shape "
+                                  f"{array.shape}")
         if array.size and not (np.issubdtype(array.dtype, np.integer) and array.dtype != np.bool_):
-            raise TypeError(f"labels must be ints, got {array.dtype} values")
+            raise WrongType(f"labels must be ints, got {array.dtype} values")
         if len(array) != n:
-            raise ValueError(f"labels must hold one label per sample: {n} samples but {len(array)} labels")
+            raise InvalidArgument(f"labels must hold one label per sample: {n} samples but {len(array)} labels")
     out_of_range = array[(array < 0) | (array >= num_classes)]
     if out_of_range.size:
-        raise ValueError(f"labels must be in [0, {num_classes - 1}] (the model's {num_classes} classes), "
-                         f"got {int(out_of_range[0])}")
+        raise InvalidArgument(f"labels must be in [0, {num_classes - 1}] (the model's {num_classes} classes), "
+                              f"got {int(out_of_range[0])}")
     return array.astype(np.int32)
 
 
@@ -119,7 +133,7 @@ def parse_duration(value, name="max_time"):
     ``1h30m``, ``45s`` or ``3600``. Anything else (zero, negative, ``2x``, empty) is a one-line ValueError."""
     usage = f"{name} must be a duration such as 2h, 90m, 1h30m, 45s or 3600 (seconds)"
     if isinstance(value, bool):
-        raise TypeError(f"{usage}, got {value!r}")
+        raise WrongType(f"{usage}, got {value!r}")
     if isinstance(value, numbers.Real):
         seconds = float(value)
     elif isinstance(value, str):
@@ -129,13 +143,13 @@ def parse_duration(value, name="max_time"):
             seconds = float(text)
         except ValueError:
             if not text or not match or not any(match.groups()):
-                raise ValueError(f"{usage}, got {value!r}") from None
+                raise InvalidArgument(f"{usage}, got {value!r}") from None
             hours, minutes, secs = (float(part or 0) for part in match.groups())
             seconds = 3600 * hours + 60 * minutes + secs
     else:
-        raise TypeError(f"{usage}, got {type(value).__name__}")
+        raise WrongType(f"{usage}, got {type(value).__name__}")
     if not (math.isfinite(seconds) and seconds > 0):
-        raise ValueError(f"{usage} and longer than 0, got {value!r}")
+        raise InvalidArgument(f"{usage} and longer than 0, got {value!r}")
     return seconds
 
 

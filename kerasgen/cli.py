@@ -1,8 +1,8 @@
 """The ``kerasgen`` command: zoo list/info, generate, sample, train, eval.
 
-Errors in usage or input print one ``kerasgen: error: ...`` line on stderr and
-exit with status 2; an internal error (a bug) shows its traceback and exits with
-status 1. TensorFlow's start-up lines are kept off the terminal.
+A user's mistake (a ``kerasgen.checks.KerasgenError``: bad usage, arguments, files or data, or an OS error such as a
+missing file) prints one ``kerasgen: error: ...`` line on stderr and exits with status 2; any other exception is a bug
+and shows its traceback (exit status 1). TensorFlow's start-up lines are kept off the terminal.
 """
 
 import argparse
@@ -10,13 +10,14 @@ import inspect
 import json
 import os
 import sys
-import traceback
+
+from kerasgen.checks import KerasgenError
 
 EXIT_USAGE = 2
 EXIT_STOPPED = 75  # a run stopped by --max-time, resumable (sysexits' EX_TEMPFAIL: "try again later")
 
 
-class UsageError(Exception):
+class UsageError(KerasgenError):
     """Bad command-line usage or input: reported in one line, exit status 2."""
 
 
@@ -88,7 +89,7 @@ def build_parser():
     train.add_argument(
         "--data", help="image models: mnist (default), fashion_mnist or a folder of images (realnvp: also moons)"
     )
-    train.add_argument("--image-size", type=_positive_int, nargs=2, metavar=("HEIGHT", "WIDTH"),
+    train.add_argument("--image-size", type=int, nargs=2, metavar=("HEIGHT", "WIDTH"),
                        help="image folders: the size images are read at (default: --init's, else the first image's)")
     for option in families.all_options():  # each family's model options
         if option.flag:
@@ -96,12 +97,12 @@ def build_parser():
         else:
             train.add_argument(option.cli_flag, type=_positive_int if option.type is int else option.type,
                                help=option.help)
-    train.add_argument("--level", choices=("char", "word"), default="char")
-    train.add_argument("--epochs", type=_positive_int, default=10)
-    train.add_argument("--steps-per-epoch", type=_positive_int)
-    train.add_argument("--batch-size", type=_positive_int, help="default 64 (text) or 128 (images)")
-    train.add_argument("--seq-len", type=_positive_int, default=128)
-    train.add_argument("--max-vocab", type=_positive_int, default=10000)
+    train.add_argument("--level", default="char", help="text models: char or word tokens")
+    train.add_argument("--epochs", type=int, default=10)
+    train.add_argument("--steps-per-epoch", type=int)
+    train.add_argument("--batch-size", type=int, help="default 64 (text) or 128 (images)")
+    train.add_argument("--seq-len", type=int, default=128)
+    train.add_argument("--max-vocab", type=int, default=10000)
     train.add_argument("--learning-rate", type=float, default=1e-3)
     train.add_argument("--carry-state", action="store_true",
                        help="lstm: truncated backpropagation through time on contiguous streams")
@@ -131,7 +132,7 @@ def build_parser():
 
     evaluate = commands.add_parser("eval", help="recompute a zoo card's metric, or measure a model file's")
     evaluate.add_argument("name", help="zoo name, or a .keras file (judged by its family's figure, as the zoo's)")
-    evaluate.add_argument("--figure", action="append", metavar="KEY",
+    evaluate.add_argument("--figure", action="append", metavar="ID",
                           help="recompute this figure of the card's figures list instead of its metric (repeatable; "
                                "'all': the metric and every figure)")
     evaluate.add_argument("--data", help="a .keras file: the data set it is judged on (default its family's)")
@@ -344,7 +345,6 @@ DATA_CHOICES = {"text": "ptb or a text file of your own", "images": "mnist, fash
 
 def _train(args):
     from kerasgen import distribute, families, training
-    from kerasgen.checks import parse_duration
 
     family = families.get(args.family)
     text_family = family.kind == families.TEXT
@@ -355,38 +355,30 @@ def _train(args):
     model_kwargs = {o.name: getattr(args, o.name) for o in family.options if getattr(args, o.name) is not None}
     if args.init and model_kwargs:
         raise UsageError("--init keeps the zoo model's architecture: drop the size options")
-    if args.image_size and text_family:
-        raise UsageError(f"--image-size applies to image models, not to {family.name}")
-    if args.extend_vocab and not (text_family and args.init):
-        raise UsageError("--extend-vocab grows the vocabulary of a text model given by --init")
-    max_time = None if args.max_time is None else parse_duration(args.max_time, "--max-time")
-    checkpoint_every = parse_duration(args.checkpoint_every, "--checkpoint-every")
-    if max_time is not None and not args.logdir:
-        raise UsageError("--max-time needs --logdir: the stopped run's checkpoint goes there")
     flag, given, other = ("--text", args.text, args.data) if text_family else ("--data", args.data, args.text)
     if other is not None:
         raise UsageError(f"{family.name} trains on {family.kind}: use {flag}, not {'--data' if text_family else '--text'}")
-    model, history = training.train(
-        family, _default_data(given, family.default_data, flag, DATA_CHOICES.get(family.kind, "")),
-        data_dir=args.data_dir, epochs=args.epochs, init=args.init, logdir=args.logdir, out=args.out,
-        learning_rate=args.learning_rate, policy=args.policy, strategy=args.strategy, model_kwargs=model_kwargs,
-        steps_per_epoch=args.steps_per_epoch, seed=args.seed, batch_size=args.batch_size, level=args.level,
-        seq_len=args.seq_len, max_vocab=args.max_vocab, prompt=args.prompt, carry_state=args.carry_state,
-        extend_vocabulary=args.extend_vocab, image_size=args.image_size and tuple(args.image_size),
-        conditional=args.conditional, max_time=max_time, checkpoint_every=checkpoint_every,
-    )
+    flags = {"data": flag, "extend_vocabulary": "--extend-vocab", "model_kwargs": "the size options"}
+    try:
+        config = training.RunConfig(
+            family, given, data_dir=args.data_dir, epochs=args.epochs, init=args.init, logdir=args.logdir,
+            out=args.out, learning_rate=args.learning_rate, policy=args.policy, strategy=args.strategy,
+            model_kwargs=model_kwargs, steps_per_epoch=args.steps_per_epoch, seed=args.seed,
+            batch_size=args.batch_size, level=args.level, seq_len=args.seq_len, max_vocab=args.max_vocab,
+            prompt=args.prompt, carry_state=args.carry_state, extend_vocabulary=args.extend_vocab,
+            image_size=args.image_size, conditional=args.conditional, max_time=args.max_time,
+            checkpoint_every=args.checkpoint_every,
+        )
+        if given is None:
+            print(f"training on {config.data}, the default data set ({flag} chooses another: "
+                  f"{DATA_CHOICES.get(family.kind, '')})", flush=True)
+        model, history = training.train(config)
+    except training.ConfigError as error:
+        raise UsageError(error.spelled(lambda name: flags.get(name, "--" + name.replace("_", "-")))) from None
     if not history.finished:
         return EXIT_STOPPED
     if args.out and distribute.is_chief(model.distribute_strategy):  # other workers of a cluster save nothing
         print(f"saved {args.out}")
-
-
-def _default_data(given, default, flag, choices):
-    """``given``, or ``default`` with one line saying that is what the run trains on."""
-    if given is not None:
-        return given
-    print(f"training on {default}, the default data set ({flag} chooses another: {choices})", flush=True)
-    return default
 
 
 def _neighbors(args):
@@ -407,7 +399,7 @@ def _eval(args):
     if args.data is not None:
         raise UsageError("--data applies to a .keras file; a zoo entry is judged on the data its card names")
     card = zoo.info(args.name)
-    others = [spec["key"] for spec in card.get("figures", [])]
+    others = [evaluation.figure_id(spec) for spec in card.get("figures", [])]
     wanted = args.figure or [None]
     if "all" in wanted:
         wanted = [None, *others]
@@ -415,10 +407,11 @@ def _eval(args):
     for key, spec in zip(wanted, specs):
         expected, measured = evaluation.evaluate_entry(args.name, data_dir=args.data_dir, progress=_progress,
                                                        figure=key)
-        print(f"{args.name}: {spec['name']} = {measured:.4f} (card: {expected}; "
-              f"difference {100 * (measured - expected) / expected:+.2f}%)", flush=True)
+        shown = evaluation.rounded(measured) if isinstance(measured, list) else f"{measured:.4f}"
+        print(f"{args.name}: {spec['name']} = {shown} (card: {expected}; "
+              f"difference {100 * evaluation.difference(measured, expected):+.2f}%)", flush=True)
     if args.figure is None and others:
-        print(f"the card's other figures: {', '.join(others)} (recompute with --figure KEY or --figure all)")
+        print(f"the card's other figures: {', '.join(others)} (recompute with --figure ID or --figure all)")
 
 
 def _eval_file(args):
@@ -433,18 +426,6 @@ def _eval_file(args):
 
 
 COMMANDS = {"generate": _generate, "sample": _sample, "train": _train, "neighbors": _neighbors, "eval": _eval}
-
-
-def _is_user_error(error):
-    """Bad arguments, files or data: errors raised on purpose (a ``raise`` statement) or by the file system.
-
-    A failed operation (a lookup that misses, a call with the wrong arguments) raises from inside an expression,
-    not from a ``raise``: that is a bug, shown with its traceback.
-    """
-    if isinstance(error, (UsageError, OSError)):
-        return True
-    frames = traceback.extract_tb(error.__traceback__)
-    return bool(frames) and (frames[-1].line or "").lstrip().startswith("raise")
 
 
 def main(argv=None):
@@ -472,9 +453,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("kerasgen: interrupted", file=sys.stderr)
         return 130
-    except (UsageError, ValueError, TypeError, KeyError, OSError) as error:
-        if not _is_user_error(error):
-            raise  # a bug: its traceback, and exit status 1
+    except (KerasgenError, OSError) as error:  # anything else is a bug: its traceback, and exit status 1
         message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
         data = sys.modules.get("kerasgen.data")  # loaded by then if it raised
         if data and isinstance(error, data.DataNotFoundError):

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from kerasgen import backend
-from kerasgen.checks import check_positive_int
+from kerasgen.checks import InvalidArgument, KerasgenError, WrongType, check_positive_int
 from kerasgen.sampling import seed_pair
 
 DATA_DIR_ENV = "KERASGEN_DATA_DIR"
@@ -39,7 +39,7 @@ _IDX_PREFIX = {"train": "train", "test": "t10k"}
 _TRAIN_FRACTION = 0.9
 
 
-class DataNotFoundError(FileNotFoundError):
+class DataNotFoundError(KerasgenError, FileNotFoundError):
     """A data set or file is neither where kerasgen looked nor reachable online.
 
     For a named data set the error keeps what its message is made of:
@@ -111,7 +111,7 @@ def _online(host="storage.googleapis.com", port=443, timeout=3.0):
 
 def _check_split(split, allowed):
     if split not in allowed:
-        raise ValueError(f"split must be one of {', '.join(allowed)}; got {split!r}")
+        raise InvalidArgument(f"split must be one of {', '.join(allowed)}; got {split!r}")
 
 
 def read_text_file(path):
@@ -122,9 +122,9 @@ def read_text_file(path):
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
-        raise ValueError(f"text file {str(path)!r} is not UTF-8 (byte {error.start})") from None
+        raise InvalidArgument(f"text file {str(path)!r} is not UTF-8 (byte {error.start})") from None
     if not text.strip():
-        raise ValueError(f"text file {str(path)!r} is empty")
+        raise InvalidArgument(f"text file {str(path)!r} is empty")
     return text
 
 
@@ -153,7 +153,7 @@ def load_text(name_or_path, split="train", data_dir=None):
         return _ptb(split, data_dir)
     if Path(str(name_or_path)).suffix or os.sep in str(name_or_path) or Path(str(name_or_path)).exists():
         return split_text(read_text_file(name_or_path), split)
-    raise ValueError(f"unknown text data set {name_or_path!r}: use one of {', '.join(TEXT_SETS)} or a file path")
+    raise InvalidArgument(f"unknown text data set {name_or_path!r}: use one of {', '.join(TEXT_SETS)} or a file path")
 
 
 def _tiny_shakespeare(data_dir):
@@ -202,7 +202,7 @@ def read_idx(path):
         return np.frombuffer(raw, np.uint8, offset=16).reshape(count, rows, cols)
     if magic == 2049:
         return np.frombuffer(raw, np.uint8, offset=8)
-    raise ValueError(f"{path} is not an IDX image or label file (magic {magic})")
+    raise InvalidArgument(f"{path} is not an IDX image or label file (magic {magic})")
 
 
 def load_image_arrays(name, split="train", data_dir=None, image_size=None):
@@ -228,7 +228,7 @@ def load_image_arrays(name, split="train", data_dir=None, image_size=None):
     if folder:
         return _read_folder(folder, split, image_size)
     if image_size not in (None, (28, 28)):
-        raise ValueError(f"{name} images are 28x28; image_size={image_size} applies to image folders only")
+        raise InvalidArgument(f"{name} images are 28x28; image_size={image_size} applies to image folders only")
     root = resolve_data_dir(data_dir)
     prefix = _IDX_PREFIX[split]
     images = f"{name}/{prefix}-images-idx3-ubyte.gz"
@@ -275,7 +275,7 @@ def _check_image_size(image_size):
     try:
         height, width = image_size
     except (TypeError, ValueError):
-        raise TypeError(f"image_size must be (height, width), two positive ints; got {image_size!r}") from None
+        raise WrongType(f"image_size must be (height, width), two positive ints; got {image_size!r}") from None
     return check_positive_int(height, "image_size height"), check_positive_int(width, "image_size width")
 
 
@@ -287,10 +287,10 @@ def _image_folder(name):
     if path.is_dir():
         return path
     if path.exists():
-        raise ValueError(f"{str(path)!r} is a file; give a folder of images or one of {', '.join(IMAGE_SETS)}")
+        raise InvalidArgument(f"{str(path)!r} is a file; give a folder of images or one of {', '.join(IMAGE_SETS)}")
     if os.sep in str(name) or path.suffix:
-        raise ValueError(f"image folder {str(path)!r} does not exist")
-    raise ValueError(f"unknown image data set {name!r}: use one of {', '.join(IMAGE_SETS)} or a folder")
+        raise InvalidArgument(f"image folder {str(path)!r} does not exist")
+    raise InvalidArgument(f"unknown image data set {name!r}: use one of {', '.join(IMAGE_SETS)} or a folder")
 
 
 def _unhidden(paths, root):
@@ -309,7 +309,7 @@ def _folder_files(folder):
     per_class = [_image_files(_unhidden(class_dir.rglob("*"), class_dir)) for class_dir in classes]
     filled = [class_dir.name for class_dir, files in zip(classes, per_class) if files]
     if flat and filled:
-        raise ValueError(
+        raise InvalidArgument(
             f"folder {str(folder)!r} mixes images at its top ({flat[0].name}, ...) with class sub-folders of images "
             f"({', '.join(filled[:3])}{', ...' if len(filled) > 3 else ''}): put every image in a class sub-folder "
             "for a labelled set, or all of them at the top for an unlabelled one"
@@ -317,9 +317,9 @@ def _folder_files(folder):
     if flat:
         return flat, None
     if not filled:
-        raise ValueError(f"folder {str(folder)!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        raise InvalidArgument(f"folder {str(folder)!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
     if len(classes) > 256:
-        raise ValueError(f"folder {str(folder)!r} has {len(classes)} class sub-folders; at most 256 are supported")
+        raise InvalidArgument(f"folder {str(folder)!r} has {len(classes)} class sub-folders; at most 256 are supported")
     labels = np.concatenate([np.full(len(files), label, np.uint8) for label, files in enumerate(per_class)])
     return [path for files in per_class for path in files], labels
 
@@ -378,7 +378,7 @@ def _read_folder(folder, split, image_size):
         if first is not None:
             break
     else:
-        raise ValueError(f"folder {str(folder)!r} holds no readable images ({len(paths)} files tried)")
+        raise InvalidArgument(f"folder {str(folder)!r} holds no readable images ({len(paths)} files tried)")
     mode = _folder_mode(first)
     height, width = image_size or (first.height, first.width)
     indices = _split_indices(len(paths), split)
@@ -406,7 +406,8 @@ def _read_folder(folder, split, image_size):
         line += f", converted {converted} to {_MODE_NAMES[mode]}" if resized and converted else ""
         print(line, file=sys.stderr)
     if not images:
-        raise ValueError(f"folder {str(folder)!r} has no readable images in its {split} split ({len(paths)} in all)")
+        raise InvalidArgument(f"folder {str(folder)!r} has no readable images in its {split} split "
+                              f"({len(paths)} in all)")
     return np.stack(images), None if labels is None else labels[kept]
 
 
@@ -433,7 +434,7 @@ def window_arrays(text, tokenizer, seq_len, name="text"):
     ids = tokenizer.encode(text)
     count = (len(ids) - 1) // seq_len
     if count < 1:
-        raise ValueError(f"{name} is {len(ids)} tokens long, too short for one window of seq_len={seq_len} (+1)")
+        raise InvalidArgument(f"{name} is {len(ids)} tokens long, too short for one window of seq_len={seq_len} (+1)")
     return ids[: count * seq_len].reshape(count, seq_len), ids[1 : count * seq_len + 1].reshape(count, seq_len)
 
 
@@ -460,7 +461,7 @@ def stream_arrays(text, tokenizer, seq_len, batch_size, name="text"):
     inputs, targets = split_streams(ids, batch_size)
     count = inputs.shape[1] // seq_len
     if count < 1:
-        raise ValueError(
+        raise InvalidArgument(
             f"{name} is {len(ids)} tokens long, too short for {batch_size} streams of seq_len={seq_len} (+1)"
         )
     # (batch, count, seq_len) -> (count, batch, seq_len): element k is batch k.
@@ -501,7 +502,7 @@ def seeded_batches(arrays, batch_size, steps, *, seed=0, start=0, shuffle=True, 
     batch_size = check_positive_int(batch_size, "batch_size")
     per_epoch = count // batch_size if drop_remainder else -(-count // batch_size)
     if per_epoch < 1:
-        raise ValueError(f"{count} examples make no batch of batch_size={batch_size}")
+        raise InvalidArgument(f"{count} examples make no batch of batch_size={batch_size}")
     steps, start = check_positive_int(steps, "steps"), check_positive_int(start, "start", 0, steps - 1)
     first, last = start // per_epoch, (steps - 1) // per_epoch
     orders = epoch_orders(count, last + 1, seed, shuffle)[first:]

@@ -12,6 +12,7 @@ import os
 import keras
 
 from kerasgen import backend, compat
+from kerasgen.checks import InvalidArgument
 from kerasgen.models.optimizers import held_optimizers
 
 STRATEGIES = ("default", "mirrored", "multiworker")
@@ -21,20 +22,20 @@ def check_tf_config():
     """Parse ``TF_CONFIG`` and fail with a one-line reason if it cannot describe a multi-worker cluster."""
     raw = os.environ.get("TF_CONFIG")
     if not raw:
-        raise ValueError("TF_CONFIG is not set: multiworker training needs a cluster and task description")
+        raise InvalidArgument("TF_CONFIG is not set: multiworker training needs a cluster and task description")
     try:
         config = json.loads(raw)
     except json.JSONDecodeError as error:
-        raise ValueError(f"TF_CONFIG is not valid JSON: {error.msg} at position {error.pos}") from None
+        raise InvalidArgument(f"TF_CONFIG is not valid JSON: {error.msg} at position {error.pos}") from None
     if not isinstance(config, dict):
-        raise ValueError("TF_CONFIG must be a JSON object with 'cluster' and 'task'")
+        raise InvalidArgument("TF_CONFIG must be a JSON object with 'cluster' and 'task'")
     cluster, task = config.get("cluster"), config.get("task")
     if not isinstance(cluster, dict) or not isinstance(cluster.get("worker"), list) or not cluster["worker"]:
-        raise ValueError("TF_CONFIG cluster must list at least one worker address under 'worker'")
+        raise InvalidArgument("TF_CONFIG cluster must list at least one worker address under 'worker'")
     if not isinstance(task, dict) or task.get("type") not in cluster or not isinstance(task.get("index"), int):
-        raise ValueError("TF_CONFIG task must name a job type of the cluster and an integer index")
+        raise InvalidArgument("TF_CONFIG task must name a job type of the cluster and an integer index")
     if not 0 <= task["index"] < len(cluster[task["type"]]):
-        raise ValueError(f"TF_CONFIG task index {task['index']} is outside the {task['type']} list")
+        raise InvalidArgument(f"TF_CONFIG task index {task['index']} is outside the {task['type']} list")
     return config
 
 
@@ -48,8 +49,8 @@ def get_strategy(name="default"):
     if backend.name() != "tensorflow":
         advice = ("set keras.distribution.DataParallel() instead" if backend.name() == "jax"
                   else "kerasgen trains on one device there")
-        raise ValueError(f"strategy {name!r} is a tf.distribute strategy: it needs the tensorflow Keras backend, "
-                         f"not {backend.name()} ({advice})")
+        raise InvalidArgument(f"strategy {name!r} is a tf.distribute strategy: it needs the tensorflow Keras backend, "
+                              f"not {backend.name()} ({advice})")
     import tensorflow as tf
 
     if name == "default":
@@ -59,7 +60,7 @@ def get_strategy(name="default"):
     if name == "multiworker":
         check_tf_config()
         return _multiworker_strategy()
-    raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; got {name!r}")
+    raise InvalidArgument(f"strategy must be one of {', '.join(STRATEGIES)}; got {name!r}")
 
 
 @functools.cache

@@ -8,10 +8,13 @@ The zoo stores cards and files only; this module owns which function computes wh
 
 A card's ``metric`` is its headline figure; its optional ``figures`` list holds further specs of the same form
 ({key, name, args, value}: a Frechet distance beside a label accuracy, say), each recomputed by
-``evaluate_entry(name, figure=key)``.
+``evaluate_entry(name, figure=ID)``. A figure's ID is its ``figure`` field where a card holds several figures of one
+metric key (Frechet distances for several samplers, say), else its key. A figure's value is a number, or a list of
+numbers for ``class_histogram``.
 """
 
 from kerasgen import metrics, zoo
+from kerasgen.checks import InvalidArgument
 
 
 def _text_metric(fn):
@@ -37,9 +40,13 @@ EVALUATORS = {
     "real_data_accuracy": lambda model, classifier, **args: metrics.real_data_accuracy(classifier, **args),
     # A text card's classic baseline: an n-gram model on the card model's tokenizer (the model is not run).
     "ngram_baseline": metrics.ngram_baseline,
+    # The Frechet distance's floor: real training images against real test images (no model involved).
+    "real_data_frechet_distance": lambda model, classifier, **args: metrics.real_data_frechet_distance(classifier,
+                                                                                                      **args),
+    "class_histogram": metrics.sample_class_histogram,
 }
 # Metrics that draw samples and can report their progress.
-SAMPLING = {"frechet_distance", "label_accuracy", "classification_accuracy_score"}
+SAMPLING = {"frechet_distance", "label_accuracy", "classification_accuracy_score", "class_histogram"}
 # Metrics where a larger value is better (the others are losses and distances: smaller is better).
 HIGHER_IS_BETTER = {"accuracy", "label_accuracy", "classification_accuracy_score", "real_data_accuracy"}
 
@@ -57,10 +64,31 @@ def register(key, evaluator, samples=False):
 
 
 def evaluate(model, key, data_dir=None, **args):
-    """The metric ``key`` (one of ``EVALUATORS``) of ``model``; ``args`` name the data set and options."""
+    """The metric ``key`` (one of ``EVALUATORS``) of ``model``; ``args`` name the data set and options. A float, or
+    a list of floats for a metric of several numbers (``class_histogram``)."""
     if key not in EVALUATORS:
-        raise ValueError(f"unknown metric {key!r}: use one of {', '.join(EVALUATORS)}")
-    return float(EVALUATORS[key](model, data_dir=data_dir, **args))
+        raise InvalidArgument(f"unknown metric {key!r}: use one of {', '.join(EVALUATORS)}")
+    value = EVALUATORS[key](model, data_dir=data_dir, **args)
+    return [float(v) for v in value] if isinstance(value, (list, tuple)) else float(value)
+
+
+def figure_id(spec):
+    """What ``kerasgen eval NAME --figure ID`` calls a card's figure: its ``figure`` field, else its metric key."""
+    return spec.get("figure", spec["key"])
+
+
+def rounded(value, digits=4):
+    """A measured figure as a card keeps it: a number, or each number of a list, rounded to ``digits``."""
+    return [round(v, digits) for v in value] if isinstance(value, list) else round(value, digits)
+
+
+def difference(measured, expected):
+    """How far ``measured`` is from a card's ``expected`` value, relative to it: the largest over a list's numbers
+    (each relative to the largest expected number, so near-zero entries do not dominate)."""
+    if isinstance(expected, list):
+        scale = max(abs(v) for v in expected) or 1.0
+        return max(abs(m - e) for m, e in zip(measured, expected)) / scale
+    return (measured - expected) / expected if expected else measured - expected
 
 
 def measure(model, metric, data_dir=None, progress=None):
@@ -81,10 +109,10 @@ def entry_figure(name, figure=None):
     card = zoo.info(name)
     if figure is None:
         return card["metric"]
-    specs = {spec["key"]: spec for spec in card.get("figures", [])}
+    specs = {figure_id(spec): spec for spec in card.get("figures", [])}
     if figure not in specs:
         listed = ", ".join(specs) if specs else "none besides its metric"
-        raise ValueError(f"{name}'s card has no figure {figure!r} (its figures: {listed})")
+        raise InvalidArgument(f"{name}'s card has no figure {figure!r} (its figures: {listed})")
     return specs[figure]
 
 
@@ -103,7 +131,7 @@ def file_figures(model, data=None, keys=None):
 
     family = families.of_model(model)
     if family.figures is None:
-        raise ValueError(f"the {family.name} family names no figure to judge its models by")
+        raise InvalidArgument(f"the {family.name} family names no figure to judge its models by")
     data = family.default_data if data is None else data
     specs = family.figures(data, model)
     if not keys:
@@ -113,5 +141,5 @@ def file_figures(model, data=None, keys=None):
     offered = {spec["key"]: spec for spec in specs}
     unknown = [key for key in keys if key not in offered]
     if unknown:
-        raise ValueError(f"a {family.name} model has no figure {unknown[0]!r} (its figures: {', '.join(offered)})")
+        raise InvalidArgument(f"a {family.name} model has no figure {unknown[0]!r} (its figures: {', '.join(offered)})")
     return family.name, data, [offered[key] for key in keys]

@@ -18,8 +18,16 @@ from typing import Callable
 
 import numpy as np
 
+from kerasgen.checks import InvalidArgument, WrongType
+
 TEXT, IMAGES, POINTS = "text", "images", "points"
 KINDS = (TEXT, IMAGES, POINTS)
+# What a training run uses unless told otherwise, by the kind of data it reads (``training.RunConfig``).
+RUN_DEFAULTS = {
+    TEXT: {"batch_size": 64, "temperatures": (0.5, 1.0), "clipnorm": 5.0},
+    IMAGES: {"batch_size": 128, "temperatures": (0.7, 1.0), "clipnorm": None},
+    POINTS: {"batch_size": 128, "temperatures": (0.7, 1.0), "clipnorm": None},
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +91,7 @@ class Family:
 
     def __post_init__(self):
         if self.kind not in KINDS:
-            raise ValueError(f"family kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+            raise InvalidArgument(f"family kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
 
     def reads(self, kind):
         """Whether the family trains on data of ``kind``."""
@@ -103,7 +111,7 @@ def forward_outputs(family, model, seed=0):
 
     family = get(family)
     if family.probe is None:
-        raise ValueError(f"family {family.name!r} declares no probe of its models' outputs")
+        raise InvalidArgument(f"family {family.name!r} declares no probe of its models' outputs")
     outputs = family.probe(model, np.random.default_rng(seed))
     return {key: np.asarray(keras.ops.convert_to_numpy(value), np.float64) for key, value in outputs.items()}
 
@@ -116,7 +124,7 @@ def of_model(model):
         if family.model_class in classes:
             return family
     known = ", ".join(f.model_class for f in _FAMILIES.values() if f.model_class)
-    raise ValueError(f"{type(model).__name__} belongs to no kerasgen family (their models: {known})")
+    raise InvalidArgument(f"{type(model).__name__} belongs to no kerasgen family (their models: {known})")
 
 
 # The zoo classifier whose features and labels judge image samples of each data set (Frechet distances).
@@ -125,8 +133,8 @@ JUDGES = {"mnist": "mnist-classifier", "fashion_mnist": "fashion-mnist-classifie
 
 def _judge(data):
     if data not in JUDGES:
-        raise ValueError(f"no zoo classifier judges samples of {data!r} (Frechet distances and label accuracy "
-                         f"need one of: {', '.join(JUDGES)})")
+        raise InvalidArgument(f"no zoo classifier judges samples of {data!r} (Frechet distances and label accuracy "
+                              f"need one of: {', '.join(JUDGES)})")
     return JUDGES[data]
 
 
@@ -174,7 +182,7 @@ _FAMILIES = {}
 def register(family):
     """Add ``family`` (replacing one of the same name); returns it."""
     if not isinstance(family, Family):
-        raise TypeError(f"register takes a Family, got {type(family).__name__}")
+        raise WrongType(f"register takes a Family, got {type(family).__name__}")
     _FAMILIES[family.name] = family
     return family
 
@@ -189,7 +197,7 @@ def get(name):
     if isinstance(name, Family):
         return name
     if name not in _FAMILIES:
-        raise ValueError(f"unknown model family {name!r}: use one of {', '.join(names())}")
+        raise InvalidArgument(f"unknown model family {name!r}: use one of {', '.join(names())}")
     return _FAMILIES[name]
 
 

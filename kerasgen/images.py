@@ -5,12 +5,14 @@ from pathlib import Path
 
 import numpy as np
 
+from kerasgen.checks import InvalidArgument
+
 
 def image_grid(images, cols=None, pad=1):
     """float images (n, H, W, C) in [0, 1] to one uint8 grid (rows*H, cols*W, C), padded with white lines."""
     images = np.asarray(images, np.float32)
     if images.ndim != 4:
-        raise ValueError(f"images must be (n, H, W, C), got shape {images.shape}")
+        raise InvalidArgument(f"images must be (n, H, W, C), got shape {images.shape}")
     n, h, w, c = images.shape
     cols = cols or math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
@@ -28,11 +30,11 @@ def scatter_image(points, size=256, margin=8):
     """
     points = np.asarray(points, np.float64)
     if points.ndim != 2 or points.shape[1] != 2 or not len(points):
-        raise ValueError(f"points must be a non-empty (n, 2) array, got shape {points.shape}")
+        raise InvalidArgument(f"points must be a non-empty (n, 2) array, got shape {points.shape}")
     if not np.all(np.isfinite(points)):
-        raise ValueError("points must be finite")
+        raise InvalidArgument("points must be finite")
     if size <= 2 * margin:
-        raise ValueError(f"size must exceed twice the margin ({2 * margin}), got {size}")
+        raise InvalidArgument(f"size must exceed twice the margin ({2 * margin}), got {size}")
     low, high = points.min(0), points.max(0)
     scale = (size - 1 - 2 * margin) / max(float(np.max(high - low)), 1e-12)
     offset = margin + ((size - 1 - 2 * margin) - (high - low) * scale) / 2  # centre the shorter axis

@@ -10,7 +10,7 @@ import numpy as np
 from keras import ops
 
 from kerasgen import backend, data
-from kerasgen.checks import check_positive_int
+from kerasgen.checks import InvalidArgument, check_positive_int
 
 
 def text_nll(model, text, seq_len=256, batch_size=32, carry_state=False):
@@ -42,7 +42,7 @@ def ngram_baseline(model, dataset, split="validation", max_order=8, measure="nll
     from kerasgen.models.ngram import NGramModel
 
     if measure not in ("nll", "perplexity"):
-        raise ValueError(f"measure must be 'nll' or 'perplexity', got {measure!r}")
+        raise InvalidArgument(f"measure must be 'nll' or 'perplexity', got {measure!r}")
     train, validation = data.load_text(dataset, "train", data_dir), data.load_text(dataset, "validation", data_dir)
     ngram = NGramModel.fit(model.tokenizer, train, validation=validation, max_order=max_order)
     nll = ngram.validation_nll[ngram.order] if split == "validation" else ngram.nll(data.load_text(dataset, split,
@@ -62,14 +62,14 @@ def _sum64(losses):
 
 def _stream_nll(model, text, seq_len, batch_size):
     if "initial_state" not in inspect.signature(model.call).parameters:
-        raise ValueError(f"carry_state needs a recurrent model; {type(model).__name__} has no state to carry")
+        raise InvalidArgument(f"carry_state needs a recurrent model; {type(model).__name__} has no state to carry")
     seq_len = check_positive_int(seq_len, "seq_len")
     batch_size = check_positive_int(batch_size, "batch_size")
     ids = model.tokenizer.encode(text)
     inputs, targets = data.split_streams(ids, batch_size)
     length = inputs.shape[1]
     if length < 1:
-        raise ValueError(f"text is {len(ids)} tokens long, too short for {batch_size} streams")
+        raise InvalidArgument(f"text is {len(ids)} tokens long, too short for {batch_size} streams")
 
     def chunk_nll(x, y, states):
         logits, states = model(x, training=False, initial_state=states, return_state=True)
@@ -96,7 +96,8 @@ def frechet_distance(features_a, features_b):
     """
     a, b = np.asarray(features_a, np.float64), np.asarray(features_b, np.float64)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
-        raise ValueError(f"features must be two (n, d) arrays with the same d and n >= 2, got {a.shape} and {b.shape}")
+        raise InvalidArgument(f"features must be two (n, d) arrays with the same d and n >= 2, got {a.shape} "
+                              f"and {b.shape}")
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     values, vectors = np.linalg.eigh(cov_a)
     sqrt_a = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
@@ -111,8 +112,10 @@ def class_histogram(classifier, images, num_classes=10):
 
 
 def image_frechet_distance(model, classifier, dataset="mnist", split="test", num_samples=10000, seed=0,
-                           data_dir=None, sample_args=None, progress=None, balanced=False, reference="first"):
-    """Classifier-feature Frechet distance between ``num_samples`` samples and real images of ``split``.
+                           data_dir=None, sample_args=None, progress=None, balanced=False, reference="first",
+                           reference_samples=None):
+    """Classifier-feature Frechet distance between ``num_samples`` samples and real images of ``split``
+    (``reference_samples`` of them, default as many as the samples).
 
     ``progress(done, num_samples)`` is called as the samples are drawn (see ``sample_in_chunks``). ``balanced``:
     a class-conditional model draws every class in turn (``checks.balanced_labels``) rather than unconditionally.
@@ -121,11 +124,12 @@ def image_frechet_distance(model, classifier, dataset="mnist", split="test", num
     unconditional model measured against it compares with a conditional one).
     """
     if reference not in ("first", "balanced"):
-        raise ValueError(f"reference must be 'first' or 'balanced', got {reference!r}")
+        raise InvalidArgument(f"reference must be 'first' or 'balanced', got {reference!r}")
+    reference_samples = num_samples if reference_samples is None else reference_samples
     images, labels = data.load_image_arrays(dataset, split, data_dir)
     if reference == "balanced":
-        images = balanced_reference(images, labels, num_samples)
-    real = images[:num_samples].astype(np.float32) / 255.0
+        images = balanced_reference(images, labels, reference_samples)
+    real = images[:reference_samples].astype(np.float32) / 255.0
     if balanced:
         fake, _ = _samples_by_class(model, num_samples, seed, sample_args, progress, "balanced sampling")
     else:
@@ -139,7 +143,7 @@ def balanced_reference(images, labels, num_samples):
     """The first ``num_samples // classes`` images of each class of ``images`` (fewer where a class has fewer), in
     class order: a real reference with the class balance of ``checks.balanced_labels`` samples."""
     if labels is None:
-        raise ValueError("a class-balanced reference needs labelled images")
+        raise InvalidArgument("a class-balanced reference needs labelled images")
     classes = np.unique(labels)
     per_class = -(-int(num_samples) // len(classes))
     return np.concatenate([images[labels == label][:per_class] for label in classes])
@@ -161,7 +165,7 @@ def point_nll(model, dataset="moons", split="validation", data_dir=None):
     from kerasgen import toy_data
 
     if dataset != "moons":
-        raise ValueError(f"dataset must be 'moons' (the only toy data set), got {dataset!r}")
+        raise InvalidArgument(f"dataset must be 'moons' (the only toy data set), got {dataset!r}")
     return -float(np.mean(np.asarray(model.log_prob(toy_data.moons(split)), np.float64)))
 
 
@@ -181,11 +185,29 @@ def _samples_by_class(model, num_samples, seed, sample_args, progress, needed_by
     from kerasgen.models.base import sample_in_chunks
 
     if getattr(model, "num_classes", None) is None:
-        raise ValueError(f"{needed_by} needs a class-conditional model (one with num_classes)")
+        raise InvalidArgument(f"{needed_by} needs a class-conditional model (one with num_classes)")
     labels = balanced_labels(num_samples, model.num_classes)
     fake = sample_in_chunks(model, num_samples, seed, chunk=500, progress=progress, labels=labels,
                             **(sample_args or {}))
     return fake, labels
+
+
+def real_data_frechet_distance(classifier, dataset="mnist", split="test", num_samples=10000, data_dir=None):
+    """The Frechet distance a perfect generator would score: the first ``num_samples`` real training images against
+    the images of ``split`` (all of them), in ``classifier``'s features."""
+    train = data.load_image_arrays(dataset, "train", data_dir)[0][:num_samples].astype(np.float32) / 255.0
+    real = data.load_image_arrays(dataset, split, data_dir)[0].astype(np.float32) / 255.0
+    return frechet_distance(classifier.features(train), classifier.features(real))
+
+
+def sample_class_histogram(model, classifier, num_samples=10000, seed=0, sample_args=None, progress=None,
+                           data_dir=None):
+    """The share of ``num_samples`` unconditional samples (seeded by chunks of 500) ``classifier`` assigns to each
+    class: a list of floats."""
+    from kerasgen.models.base import sample_in_chunks
+
+    fake = sample_in_chunks(model, num_samples, seed, chunk=500, progress=progress, **(sample_args or {}))
+    return [float(share) for share in class_histogram(classifier, fake, classifier.num_classes)]
 
 
 def label_accuracy(model, classifier, num_samples=1000, seed=0, sample_args=None, progress=None, data_dir=None):

@@ -7,6 +7,7 @@ the last layer), so every policy below trains with float32 losses.
 import keras
 
 from kerasgen import backend
+from kerasgen.checks import InvalidArgument
 
 POLICIES = ("float32", "mixed_float16", "mixed_bfloat16", "bfloat16", "float16")
 
@@ -35,6 +36,6 @@ def set_policy(name="auto"):
     if name == "auto":
         name = auto_policy()
     if name not in POLICIES:
-        raise ValueError(f"policy must be 'auto' or one of {', '.join(POLICIES)}; got {name!r}")
+        raise InvalidArgument(f"policy must be 'auto' or one of {', '.join(POLICIES)}; got {name!r}")
     keras.mixed_precision.set_dtype_policy(name)
     return name

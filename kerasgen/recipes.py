@@ -58,13 +58,13 @@ def machine():
     return f"{cpu} ({os.cpu_count()} cores; {features}), " + ("GPU" if backend.has_gpu() else "no GPU")
 
 
-def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file, default_epochs, report=None,
+def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file, default_epochs, procedure=None,
                    storage="float32", finetune=None, sample_defaults=None, choose=None, figures=(), **train_kwargs):
     """Train a model for zoo entry ``name``, measure ``metric`` and publish weights and card.
 
     The command line of the recipe script is ``[--epochs N] [--logdir DIR]``;
-    the card records the exact command that reproduces the entry. ``report``
-    (model -> dict) adds further figures to the card's metric. ``storage`` is
+    the card records the exact command that reproduces the entry. ``procedure``
+    (words) says how the figures were measured. ``storage`` is
     the weights' dtype in the shipped file (``zoo.publish``). Run again after
     the last epoch, the recipe republishes from the final checkpoint.
     ``finetune`` (train keyword arguments with ``epochs``) adds a second run
@@ -73,7 +73,8 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
     the weights, such as the EMA decay), itself resumable. ``sample_defaults``
     ({setting: value}, chosen by the card's figures) are what ``kerasgen sample``
     uses for the entry unless told otherwise. ``choose`` (shipped model -> (metric, sample_defaults, figures))
-    picks them by measurement after training instead (a guidance sweep, say); its figures join the card's metric.
+    picks them by measurement after training instead (a guidance sweep, say); its figures (measured specs) join
+    the card's ``figures``.
     ``figures``: further metric specs ({key, name, args}) measured after the headline one and kept on the card's
     ``figures`` list, each recomputable by ``kerasgen eval NAME --figure KEY``; or a function of the chosen
     ``sample_defaults`` returning them. The card is written after each figure (some take hours); a republish
@@ -147,9 +148,7 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
     # The figure is measured on the shipped file, as `kerasgen eval` loads it: float32, from the zoo. Its samples are
     # kept under the logdir, so a run stopped while measuring draws only what it had not drawn yet.
     with sample_cache(os.path.join(args.logdir, "samples")):
-        card, shipped = _measure_card(card, name, metric, choose, figures, previous)
-    card["metric"].update(report(shipped) if report else {})
-    zoo.write_card(card)
+        card = _measure_card(card, name, metric, choose, figures, previous, procedure)
     print(card)
     return card
 
@@ -219,25 +218,26 @@ def _continue_entry(name, family, data_name, args, recipe_file, storage, started
     shipped = zoo.load(name)
     with sample_cache(os.path.join(logdir, "samples")):
         for figure in before.get("figures", []):  # the further figures, measured again on the new weights
-            card.setdefault("figures", []).append({**figure, "value": round(evaluation.measure(shipped, figure), 4)})
+            value = evaluation.rounded(evaluation.measure(shipped, figure))
+            card.setdefault("figures", []).append({**figure, "value": value})
             zoo.write_card(card)
     zoo.write_card(card)
     print(card)
     return card
 
 
-def _measure_card(card, name, metric, choose, figures, previous):
+def _measure_card(card, name, metric, choose, figures, previous, procedure=None):
     """Measure the shipped entry ``name``'s headline metric (after ``choose``, if any) and its further figures,
-    writing the card after each; figures on the ``previous`` card of the same weights are kept. Returns the card
-    and the shipped model."""
+    writing the card after each; figures on the ``previous`` card of the same weights are kept. Returns the card."""
     precision.set_policy("float32")
     shipped = zoo.load(name)
-    chosen = {}
+    chosen = []
     if choose is not None:
         metric, sample_defaults, chosen = choose(shipped)
         card["sample_defaults"] = sample_defaults
     value = evaluation.measure(shipped, metric)
-    card["metric"] = {**metric, "value": round(value, 4), **chosen}
+    card["metric"] = {**metric, "value": evaluation.rounded(value), **({"procedure": procedure} if procedure else {})}
+    card["figures"] = list(chosen)
     if callable(figures):
         figures = figures(card.get("sample_defaults") or {})
     zoo.write_card(card)  # each figure is kept as soon as it is measured: some take hours
@@ -245,12 +245,15 @@ def _measure_card(card, name, metric, choose, figures, previous):
     for spec in figures:
         value = earlier.get(_spec_key(spec))
         if value is None:
-            value = round(evaluation.measure(shipped, spec), 4)
+            value = evaluation.rounded(evaluation.measure(shipped, spec))
         else:
             print(f"{spec['name']}: {value}, kept from the card of these same weights (a republish, no new epochs)")
-        card.setdefault("figures", []).append({**spec, "value": value})
+        card["figures"].append({**spec, "value": value})
         zoo.write_card(card)
-    return card, shipped
+    if not card["figures"]:
+        del card["figures"]
+        zoo.write_card(card)
+    return card
 
 
 def _spec_key(spec):
@@ -282,6 +285,35 @@ def conditional_figures(dataset, classifier, sample_args=None, num_samples=10000
     ]
 
 
+def frechet_spec(classifier, dataset, num_samples=10000, sample_args=None, figure=None, name=None,
+                 reference_samples=None):
+    """A Frechet distance figure (``classifier``'s features) of ``num_samples`` unconditional samples against the
+    ``dataset`` test images (``reference_samples`` of them, default as many); ``figure`` names it on a card that
+    holds several Frechet distances."""
+    args = {"classifier": classifier, "dataset": dataset, "split": "test", "num_samples": num_samples}
+    if reference_samples is not None:
+        args["reference_samples"] = reference_samples
+    if sample_args:
+        args["sample_args"] = dict(sample_args)
+    return {**({"figure": figure} if figure else {}), "key": "frechet_distance",
+            "name": name or f"Frechet distance ({classifier} features)", "args": args}
+
+
+def floor_spec(classifier, dataset, num_samples=10000):
+    """The Frechet distance's floor: the first ``num_samples`` real training images against the test images."""
+    return {"key": "real_data_frechet_distance",
+            "name": f"floor: the same distance between the first {num_samples:,} {dataset} training images and the "
+                    "test images",
+            "args": {"classifier": classifier, "dataset": dataset, "split": "test", "num_samples": num_samples}}
+
+
+def class_histogram_spec(classifier, num_samples=10000, sample_args=None, note=""):
+    """The share of ``num_samples`` samples ``classifier`` assigns to each class (seeds 0, 1, ... by chunks of 500)."""
+    return {"key": "class_histogram", "name": f"class histogram ({classifier}, {num_samples:,} samples{note})",
+            "args": {"classifier": classifier, "num_samples": num_samples,
+                     **({"sample_args": dict(sample_args)} if sample_args else {})}}
+
+
 def label_accuracy_spec(classifier, sample_args=None, num_samples=10000, note=""):
     """The metric spec of a class-conditional entry's label accuracy under ``classifier`` (a zoo name)."""
     sample = {"sample_args": dict(sample_args)} if sample_args else {}
@@ -298,31 +330,38 @@ def guidance_sweep(classifier, dataset, sample_args, guidances=(0.0, 1.0, 2.0, 4
     ``dataset`` training images, on ``num_samples`` samples. The default is the lowest distance among the
     guidances whose label accuracy is within ``within`` of the classifier's own accuracy on real test images (a
     bar relative to what the classifier can tell at all), else the most accurate. The card's headline is then the
-    label accuracy at that guidance on 10,000 samples, and the sweep's figures join it.
+    label accuracy at that guidance on 10,000 samples, and the sweep's figures (``guidance_G_label_accuracy``,
+    ``guidance_G_frechet_distance``, each recomputable) join the card's figures.
     """
     def spec(guidance, key, samples):
         args = {**sample_args, "guidance": guidance}
         if key == "label_accuracy":
             return label_accuracy_spec(classifier, args, samples, f"{note}, guidance {guidance:g}")
-        return {"key": "frechet_distance", "name": "Frechet distance",
+        return {"key": "frechet_distance",
+                "name": f"Frechet distance ({classifier} features), guidance {guidance:g}, balanced classes against "
+                        "class-balanced training images",
                 "args": {"classifier": classifier, "dataset": dataset, "split": "train", "num_samples": samples,
                          "balanced": True, "reference": "balanced", "sample_args": args}}
 
     def choose(model):
         judge = zoo.load(classifier)
         bar = metrics.classifier_accuracy(judge, dataset, "test") - within
-        sweep = {}
+        sweep, figures = {}, []
         for guidance in guidances:
-            sweep[f"{guidance:g}"] = {key: round(evaluation.measure(model, spec(guidance, key, num_samples)), 4)
-                                      for key in ("label_accuracy", "frechet_distance")}
-        accurate = [g for g in guidances if sweep[f"{g:g}"]["label_accuracy"] >= bar]
+            for key in ("label_accuracy", "frechet_distance"):
+                measured = round(evaluation.measure(model, spec(guidance, key, num_samples)), 4)
+                sweep.setdefault(guidance, {})[key] = measured
+                figures.append({"figure": f"guidance_{guidance:g}_{key}", **spec(guidance, key, num_samples),
+                                "value": measured})
+        accurate = [g for g in guidances if sweep[g]["label_accuracy"] >= bar]
         if accurate:
-            best = min(accurate, key=lambda g: sweep[f"{g:g}"]["frechet_distance"])
+            best = min(accurate, key=lambda g: sweep[g]["frechet_distance"])
         else:
-            best = max(guidances, key=lambda g: sweep[f"{g:g}"]["label_accuracy"])
-        figures = {f"guidance_sweep_{num_samples}_samples_train_reference": sweep, "guidance": best,
-                   "guidance_bar": round(bar, 4)}
-        return spec(best, "label_accuracy", 10000), {**sample_args, "guidance": best}, figures
+            best = max(guidances, key=lambda g: sweep[g]["label_accuracy"])
+        metric = {**spec(best, "label_accuracy", 10000),
+                  "chosen": f"guidance {best:g}: the lowest Frechet distance of the sweep among the guidances whose "
+                            f"label accuracy is at least {bar:.4f} ({classifier}'s test accuracy less {within:g})"}
+        return metric, {**sample_args, "guidance": best}, figures
 
     return choose
 

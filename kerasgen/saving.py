@@ -15,6 +15,7 @@ from pathlib import Path
 import keras
 
 from kerasgen import compat
+from kerasgen.checks import InvalidArgument
 
 
 def _alive(pid):
@@ -88,8 +89,8 @@ def checkpoint_position(backup_dir):
     except (ValueError, KeyError, TypeError):
         previous = folder / f"{METADATA_FILE}.bkp"
         if not ((folder / f"{WEIGHTS_FILE}.bkp").is_file() and previous.is_file()):
-            raise ValueError(f"the checkpoint in {folder} has an unreadable {METADATA_FILE}: delete {folder} "
-                             "to start over") from None
+            raise InvalidArgument(f"the checkpoint in {folder} has an unreadable {METADATA_FILE}: delete {folder} "
+                                  "to start over") from None
         progress = json.loads(previous.read_text())
     return int(progress["epoch"]), int(progress.get("batch") or 0), progress.get("steps_per_epoch")
 
@@ -138,9 +139,9 @@ class BackupAndRestore(compat.BackupAndRestoreHooks):
         except ValueError:
             position = None  # unreadable: keras's own restore falls back to the previous checkpoint, or says so
         if position is not None and position[2] and self.steps_per_epoch and position[2] != self.steps_per_epoch:
-            raise ValueError(f"the checkpoint in {self.backup_dir} was written by a run of {position[2]} steps per "
-                             f"epoch; this one has {self.steps_per_epoch} (another batch size or data): run with the "
-                             f"same settings, or use another --logdir to train anew")
+            raise InvalidArgument(f"the checkpoint in {self.backup_dir} was written by a run of {position[2]} "
+                                  f"steps per epoch; this one has {self.steps_per_epoch} (another batch size or "
+                                  "data): run with the same settings, or use another --logdir to train anew")
         super().on_train_begin(logs)
         if position is None or not self.announce:
             return
@@ -176,7 +177,7 @@ class BackupAndRestore(compat.BackupAndRestoreHooks):
             if not self.model.built:
                 raise  # keras's own message
             # The original message (which layers did not fit) stays reachable as ``__context__``.
-            raise ValueError(
+            raise InvalidArgument(
                 f"the checkpoint in {self.backup_dir} was written by another model or other settings: use another "
                 f"--logdir (logdir= or backup_dir= in Python), or delete {self.backup_dir} to start over"
             ) from None
@@ -257,19 +258,19 @@ def policy_copy(model, policy, changes=None, fresh=False):
         config.pop("dtype", None)
         unknown = sorted(set(changes or {}) - set(config))
         if unknown:
-            raise ValueError(f"{type(model).__name__} has no setting {', '.join(unknown)} to change")
+            raise InvalidArgument(f"{type(model).__name__} has no setting {', '.join(unknown)} to change")
         config.update(changes or {})
         copy = type(model).from_config(config)
         copy.build_from_config(model.get_build_config())
         if not copy.built:
-            raise ValueError(f"could not rebuild {type(model).__name__} from its build config; it needs a build()")
+            raise InvalidArgument(f"could not rebuild {type(model).__name__} from its build config; it needs a build()")
         if len(copy.weights) != len(model.weights) or any(
             tuple(target.shape) != tuple(source.shape) for target, source in zip(copy.weights, model.weights)
         ):
             if changes:
-                raise ValueError(f"changing {', '.join(changes)} changes the weights of {type(model).__name__}; "
-                                 "fine-tuning keeps the initial model's weights")
-            raise ValueError(f"{type(model).__name__} rebuilt under {policy} has other weights than the original")
+                raise InvalidArgument(f"changing {', '.join(changes)} changes the weights of {type(model).__name__}; "
+                                      "fine-tuning keeps the initial model's weights")
+            raise InvalidArgument(f"{type(model).__name__} rebuilt under {policy} has other weights than the original")
         for target, source in zip(copy.weights, model.weights):
             target.assign(keras.ops.cast(source, target.dtype))
     finally:

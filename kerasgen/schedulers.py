@@ -13,7 +13,7 @@ takes a scheduler or its name::
 import numpy as np
 from keras import ops
 
-from kerasgen.checks import check_real
+from kerasgen.checks import InvalidArgument, WrongType, check_real
 
 SPACINGS = ("trailing",)
 
@@ -123,7 +123,7 @@ class DDIMScheduler(Scheduler):
     def __init__(self, eta=0.0, spacing="trailing"):
         self.eta = check_real(eta, "eta", 0, 1)
         if spacing not in SPACINGS:
-            raise ValueError(f"spacing must be one of {', '.join(SPACINGS)}; got {spacing!r}")
+            raise InvalidArgument(f"spacing must be one of {', '.join(SPACINGS)}; got {spacing!r}")
         self.spacing = spacing
 
     def step(self, x, x0, predicted_noise, alpha_bar, alpha_bar_prev, noise, eta=None):
@@ -136,9 +136,9 @@ SCHEDULERS = {scheduler.name: scheduler for scheduler in (DDIMScheduler, DDPMSch
 def from_name(name, **settings):
     """The scheduler called ``name`` ("ddim" or "ddpm") with ``settings``, e.g. ``from_name("ddim", eta=0.5)``."""
     if not isinstance(name, str):
-        raise TypeError(f"sampler must be a name ({', '.join(SCHEDULERS)}) or a scheduler, got {type(name).__name__}")
+        raise WrongType(f"sampler must be a name ({', '.join(SCHEDULERS)}) or a scheduler, got {type(name).__name__}")
     if name not in SCHEDULERS:
-        raise ValueError(f"sampler must be one of {', '.join(SCHEDULERS)} or a scheduler; got {name!r}")
+        raise InvalidArgument(f"sampler must be one of {', '.join(SCHEDULERS)} or a scheduler; got {name!r}")
     return SCHEDULERS[name].from_config(settings)
 
 
@@ -147,7 +147,7 @@ def get(sampler, **settings):
     if isinstance(sampler, Scheduler):
         if settings:
             setting = next(iter(settings))
-            raise ValueError(
+            raise InvalidArgument(
                 f"{setting} is a setting of the scheduler object: give {type(sampler).__name__}({setting}=...) "
                 f"as the sampler, not {setting}= beside it"
             )
@@ -161,4 +161,4 @@ def _check_settings(scheduler_class, settings):
         if key not in scheduler_class.settings:
             takers = [name for name, other in SCHEDULERS.items() if key in other.settings]
             where = f"sampler {' or '.join(map(repr, takers))} only" if takers else "no sampler"
-            raise ValueError(f"{key} applies to {where}, not {scheduler_class.name!r}")
+            raise InvalidArgument(f"{key} applies to {where}, not {scheduler_class.name!r}")

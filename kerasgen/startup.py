@@ -6,14 +6,18 @@ tokenizer) is imported as soon as keras is: at once when keras is already loaded
 keras has finished. ``import kerasgen`` itself stays cheap: nothing here imports TensorFlow or Keras.
 
 TensorFlow's C++ code prints a few lines on start-up (oneDNN, CUDA factories, cuInit) before any log-level setting
-applies. When TensorFlow is imported after kerasgen, those lines are hidden (its later messages are not); when you set
-``TF_CPP_MIN_LOG_LEVEL`` yourself, TensorFlow starts as it always does.
+applies. When TensorFlow is imported after kerasgen, those lines are left out (its later messages are not): while it
+starts, file descriptor 2 goes to a temporary file, and everything written there that is not one of TensorFlow's log
+lines goes on to stderr afterwards, so nothing else written meanwhile is lost. When you set ``TF_CPP_MIN_LOG_LEVEL``
+yourself, TensorFlow starts as it always does.
 """
 
 import contextlib
 import importlib
 import os
+import re
 import sys
+import tempfile
 
 LOG_LEVEL_ENV = "TF_CPP_MIN_LOG_LEVEL"
 
@@ -29,7 +33,7 @@ def quiet_tensorflow():
     os.environ.setdefault(LOG_LEVEL_ENV, "3")
     if "tensorflow" in sys.modules:
         return
-    with _stderr_hidden():
+    with _start_up_lines_left_out():
         import absl.logging
         import tensorflow as tf
 
@@ -45,20 +49,35 @@ def install_hooks():
     _hooks.register_when_ready()
 
 
+# TensorFlow's C++ log lines ("I0000 00:00:1796.. 123 port.cc:153] oneDNN ..."), absl's notice before them, and the
+# CPU feature line's second half.
+START_UP_LINE = re.compile(
+    r"[IWEF]\d{4} [\d:.]+ +\d+ [\w.-]+:\d+\] |WARNING: All log messages before absl::InitializeLog\(\)|"
+    r"To enable the following instructions: .* rebuild TensorFlow"
+)
+
+
 @contextlib.contextmanager
-def _stderr_hidden():
-    """Send file descriptor 2 to the null device: TensorFlow's C++ code writes there directly, past ``sys.stderr``."""
+def _start_up_lines_left_out():
+    """Hold what is written to file descriptor 2 (where TensorFlow's C++ code writes, past ``sys.stderr``) and pass
+    on to stderr afterwards every line that is not one of TensorFlow's start-up lines."""
     sys.stderr.flush()
     saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
+    held = tempfile.TemporaryFile()
+    os.dup2(held.fileno(), 2)
     try:
         yield
     finally:
         sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
-        os.close(devnull)
+        held.seek(0)
+        kept = [line for line in held.read().splitlines(keepends=True)
+                if not START_UP_LINE.match(line.decode("utf-8", "replace"))]
+        held.close()
+        rest = b"".join(kept)
+        while rest:
+            rest = rest[os.write(2, rest):]
 
 
 def _find_devices(tf):
@@ -96,7 +115,7 @@ class _ImportHooks:
         self.imports_under_way += 1
         try:
             if quiet:  # the start-up lines only: TensorFlow's later messages keep the user's log level
-                with _stderr_hidden():
+                with _start_up_lines_left_out():
                     loader.exec_module(module)
                     _find_devices(module)
             else:

@@ -15,6 +15,8 @@ import re
 import keras
 import numpy as np
 
+from kerasgen.checks import InvalidArgument, WrongType
+
 OOV_ID = 0
 
 
@@ -41,11 +43,11 @@ class Tokenizer:
     def __init__(self, vocabulary):
         vocabulary = [str(token) for token in vocabulary]
         if not vocabulary:
-            raise ValueError("vocabulary must not be empty")
+            raise InvalidArgument("vocabulary must not be empty")
         if len(set(vocabulary)) != len(vocabulary):
-            raise ValueError("vocabulary must not contain duplicates")
+            raise InvalidArgument("vocabulary must not contain duplicates")
         if self.oov_token in vocabulary:
-            raise ValueError(f"vocabulary must not contain the out-of-vocabulary token {self.oov_token!r}")
+            raise InvalidArgument(f"vocabulary must not contain the out-of-vocabulary token {self.oov_token!r}")
         self.vocabulary = vocabulary
         self._ids = {token: index for index, token in enumerate(vocabulary, start=1)}
         self._tokens = np.array([self.oov_token, *vocabulary], dtype=object)
@@ -82,7 +84,7 @@ class Tokenizer:
     @staticmethod
     def _check_text(text):
         if not isinstance(text, str):
-            raise TypeError(f"text must be a str, got {type(text).__name__}")
+            raise WrongType(f"text must be a str, got {type(text).__name__}")
         return text
 
     def unseen_tokens(self, text):
@@ -111,10 +113,10 @@ class Tokenizer:
         token of this level (one character; one word without spaces).
         """
         if isinstance(new_tokens, str) or not isinstance(new_tokens, (list, tuple)):
-            raise TypeError(f"new_tokens must be a list of str, got {type(new_tokens).__name__}")
+            raise WrongType(f"new_tokens must be a list of str, got {type(new_tokens).__name__}")
         for token in new_tokens:
             if not isinstance(token, str) or self.split(token) != [token]:
-                raise ValueError(f"{token!r} is not a single {self.level} token")
+                raise InvalidArgument(f"{token!r} is not a single {self.level} token")
         known = {self.oov_token, *self.vocabulary}
         config = self.get_config()
         config["vocabulary"] = self.vocabulary + [t for t in dict.fromkeys(new_tokens) if t not in known]
@@ -124,9 +126,9 @@ class Tokenizer:
         """A 1-D sequence of ids back to text."""
         ids = np.asarray(ids)
         if ids.ndim != 1:
-            raise ValueError(f"ids must be 1-D, got shape {ids.shape}")
+            raise InvalidArgument(f"ids must be 1-D, got shape {ids.shape}")
         if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
-            raise ValueError(f"ids must lie in [0, {self.vocab_size}), got values in [{ids.min()}, {ids.max()}]")
+            raise InvalidArgument(f"ids must lie in [0, {self.vocab_size}), got values in [{ids.min()}, {ids.max()}]")
         return self.join(self._tokens[ids.astype(np.int64)].tolist())
 
     def continue_text(self, prompt, ids):
@@ -166,7 +168,7 @@ class CharTokenizer(Tokenizer):
     def from_text(cls, text):
         """The sorted set of characters in ``text`` is the vocabulary."""
         if not isinstance(text, str) or not text:
-            raise ValueError("text must be a non-empty str")
+            raise InvalidArgument("text must be a non-empty str")
         return cls(sorted(set(text) - {cls.oov_token}))
 
     def split(self, text):
@@ -200,9 +202,9 @@ class WordTokenizer(Tokenizer):
     def from_text(cls, text, max_vocab=None):
         """The ``max_vocab - 1`` most frequent tokens (ties alphabetical) plus ``<unk>``."""
         if not isinstance(text, str) or not text.strip():
-            raise ValueError("text must be a non-empty str with at least one word")
+            raise InvalidArgument("text must be a non-empty str with at least one word")
         if max_vocab is not None and (not isinstance(max_vocab, int) or max_vocab < 2):
-            raise ValueError(f"max_vocab must be an int >= 2 or None, got {max_vocab!r}")
+            raise InvalidArgument(f"max_vocab must be an int >= 2 or None, got {max_vocab!r}")
         counts = collections.Counter(cls.split(cls, text))
         counts.pop(cls.oov_token, None)
         ranked = sorted(counts, key=lambda token: (-counts[token], token))

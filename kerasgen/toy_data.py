@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from kerasgen.checks import check_positive_int, check_real
+from kerasgen.checks import InvalidArgument, check_positive_int, check_real
 
 
 def make_moons(n, noise=0.05, seed=None):
@@ -37,6 +37,6 @@ MOONS_SPLITS = {"train": (16384, 0), "validation": (4096, 1)}
 def moons(split="train"):
     """The fixed two-moons splits of the zoo: ``make_moons(n, noise=0.05, seed)``, (n, seed) from ``MOONS_SPLITS``."""
     if split not in MOONS_SPLITS:
-        raise ValueError(f"split must be one of {', '.join(MOONS_SPLITS)}; got {split!r}")
+        raise InvalidArgument(f"split must be one of {', '.join(MOONS_SPLITS)}; got {split!r}")
     n, seed = MOONS_SPLITS[split]
     return make_moons(n, noise=0.05, seed=seed)

@@ -14,14 +14,16 @@ import json
 import os
 from pathlib import Path
 
+from kerasgen.checks import InvalidArgument, KerasgenError
+
 ZOO_DIR_ENV = "KERASGEN_ZOO_DIR"
 
 
-class ChecksumError(ValueError):
+class ChecksumError(InvalidArgument):
     """A zoo file does not match the sha256 on its card."""
 
 
-class UnknownModelError(KeyError, ValueError):
+class UnknownModelError(KerasgenError, KeyError, ValueError):
     """No zoo entry has this name (a KeyError, and a ValueError like every other bad argument)."""
 
     def __str__(self):
@@ -109,7 +111,7 @@ def load_model(name_or_path):
             raise FileNotFoundError(f"model file {file} does not exist")
         return _load_file(file)
     if os.sep in text or Path(text).is_file():
-        raise ValueError(f"model file {text} is not a .keras file (kerasgen saves and loads models as .keras)")
+        raise InvalidArgument(f"model file {text} is not a .keras file (kerasgen saves and loads models as .keras)")
     return load(text)
 
 
@@ -123,14 +125,18 @@ def _load_file(file):
     from kerasgen.saving import float32_copy
 
     if not zipfile.is_zipfile(file):
-        raise ValueError(f"model file {file} is not a .keras archive: it is truncated, corrupted or another format")
+        raise InvalidArgument(f"model file {file} is not a .keras archive: it is truncated, corrupted or "
+                              "another format")
     try:
         model = keras.saving.load_model(file, safe_mode=True)
-    except ValueError as error:
+    except (ValueError, TypeError) as error:  # keras's words for a file it cannot rebuild
         if "safe_mode" in str(error):  # a Lambda layer or another piece of arbitrary code
-            raise ValueError(f"model file {file} is refused: it holds Python code (such as a Lambda layer), "
-                             "which loading with safe_mode=True does not run; use registered layers") from None
-        raise
+            raise InvalidArgument(f"model file {file} is refused: it holds Python code (such as a Lambda layer), "
+                                  "which loading with safe_mode=True does not run; use registered layers") from None
+        if isinstance(error, KerasgenError):
+            raise
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise InvalidArgument(f"model file {file} cannot be loaded: {first_line}") from error
     # Files stored in float16 (the zoo's storage="float16") or saved under a mixed policy run as float32 models.
     return float32_copy(model)
 
@@ -147,7 +153,7 @@ def publish(model, name, card, directory=None, storage="float32"):
     from kerasgen.saving import policy_copy, staged_save
 
     if storage not in ("float32", "float16"):
-        raise ValueError(f"storage must be 'float32' or 'float16', got {storage!r}")
+        raise InvalidArgument(f"storage must be 'float32' or 'float16', got {storage!r}")
     root = Path(directory) if directory else zoo_dir()
     root.mkdir(parents=True, exist_ok=True)
     exported = policy_copy(model, storage, fresh=True)  # uncompiled: the weights without optimizer state

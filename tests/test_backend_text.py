@@ -31,7 +31,8 @@ def test_tokenizer_ids_are_string_lookups(level, text):
 
 
 def test_tokenizers_run_without_tensorflow():
-    """kerasgen/text.py encodes and decodes with TensorFlow unimportable (keras stubbed: only its registry is used)."""
+    """kerasgen/text.py (and the checks it raises errors of) encodes and decodes with TensorFlow unimportable (keras
+    stubbed: only its registry is used)."""
     script = textwrap.dedent(
         f"""
         import importlib.util, sys, types
@@ -39,6 +40,10 @@ def test_tokenizers_run_without_tensorflow():
         keras = types.ModuleType("keras")
         keras.saving = types.SimpleNamespace(register_keras_serializable=lambda package: lambda cls: cls)
         sys.modules["keras"] = keras
+        sys.modules["kerasgen"] = types.ModuleType("kerasgen")  # the package's own start-up (hooks) is not run
+        spec = importlib.util.spec_from_file_location("kerasgen.checks", {str(TEXT_MODULE.parent / "checks.py")!r})
+        sys.modules["kerasgen.checks"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules["kerasgen.checks"])
         spec = importlib.util.spec_from_file_location("tokenizers", {str(TEXT_MODULE)!r})
         text = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(text)

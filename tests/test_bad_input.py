@@ -253,7 +253,7 @@ def test_failed_save_leaves_the_saved_file_and_no_temporary(saved, monkeypatch):
         (["generate", "{lambda}"], "is refused"),
         (["generate", "{corpus}"], "corpus.txt is not a .keras file"),
         (["train", "vae", "--data-dir", "{missing}", "--epochs", "1", "--policy", "float32"], "data directory"),
-        (["train", "lstm", "--text", "{corpus}", "--learning-rate", "nan", *SMALL_RUN], "learning_rate must be"),
+        (["train", "lstm", "--text", "{corpus}", "--learning-rate", "nan", *SMALL_RUN], "--learning-rate must be"),
         (["train", "lstm", "--text", "{corpus}", "--out", "model.h5", *SMALL_RUN], "out must be a path ending in"),
         (["train", "lstm", "--text", "{corpus}", "--seq-len", "200", "--policy", "float32"],
          "the validation split of"),  # the train split has a window of 200 tokens, the last 10% (140) has none

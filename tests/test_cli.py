@@ -65,8 +65,8 @@ def assert_usage_error(capsys, argv, fragment):
         (["sample", "x.keras", "-n", "4", "--out", "g.jpg"], "--out must end in .png or .npz"),
         (["sample", "x.keras", "-n", "4"], "required: --out"),
         (["train", "gan"], "unknown model family 'gan'"),
-        (["train", "lstm", "--epochs", "0"], "--epochs: must be >= 1"),
-        (["train", "lstm", "--level", "byte"], "invalid choice"),
+        (["train", "lstm", "--epochs", "0"], "--epochs must be >= 1, got 0"),
+        (["train", "lstm", "--level", "byte"], "--level must be one of char, word; got 'byte'"),
         (["eval", "no-such-model"], "unknown zoo model"),
     ],
 )
@@ -128,19 +128,26 @@ def test_train_then_generate_from_the_saved_model(text_file, tmp_path, capsys):
 
 
 def test_an_internal_error_shows_its_traceback_and_exits_1(tmp_path):
-    """A bug (a failed lookup, not a ``raise`` for bad input) is not dressed up as a usage error."""
+    """A user's mistake is told by its type (``KerasgenError``, an OS error); anything else, even a ValueError raised
+    on purpose deep inside, is a bug and is not dressed up as a usage error."""
     code = ("import sys, kerasgen.cli as cli\n"
+            "from kerasgen.checks import InvalidArgument\n"
             "def broken(args):\n    return {}['missing']\n"
-            "def refused(args):\n    raise ValueError('that file is not a model')\n"
-            "cli.COMMANDS['eval'], cli.COMMANDS['neighbors'] = broken, refused\n"
+            "def internal(args):\n    raise ValueError('shapes (3,) and (4,) do not match')\n"
+            "def refused(args):\n    raise InvalidArgument('that file is not a model')\n"
+            "cli.COMMANDS['eval'], cli.COMMANDS['generate'], cli.COMMANDS['neighbors'] = broken, internal, refused\n"
             "sys.exit(cli.main(sys.argv[1:]))")
     script = tmp_path / "patched_cli.py"  # a file, so tracebacks show source lines
     script.write_text(code)
-    bug = subprocess.run([sys.executable, str(script), "eval", "x"], capture_output=True, text=True, timeout=120)
-    assert bug.returncode == 1 and "Traceback" in bug.stderr and "KeyError: 'missing'" in bug.stderr, bug.stderr
-    assert "kerasgen: error" not in bug.stderr
+    env = {**os.environ, "PYTHONPATH": str(Path(cli.__file__).resolve().parents[1])}  # this checkout's kerasgen
+    for argv, message in ((["eval", "x"], "KeyError: 'missing'"),
+                          (["generate", "x"], "ValueError: shapes (3,) and (4,) do not match")):
+        bug = subprocess.run([sys.executable, str(script), *argv], capture_output=True, text=True, timeout=120,
+                             env=env)
+        assert bug.returncode == 1 and "Traceback" in bug.stderr and message in bug.stderr, bug.stderr
+        assert "kerasgen: error" not in bug.stderr
     refused = subprocess.run([sys.executable, str(script), "neighbors", "x", "--word", "a"], capture_output=True,
-                             text=True, timeout=120)
+                             text=True, timeout=120, env=env)
     assert refused.returncode == 2 and refused.stderr == "kerasgen: error: that file is not a model\n"
 
 

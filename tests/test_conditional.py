@@ -1,5 +1,7 @@
 """Class-conditional generation: labels checked, conditioning saved, guidance, label dropout, a conditional copy."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -496,18 +498,23 @@ def test_the_guidance_sweep_picks_the_closest_setting_among_the_accurate_ones(sq
     distances = [spec["args"] for spec in measured if spec["key"] == "frechet_distance"]
     assert len(distances) == 4 and all(a["split"] == "train" and a["reference"] == "balanced" for a in distances)
     real = metrics.classifier_accuracy(square_classifier, str(class_folders[0]), "test")
-    assert figures["guidance_bar"] == round(real - 0.1, 4)
-    sweep = figures["guidance_sweep_20_samples_train_reference"]
-    assert [sweep[g]["label_accuracy"] for g in ("0", "1", "2")] == [0.0, 0.0, 1.0]
-    assert sweep["4"]["label_accuracy"] >= 0.9
-    assert sweep["2"]["frechet_distance"] < sweep["4"]["frechet_distance"]
-    assert figures["guidance"] == 2.0 and defaults == {"steps": 5, "guidance": 2.0}
+    sweep = {figure["figure"]: figure["value"] for figure in figures}
+    assert [sweep[f"guidance_{g}_label_accuracy"] for g in ("0", "1", "2")] == [0.0, 0.0, 1.0]
+    assert sweep["guidance_4_label_accuracy"] >= 0.9
+    assert sweep["guidance_2_frechet_distance"] < sweep["guidance_4_frechet_distance"]
+    assert defaults == {"steps": 5, "guidance": 2.0}
     assert metric == {"key": "label_accuracy", "name": "label accuracy (square-classifier), test, guidance 2",
                       "args": {"classifier": "square-classifier", "num_samples": 10000,
-                               "sample_args": {"steps": 5, "guidance": 2.0}}}
-    _, _, figures = guidance_sweep("square-classifier", str(class_folders[0]), {"steps": 5}, num_samples=20,
-                                   guidances=(0.0, 1.0))(GuidedOracle())
-    assert figures["guidance"] == 0.0  # none accurate: the most accurate (the first of a tie)
+                               "sample_args": {"steps": 5, "guidance": 2.0}},
+                      "chosen": f"guidance 2: the lowest Frechet distance of the sweep among the guidances whose "
+                                f"label accuracy is at least {real - 0.1:.4f} (square-classifier's test accuracy "
+                                "less 0.1)"}
+    # every figure of the sweep is a spec that measures again to its value
+    for figure in figures:
+        assert evaluation.measure(GuidedOracle(), figure) == pytest.approx(figure["value"], abs=1e-4)
+    _, defaults, _ = guidance_sweep("square-classifier", str(class_folders[0]), {"steps": 5}, num_samples=20,
+                                    guidances=(0.0, 1.0))(GuidedOracle())
+    assert defaults["guidance"] == 0.0  # none accurate: the most accurate (the first of a tie)
 
 
 def test_guidance_other_than_1_needs_a_model_that_learned_the_unconditional_prediction():
@@ -626,3 +633,45 @@ def test_a_guided_step_is_the_unconditional_prediction_plus_w_times_the_conditio
     conditional = make_sampling_step(TwoPredictions(), "ddim", conditioning="labels")(
         *args, keras.ops.convert_to_tensor(labels))
     assert not np.allclose(keras.ops.convert_to_numpy(guided), keras.ops.convert_to_numpy(conditional), atol=1e-3)
+
+
+def test_every_figure_a_card_shows_is_recomputed_by_eval_by_its_id(square_classifier, class_folders, tmp_path,
+                                                                   monkeypatch, capsys):
+    """Several figures of one metric key (told apart by their ``figure`` ids), a list-valued class histogram and the
+    real-data floor: ``kerasgen eval NAME --figure all`` measures each again and finds the card's value."""
+    from kerasgen import cli, evaluation, zoo
+    from kerasgen.models import VAE
+    from kerasgen.recipes import class_histogram_spec, floor_spec, frechet_spec
+
+    monkeypatch.setenv("KERASGEN_ZOO_DIR", str(tmp_path / "zoo"))
+    card = {"family": "classifier", "dataset": "squares", "command": "", "training_time": "", "hardware": ""}
+    zoo.publish(square_classifier, "square-classifier", {**card, "metric": {"key": "accuracy", "name": "a",
+                                                                            "value": 1.0}})
+    assert evaluation.evaluate(SquareOracle(), "class_histogram", classifier=square_classifier,
+                               num_samples=20) == [1.0, 0.0]  # unconditional oracle samples are all class 0
+    folder = str(class_folders[0])
+    specs = [
+        frechet_spec("square-classifier", folder, 6, figure="six_samples"),
+        frechet_spec("square-classifier", folder, 4, figure="four_samples", reference_samples=6,
+                     sample_args={"temperature": 0.5}),
+        floor_spec("square-classifier", folder, 6),
+        class_histogram_spec("square-classifier", 8),
+    ]
+    vae = VAE(image_shape=(8, 8, 1), latent_dim=2)
+    vae(np.zeros((1, 8, 8, 1), "float32"))
+    path = tmp_path / "vae.keras"
+    vae.save(path)
+    model = zoo.load_model(str(path))
+    figures = [{**spec, "value": evaluation.rounded(evaluation.measure(model, spec))} for spec in specs]
+    assert isinstance(figures[3]["value"], list) and sum(figures[3]["value"]) == pytest.approx(1.0)
+    assert figures[0]["value"] != figures[1]["value"]
+    zoo.publish(model, "tiny-vae", {**card, "family": "vae", "figures": figures,
+                                    "metric": {**figures[0], "figure": "headline"}})
+    assert [evaluation.figure_id(spec) for spec in zoo.info("tiny-vae")["figures"]] == [
+        "six_samples", "four_samples", "real_data_frechet_distance", "class_histogram"]
+
+    assert cli.main(["eval", "tiny-vae", "--figure", "all"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("tiny-vae:")]
+    assert len(lines) == 5 and all(re.search(r"difference [+-]0\.00%\)$", line) for line in lines), lines
+    assert cli.main(["eval", "tiny-vae", "--figure", "seven_samples"]) == 2
+    assert "no figure 'seven_samples' (its figures: six_samples, four_samples" in capsys.readouterr().err

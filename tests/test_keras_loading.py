@@ -121,6 +121,40 @@ def test_keras_imported_before_kerasgen_and_tensorflow_prints_its_lines_without_
     assert noise_in(plain_start), f"plain `import tensorflow` printed no start-up lines here: {plain_start!r}"
 
 
+def test_what_the_program_writes_to_stderr_while_tensorflow_starts_is_kept():
+    script = textwrap.dedent(
+        """
+        import os, sys, threading, time, warnings
+        import kerasgen
+        written, done = [], threading.Event()
+
+        def write():  # the program's own output on file descriptor 2 all along TensorFlow's start
+            while not done.is_set():
+                os.write(2, f"program line {len(written)}\\n".encode())
+                written.append(1)
+                time.sleep(0.002)
+
+        thread = threading.Thread(target=write)
+        thread.start()
+        import tensorflow
+        done.set()
+        thread.join()
+        print("program says", file=sys.stderr, flush=True)
+        print(len(written))
+        """
+    )
+
+    result = fresh_python(script)
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    count = int(result.stdout.split()[-1])
+    lines = result.stderr.splitlines()
+    assert count > 20  # the thread wrote all through the import
+    assert [line for line in lines if line.startswith("program line")] == [f"program line {i}" for i in range(count)]
+    assert lines[-1] == "program says"
+    assert not noise_in(result.stderr), result.stderr[-3000:]
+
+
 def test_a_log_level_set_by_the_user_leaves_tensorflow_as_it_is():
     code = f"import os, kerasgen\nimport kerasgen.models\nprint(os.environ[{LOG_LEVEL_ENV!r}])"
 

@@ -99,7 +99,7 @@ def test_the_command_line_samples_a_zoo_entry_with_its_cards_best_settings(model
 
     from kerasgen import cli, zoo
 
-    shipped = zoo.info("diffusion-mnist")["metric"]
+    shipped = {figure.get("figure"): figure["value"] for figure in zoo.info("diffusion-mnist")["figures"]}
     best_eta = min((0.0, 1.0), key=lambda eta: shipped["ddim_50_steps_1000_samples" if eta == 0 else
                                                        "ddim_50_steps_eta_1_1000_samples"])
     assert zoo.info("diffusion-mnist")["sample_defaults"] == {"sampler": "ddim", "steps": 50, "eta": best_eta}

@@ -178,7 +178,7 @@ def test_max_time_needs_a_checkpoint_folder(text_file, tmp_path, capsys):
     args = args[: args.index("--logdir")] + args[args.index("--logdir") + 2 :]
     assert cli.main(args) == cli.EXIT_USAGE
     assert "--max-time needs --logdir" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="max_time needs a logdir"):
+    with pytest.raises(ValueError, match="max_time needs logdir"):
         training.train_text("lstm", str(text_file), max_time="1h", epochs=1)
 
 

@@ -198,7 +198,7 @@ def test_train_command_carry_state(text_file, tmp_path, capsys):
     assert cli.main(train_command(text_file, tmp_path / "run", 1, out)[3:] + ["--carry-state"]) == 0
     assert out.exists()
     assert cli.main(["train", "gpt", "--carry-state", "--text", str(text_file)]) == 2
-    assert "carry_state needs a recurrent model; 'gpt' has no state to carry" in capsys.readouterr().err
+    assert "--carry-state needs a recurrent model; 'gpt' has no state to carry" in capsys.readouterr().err
 
 
 def test_sgd_with_global_clipping_and_the_halving_schedule(text_file):

@@ -204,7 +204,7 @@ def test_a_cards_further_figures_are_measured_by_the_recipe_and_recomputed_by_ev
     assert cli.main(["eval", "tiny-figures"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("tiny-figures: validation nats/char = ")
-    assert lines[-1] == "the card's other figures: perplexity (recompute with --figure KEY or --figure all)"
+    assert lines[-1] == "the card's other figures: perplexity (recompute with --figure ID or --figure all)"
     assert cli.main(["eval", "tiny-figures", "--figure", "all"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(" = ")[0] for line in lines] == ["tiny-figures: validation nats/char",

@@ -22,6 +22,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerasgen.checks import WrongType
+
 _MODULES = {"tensorflow": "tensorflow_ops", "jax": "jax_ops", "torch": "torch_ops"}
 
 
@@ -42,7 +44,7 @@ def check_seed(seed):
     if seed is None:
         return int(np.random.randint(0, 2**31 - 1))
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
+        raise WrongType(f"seed must be an int or None, got {type(seed).__name__}")
     return int(seed) % (2**31 - 1)
 
 

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from kerasgen import backend
+from kerasgen.checks import InvalidArgument
 
 
 def norm_weights(norm):
@@ -45,7 +46,7 @@ class CachedCausalSelfAttention(keras.layers.Layer):
     def build(self, input_shape):
         dim = input_shape[-1]
         if dim % self.num_heads:
-            raise ValueError(f"embedding_dim {dim} must be divisible by num_heads {self.num_heads}")
+            raise InvalidArgument(f"embedding_dim {dim} must be divisible by num_heads {self.num_heads}")
         self.head_dim = dim // self.num_heads
         self.qkv = keras.layers.Dense(3 * dim, name="qkv")
         self.qkv.build(input_shape)

@@ -15,6 +15,7 @@ import numpy as np
 from keras import ops
 
 from kerasgen import backend
+from kerasgen.checks import InvalidArgument
 
 MASKS = ("checkerboard", "channel")
 
@@ -140,7 +141,7 @@ def coupling_mask(shape, mask, parity):
     axis. ``parity`` 1 swaps the two halves.
     """
     if mask not in MASKS:
-        raise ValueError(f"mask must be one of {', '.join(MASKS)}; got {mask!r}")
+        raise InvalidArgument(f"mask must be one of {', '.join(MASKS)}; got {mask!r}")
     *spatial, channels = shape
     if mask == "channel":
         keep = np.arange(channels) < channels // 2
@@ -173,7 +174,7 @@ class AffineCoupling(keras.layers.Layer):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         if mask not in MASKS:
-            raise ValueError(f"mask must be one of {', '.join(MASKS)}; got {mask!r}")
+            raise InvalidArgument(f"mask must be one of {', '.join(MASKS)}; got {mask!r}")
         self.mask = mask
         self.parity = int(parity)
         self.hidden_units = hidden_units
@@ -182,10 +183,11 @@ class AffineCoupling(keras.layers.Layer):
     def build(self, input_shape):
         shape = tuple(input_shape[1:])
         if len(shape) not in (1, 3):
-            raise ValueError(f"AffineCoupling takes vectors (batch, d) or images (batch, H, W, C), got {input_shape}")
+            raise InvalidArgument(f"AffineCoupling takes vectors (batch, d) or images (batch, H, W, C), got "
+                                  f"{input_shape}")
         self.mask_values = coupling_mask(shape, self.mask, self.parity)
         if self.mask_values.all() or not self.mask_values.any():
-            raise ValueError(f"a {self.mask} mask on inputs of shape {shape} leaves nothing to transform")
+            raise InvalidArgument(f"a {self.mask} mask on inputs of shape {shape} leaves nothing to transform")
         channels = shape[-1]
         if len(shape) == 1:
             self.hidden = [keras.layers.Dense(self.hidden_units, activation="relu") for _ in range(self.num_blocks)]

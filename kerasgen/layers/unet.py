@@ -14,6 +14,8 @@ import math
 import keras
 from keras import ops
 
+from kerasgen.checks import InvalidArgument
+
 NORM_GROUPS = 8
 
 
@@ -64,7 +66,7 @@ class SinusoidalEmbedding(keras.layers.Layer):
     def __init__(self, dim, max_period=10_000.0, **kwargs):
         super().__init__(**kwargs)
         if dim < 2 or dim % 2:
-            raise ValueError(f"dim must be an even number >= 2, got {dim}")
+            raise InvalidArgument(f"dim must be an even number >= 2, got {dim}")
         self.dim = dim
         self.max_period = max_period
 

@@ -20,7 +20,7 @@ from keras import ops
 
 from kerasgen import backend, sampling
 from kerasgen import text as _tokenizers  # noqa: F401 - registers the tokenizers models carry
-from kerasgen.checks import check_positive_int
+from kerasgen.checks import InvalidArgument, WrongType, check_positive_int
 
 MAX_NEW_TOKENS = 1_000_000
 
@@ -87,9 +87,9 @@ class TextGenerator:
         single = isinstance(prompt, str)
         prompts = [prompt] if single else prompt
         if not isinstance(prompts, (list, tuple)) or not prompts:
-            raise TypeError("prompt must be a str or a non-empty list of str")
+            raise WrongType("prompt must be a str or a non-empty list of str")
         if not all(isinstance(p, str) for p in prompts):
-            raise TypeError("prompt must be a str or a non-empty list of str")
+            raise WrongType("prompt must be a str or a non-empty list of str")
         max_new_tokens = check_positive_int(max_new_tokens, "max_new_tokens", 0, MAX_NEW_TOKENS)
         sampling.check_sampling_args(temperature, top_k, top_p)
         seed = sampling.seed_pair(seed)
@@ -169,7 +169,7 @@ class TextGenerator:
         k = check_positive_int(k, "k")
         [token_id] = self.tokenizer.encode_tokens([token])
         if token_id == 0 and token != self.tokenizer.oov_token:
-            raise ValueError(f"token {token!r} is not in the vocabulary")
+            raise InvalidArgument(f"token {token!r} is not in the vocabulary")
         vectors = np.asarray(keras.ops.convert_to_numpy(self.token_embeddings()), np.float64)
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         similarity = vectors @ vectors[token_id]
@@ -192,7 +192,7 @@ class TextGenerator:
         on text with the new tokens.
         """
         if (tokens is None) == (text is None):
-            raise TypeError("pass exactly one of tokens (a list of new tokens) and text (to add its unseen tokens)")
+            raise WrongType("pass exactly one of tokens (a list of new tokens) and text (to add its unseen tokens)")
         tokenizer = self.tokenizer.extended(self.tokenizer.unseen_tokens(text) if tokens is None else tokens)
         config = self.get_config()
         config["tokenizer"] = keras.saving.serialize_keras_object(tokenizer)

@@ -5,7 +5,7 @@ import numpy as np
 from keras import ops
 
 from kerasgen import backend, sampling
-from kerasgen.checks import check_image_shape, check_labels, check_positive_int, check_real
+from kerasgen.checks import InvalidArgument, check_image_shape, check_labels, check_positive_int, check_real
 from kerasgen.models.base import ImageGenerator, check_sample_args
 from kerasgen.models.optimizers import loss_scaled, scale_loss
 
@@ -148,7 +148,8 @@ class DCGAN(ImageGenerator, keras.Model):
         if self.num_classes is None:
             return None  # an unconditional GAN ignores the labels a labelled data set brings
         if labels is None:
-            raise ValueError(f"this DCGAN is conditional ({self.num_classes} classes): train it on (images, labels)")
+            raise InvalidArgument(f"this DCGAN is conditional ({self.num_classes} classes): train it on "
+                                  "(images, labels)")
         return ops.cast(ops.reshape(labels, [-1]), "int32")
 
     def _discriminate(self, images, labels, training):

@@ -14,7 +14,7 @@ import numpy as np
 from keras import ops
 
 from kerasgen import backend, compat, sampling, schedulers
-from kerasgen.checks import check_image_shape, check_labels, check_positive_int, check_real
+from kerasgen.checks import InvalidArgument, WrongType, check_image_shape, check_labels, check_positive_int, check_real
 from kerasgen.layers.unet import UNet
 from kerasgen.models.base import ClassConditional, ImageGenerator, check_sample_args
 from kerasgen.schedulers import ddim_step, ddpm_step, sampling_timesteps  # noqa: F401 (also imported from here)
@@ -69,7 +69,7 @@ def make_sampling_step(network, sampler, prediction="epsilon", conditioning=None
     """
     scheduler = schedulers.get(sampler)
     if conditioning not in (None, "labels", "guidance"):
-        raise ValueError(f"conditioning must be None, 'labels' or 'guidance', got {conditioning!r}")
+        raise InvalidArgument(f"conditioning must be None, 'labels' or 'guidance', got {conditioning!r}")
 
     def predict(x, timesteps, labels=None, guidance=None):
         if conditioning is None:
@@ -175,14 +175,14 @@ class DiffusionModel(ClassConditional, ImageGenerator, keras.Model):
         super().__init__(**kwargs)
         self.image_shape = check_image_shape(image_shape)
         if not isinstance(widths, (tuple, list)) or not widths:
-            raise ValueError(f"widths must be a non-empty sequence of channel counts, got {widths!r}")
+            raise InvalidArgument(f"widths must be a non-empty sequence of channel counts, got {widths!r}")
         self.widths = tuple(check_positive_int(w, "widths") for w in widths)
         self.block_depth = check_positive_int(block_depth, "block_depth")
         self.attention = bool(attention)
         self.timesteps = check_positive_int(timesteps, "timesteps", 2)
         self.ema_decay = check_real(ema_decay, "ema_decay", 0, 1, open_above=True)
         if prediction not in PREDICTIONS:
-            raise ValueError(f"prediction must be one of {', '.join(PREDICTIONS)}; got {prediction!r}")
+            raise InvalidArgument(f"prediction must be one of {', '.join(PREDICTIONS)}; got {prediction!r}")
         self.prediction = prediction
         self.num_classes = None if num_classes is None else check_positive_int(num_classes, "num_classes", 2)
         self.label_dropout = check_real(label_dropout, "label_dropout", 0, 1, open_above=True)
@@ -200,7 +200,7 @@ class DiffusionModel(ClassConditional, ImageGenerator, keras.Model):
             input_shape = input_shape[0]
         if tuple(input_shape[1:]) != self.image_shape:
             expected = ", ".join(map(str, self.image_shape))
-            raise ValueError(f"images must have shape (batch, {expected}), got {tuple(input_shape)}")
+            raise InvalidArgument(f"images must have shape (batch, {expected}), got {tuple(input_shape)}")
         for network in (self.network, self.ema_network):
             network(ops.zeros((1, *self.image_shape)), ops.zeros((1,), "int32"))
         self.ema_network.trainable = False  # after its weights exist, so that it covers them all
@@ -338,15 +338,15 @@ class DiffusionModel(ClassConditional, ImageGenerator, keras.Model):
         eta = check_real(eta, "eta", 0, 1)
         scheduler = schedulers.get(sampler, **({"eta": eta} if eta else {}))  # 0 is DDIM's default, DDPM's none
         if progress is not None and not callable(progress):
-            raise TypeError(f"progress must be a callable (step, steps) or None, got {type(progress).__name__}")
+            raise WrongType(f"progress must be a callable (step, steps) or None, got {type(progress).__name__}")
         labels = check_labels(labels, n, self.num_classes)
         if guidance is not None:
             if labels is None:
-                raise ValueError("guidance needs labels: it weighs the conditional against the unconditional draw")
+                raise InvalidArgument("guidance needs labels: it weighs the conditional against the unconditional draw")
             guidance = check_real(guidance, "guidance", 0)
             if guidance != 1 and self.label_dropout == 0:
-                raise ValueError(f"guidance {guidance:g} mixes in the unconditional prediction, which a model "
-                                 "trained with label_dropout=0 never learned: sample with guidance 1 (or None)")
+                raise InvalidArgument(f"guidance {guidance:g} mixes in the unconditional prediction, which a model "
+                                      "trained with label_dropout=0 never learned: sample with guidance 1 (or None)")
         conditioning, condition = None, ()
         if labels is not None:
             guidance = 1.0 if guidance is None else guidance
@@ -389,7 +389,7 @@ class DiffusionModel(ClassConditional, ImageGenerator, keras.Model):
         """A copy of this model that reads ``num_classes`` class labels: the same weights (raw and EMA) and a label
         embedding of zeros, so it draws what this model drew until fine-tuning teaches it the classes."""
         if self.num_classes is not None:
-            raise ValueError(f"the model already has {self.num_classes} classes")
+            raise InvalidArgument(f"the model already has {self.num_classes} classes")
         config = {**self.get_config(), "num_classes": num_classes}
         config.pop("name", None)
         conditional = type(self).from_config(config)

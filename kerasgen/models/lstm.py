@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from kerasgen import backend, sampling
-from kerasgen.checks import check_positive_int, check_real
+from kerasgen.checks import InvalidArgument, check_positive_int, check_real
 from kerasgen.layers import TiedLogits
 from kerasgen.models.base import TextGenerator
 
@@ -42,7 +42,7 @@ class LSTMGenerator(TextGenerator, keras.Model):
         self.dropout = check_real(dropout, "dropout", 0, 1, open_above=True)
         self.tie_embeddings = bool(tie_embeddings)
         if cell not in CELLS:
-            raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {cell!r}")
+            raise InvalidArgument(f"cell must be one of {', '.join(CELLS)}, got {cell!r}")
         self.cell = cell
         # Tied embeddings also score the outputs: keras's default +-0.05 init leaves the logits so flat that a
         # word-level model sits at the unigram loss for most of an epoch; +-0.1 (Zaremba et al.) does not.
@@ -86,7 +86,7 @@ class LSTMGenerator(TextGenerator, keras.Model):
 
         strategy = tf.distribute.get_strategy()
         if strategy.num_replicas_in_sync > 1:
-            raise ValueError("carry_state trains on one device: each replica would need its own streams")
+            raise InvalidArgument("carry_state trains on one device: each replica would need its own streams")
         dtype = self.compute_dtype
         self.untracked.carried_state = [
             tuple(tf.Variable(tf.zeros([batch_size, self.units], dtype), trainable=False)
@@ -111,7 +111,7 @@ class LSTMGenerator(TextGenerator, keras.Model):
             batch = carried[0][0].shape[0]
             message = f"carry_state was set for batches of {batch}; every training batch must have that size"
             if token_ids.shape[0] is not None and token_ids.shape[0] != batch:
-                raise ValueError(f"{message} (got {token_ids.shape[0]})")
+                raise InvalidArgument(f"{message} (got {token_ids.shape[0]})")
             with tf.control_dependencies([tf.debugging.assert_equal(tf.shape(token_ids)[0], batch, message=message)]):
                 token_ids = tf.identity(token_ids)  # everything downstream waits for the check
             initial_state = [tuple(tf.convert_to_tensor(v) for v in state) for state in carried]

@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from kerasgen.checks import check_positive_int, check_real
+from kerasgen.checks import InvalidArgument, check_positive_int, check_real
 
 
 class NGramModel:
@@ -46,7 +46,7 @@ class NGramModel:
         if order is not None:
             return cls(tokenizer, order, _count(ids, check_positive_int(order, "order")), ids)
         if validation is None:
-            raise ValueError("order=None chooses the order on a validation text: give validation=...")
+            raise InvalidArgument("order=None chooses the order on a validation text: give validation=...")
         counts = _count(ids, check_positive_int(max_order, "max_order"))
         scores = {k: cls(tokenizer, k, counts, ids).nll(validation) for k in range(1, max_order + 1)}
         best = min(scores, key=scores.get)
@@ -109,7 +109,7 @@ class NGramModel:
         for tokens 1, 2, ... (the first has no history: the networks' figures skip it too)."""
         ids = [int(i) for i in self.tokenizer.encode(text)]
         if len(ids) < 2:
-            raise ValueError("text must hold at least two tokens")
+            raise InvalidArgument("text must hold at least two tokens")
         width = self.order - 1
         return np.array([math.log(self._probability(tuple(ids[max(0, i - width):i]), ids[i]))
                          for i in range(1, len(ids))])

@@ -7,7 +7,7 @@ import numpy as np
 from keras import ops
 
 from kerasgen import backend, sampling
-from kerasgen.checks import check_positive_int, check_real
+from kerasgen.checks import InvalidArgument, WrongType, check_positive_int, check_real
 from kerasgen.data import dequantize
 from kerasgen.layers.coupling import ActNorm, AffineCoupling, Squeeze, depth_to_space, space_to_depth
 from kerasgen.models.base import (
@@ -23,14 +23,14 @@ def _check_data_shape(data_shape, num_scales, name):
     try:
         shape = tuple(int(d) for d in data_shape)
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a tuple of ints, (d,) or (H, W, C); got {data_shape!r}") from None
+        raise WrongType(f"{name} must be a tuple of ints, (d,) or (H, W, C); got {data_shape!r}") from None
     if len(shape) == 1 and shape[0] >= 2:
         return shape
     factor = 2 ** (num_scales - 1)
     if len(shape) == 3 and min(shape) >= 1 and shape[0] % factor == 0 and shape[1] % factor == 0:
         if (shape[0] // factor) * (shape[1] // factor) >= 2:
             return shape
-    raise ValueError(
+    raise InvalidArgument(
         f"{name} must be (d,) with d >= 2, or (H, W, C) with H and W divisible by 2**(num_scales-1) = {factor} "
         f"and at least 2 pixels at the last scale; got {data_shape!r}"
     )
@@ -115,7 +115,7 @@ class RealNVP(StepCounted, DensityModel, ImageGenerator, PointGenerator, keras.M
         input_shape=None, **kwargs,
     ):
         if image_shape is not None and input_shape is not None:
-            raise TypeError("pass image_shape or input_shape (its old name), not both")
+            raise WrongType("pass image_shape or input_shape (its old name), not both")
         super().__init__(**kwargs)
         # The flow reads its inputs in float32 under any policy (the coupling networks cast for themselves).
         self.autocast = False
@@ -125,7 +125,7 @@ class RealNVP(StepCounted, DensityModel, ImageGenerator, PointGenerator, keras.M
         self.num_couplings = check_positive_int(num_couplings, "num_couplings")
         if isinstance(hidden_units, (list, tuple)):
             if len(hidden_units) != self.num_scales or len(self.data_shape) != 3:
-                raise ValueError(
+                raise InvalidArgument(
                     f"hidden_units as a list needs images and one entry per scale ({self.num_scales}), "
                     f"got {list(hidden_units)}"
                 )
@@ -275,15 +275,15 @@ class RealNVP(StepCounted, DensityModel, ImageGenerator, PointGenerator, keras.M
         x = ops.convert_to_tensor(x)
         dtype = keras.backend.standardize_dtype(x.dtype)
         if self.is_image and not keras.backend.is_float_dtype(dtype):
-            raise TypeError(f"{name} must be floating point, got {dtype} (for uint8 images use bits_per_dim)")
+            raise WrongType(f"{name} must be floating point, got {dtype} (for uint8 images use bits_per_dim)")
         if len(x.shape) != len(self.data_shape) + 1 or tuple(x.shape[1:]) != self.data_shape:
             expected = ", ".join(map(str, self.data_shape))
-            raise ValueError(f"{name} must have shape (n, {expected}), got {tuple(x.shape)}")
+            raise InvalidArgument(f"{name} must have shape (n, {expected}), got {tuple(x.shape)}")
         x = ops.cast(x, "float32")
         if self.is_image and space == "data" and _readable(x) and math.prod(x.shape) > 0:
             low, high = float(ops.min(x)), float(ops.max(x))
             if low < 0 or high > 1:
-                raise ValueError(f"{name} must be images in [0, 1], got values in [{low}, {high}]")
+                raise InvalidArgument(f"{name} must be images in [0, 1], got values in [{low}, {high}]")
         self._ensure_built()
         return x
 
@@ -302,13 +302,13 @@ class RealNVP(StepCounted, DensityModel, ImageGenerator, PointGenerator, keras.M
     def preprocess(self, images):
         """Images in [0, 1] -> flow space: ``(logit(alpha + (1 - 2 alpha) x), log|det dy/dx|)`` per example."""
         if not self.is_image:
-            raise ValueError("preprocess applies to image flows; vector flows act on the data directly")
+            raise InvalidArgument("preprocess applies to image flows; vector flows act on the data directly")
         return self._preprocess(self._check_array(images, "images"))
 
     def postprocess(self, y):
         """Flow space -> images: the inverse of ``preprocess`` (not clipped)."""
         if not self.is_image:
-            raise ValueError("postprocess applies to image flows; vector flows act on the data directly")
+            raise InvalidArgument("postprocess applies to image flows; vector flows act on the data directly")
         return self._postprocess(self._check_array(y, "y", space="flow"))
 
     def log_prob(self, x):
@@ -330,13 +330,13 @@ class RealNVP(StepCounted, DensityModel, ImageGenerator, PointGenerator, keras.M
         ``mean(-log_prob(dequantize(images, seed))) / (D ln 2) + 8``.
         """
         if not self.is_image:
-            raise ValueError("bits_per_dim applies to image flows of 8-bit data; use log_prob for vectors")
+            raise InvalidArgument("bits_per_dim applies to image flows of 8-bit data; use log_prob for vectors")
         images = np.asarray(images)
         if images.dtype != np.uint8:
-            raise TypeError(f"images must be uint8 pixel values (0-255), got {images.dtype}")
+            raise WrongType(f"images must be uint8 pixel values (0-255), got {images.dtype}")
         if images.ndim != 4 or images.shape[1:] != self.data_shape or not len(images):
             expected = ", ".join(map(str, self.data_shape))
-            raise ValueError(f"images must have shape (n, {expected}) with n >= 1, got {images.shape}")
+            raise InvalidArgument(f"images must have shape (n, {expected}) with n >= 1, got {images.shape}")
         batch_size = check_positive_int(batch_size, "batch_size")
         self._ensure_built()
         if self._compiled_log_prob is None:

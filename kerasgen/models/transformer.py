@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from kerasgen import backend, sampling
-from kerasgen.checks import check_positive_int, check_real
+from kerasgen.checks import InvalidArgument, check_positive_int, check_real
 from kerasgen.layers import CachedCausalSelfAttention, PositionEmbedding, TiedLogits, TransformerBlock
 from kerasgen.layers.attention import layer_norm, norm_weights
 from kerasgen.models.base import TextGenerator
@@ -43,7 +43,7 @@ class DecoderTransformer(TextGenerator, keras.Model):
         self.num_heads = check_positive_int(num_heads, "num_heads")
         self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
         if embedding_dim % num_heads:
-            raise ValueError(f"embedding_dim ({embedding_dim}) must be divisible by num_heads ({num_heads})")
+            raise InvalidArgument(f"embedding_dim ({embedding_dim}) must be divisible by num_heads ({num_heads})")
         self.dropout = check_real(dropout, "dropout", 0, 1, open_above=True)
         self.tie_embeddings = bool(tie_embeddings)
         self.token_embedding = keras.layers.Embedding(
@@ -66,7 +66,8 @@ class DecoderTransformer(TextGenerator, keras.Model):
     def call(self, token_ids, training=False):
         length = token_ids.shape[1]
         if length is not None and length > self.max_length:
-            raise ValueError(f"sequences are {length} tokens long; this model reads at most max_length={self.max_length}")
+            raise InvalidArgument(f"sequences are {length} tokens long; this model reads at most "
+                                  f"max_length={self.max_length}")
         x = self.embedding_dropout(self.position_embedding(self.token_embedding(token_ids)), training=training)
         for block in self.blocks:
             x = block(x, training=training)

@@ -7,7 +7,7 @@ import numpy as np
 from keras import ops
 
 from kerasgen import backend, sampling
-from kerasgen.checks import check_image_shape, check_images, check_labels, check_positive_int
+from kerasgen.checks import InvalidArgument, check_image_shape, check_images, check_labels, check_positive_int
 from kerasgen.data import binarize  # noqa: F401 - its old home, kept importable
 from kerasgen.models.base import (
     ClassConditional, DensityModel, ImageGenerator, StepCounted, UntrackedState, check_sample_args,
@@ -95,7 +95,7 @@ class VAE(StepCounted, ClassConditional, DensityModel, ImageGenerator, keras.Mod
         """``labels`` of ``images`` as a tensor (None for an unconditional model); a conditional one needs them."""
         if labels is None or ops.is_tensor(labels):
             if labels is None and self.num_classes is not None:
-                raise ValueError(f"this VAE is conditional ({self.num_classes} classes): give the images' labels")
+                raise InvalidArgument(f"this VAE is conditional ({self.num_classes} classes): give the images' labels")
             return labels if self.num_classes is not None else None
         checked = check_labels(labels, len(images), self.num_classes)  # an unconditional model refuses labels
         return ops.convert_to_tensor(checked)
@@ -124,7 +124,7 @@ class VAE(StepCounted, ClassConditional, DensityModel, ImageGenerator, keras.Mod
         if not ops.is_tensor(z):
             z = np.asarray(z)
             if z.ndim != 2 or z.shape[1] != self.latent_dim or not np.issubdtype(z.dtype, np.number):
-                raise ValueError(f"z must be numbers of shape (n, {self.latent_dim}), got {z.dtype} {z.shape}")
+                raise InvalidArgument(f"z must be numbers of shape (n, {self.latent_dim}), got {z.dtype} {z.shape}")
         labels = self._labels(labels, z)
         probabilities = ops.sigmoid(self._decoder_logits(ops.convert_to_tensor(z, "float32"), labels))
         return np.asarray(ops.convert_to_numpy(probabilities))
@@ -134,7 +134,7 @@ class VAE(StepCounted, ClassConditional, DensityModel, ImageGenerator, keras.Mod
         if self.num_classes is None:
             labels = None  # an unconditional VAE ignores the labels a labelled data set brings
         elif labels is None:
-            raise ValueError(f"this VAE is conditional ({self.num_classes} classes): train it on (images, labels)")
+            raise InvalidArgument(f"this VAE is conditional ({self.num_classes} classes): train it on (images, labels)")
         mean, log_var = self.encode(x, labels)
         # z ~ q(z|x) in training and evaluation alike, so `evaluate` and val_loss report the negative ELBO
         # (decoding the mean instead would give a smaller figure that bounds nothing). Evaluation draws
@@ -201,9 +201,9 @@ class VAE(StepCounted, ClassConditional, DensityModel, ImageGenerator, keras.Mod
         """The IWAE bound of each image, one float32 tensor per batch of ``batch_size`` images, in order."""
         images = check_images(binary_images, self.image_shape, name)
         if not len(images):
-            raise ValueError(f"{name} must hold at least one image")
+            raise InvalidArgument(f"{name} must hold at least one image")
         if not np.all((images == 0) | (images == 1)):
-            raise ValueError(f"{name} must hold only 0 and 1 (binarize them first)")
+            raise InvalidArgument(f"{name} must hold only 0 and 1 (binarize them first)")
         num_samples = check_positive_int(num_samples, "num_samples")
         batch_size = check_positive_int(batch_size, "batch_size")
         labels = self._labels(labels, images)

@@ -5,8 +5,11 @@ import numbers
 
 import keras
 
+from kerasgen.checks import InvalidArgument
 
-EPOCH_SCHEDULES = ("step", "halving")
+
+STEP_SCHEDULES = ("constant", "cosine")  # set by the optimizer's schedule, step by step
+EPOCH_SCHEDULES = ("step", "halving")  # set by a callback, epoch by epoch
 
 
 def is_epoch_schedule(schedule):
@@ -25,7 +28,7 @@ def epoch_decay(learning_rate, schedule, epochs):
     same rates whatever ``epochs`` is, so a run can be extended.
     """
     if isinstance(schedule, dict):
-        changes = sorted(_check_rate_changes(schedule).items())
+        changes = sorted(check_rate_changes(schedule).items())
         return lambda epoch, current=None: ([learning_rate] + [r for first, r in changes if epoch >= first])[-1]
     if schedule == "step":
         return lambda epoch, current=None: learning_rate / (
@@ -37,14 +40,14 @@ def epoch_decay(learning_rate, schedule, epochs):
     return None
 
 
-def _check_rate_changes(changes):
+def check_rate_changes(changes):
     if not changes:
-        raise ValueError("a schedule dict needs at least one {first epoch: rate} entry")
+        raise InvalidArgument("a schedule dict needs at least one {first epoch: rate} entry")
     for epoch, rate in changes.items():
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-            raise ValueError(f"schedule dict keys must be epoch numbers >= 0, got {epoch!r}")
+            raise InvalidArgument(f"schedule dict keys must be epoch numbers >= 0, got {epoch!r}")
         if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not (math.isfinite(rate) and rate > 0):
-            raise ValueError(f"schedule dict rates must be finite numbers > 0, got {rate!r} for epoch {epoch}")
+            raise InvalidArgument(f"schedule dict rates must be finite numbers > 0, got {rate!r} for epoch {epoch}")
     return changes
 
 
@@ -59,7 +62,7 @@ def make_optimizer(name, learning_rate, clipnorm=None, global_clipnorm=None, **o
     optimizer (a GAN's Adam ``beta_1=0.5``).
     """
     if name not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {name!r}")
+        raise InvalidArgument(f"optimizer must be 'adam' or 'sgd', got {name!r}")
     if global_clipnorm is not None:
         clipnorm = None
     return OPTIMIZERS[name](learning_rate, clipnorm=clipnorm, global_clipnorm=global_clipnorm, **options)
@@ -77,7 +80,7 @@ def learning_rate_schedule(learning_rate, schedule, total_steps, warmup_steps=0)
             0.0 if warmup_steps else learning_rate, max(total_steps - warmup_steps, 1), alpha=0.1,
             warmup_target=learning_rate if warmup_steps else None, warmup_steps=warmup_steps,
         )
-    raise ValueError(
+    raise InvalidArgument(
         f"schedule must be one of constant, cosine, {', '.join(EPOCH_SCHEDULES)} or an {{epoch: rate}} dict; "
         f"got {schedule!r}"
     )

@@ -9,68 +9,29 @@ import os
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import keras
 import numpy as np
 
 from kerasgen import callbacks as kg_callbacks
 from kerasgen import data, distribute, families, precision
-from kerasgen.checks import check_real, parse_duration
 from kerasgen.models.optimizers import uses_loss_scaling
 from kerasgen.saving import BackupAndRestore, atomic_save, checkpoint_position, float32_copy, policy_copy
 from kerasgen.text import CharTokenizer, WordTokenizer
+from kerasgen.training.config import ConfigError, RunConfig, check_writable
 from kerasgen.training.schedules import epoch_decay, is_epoch_schedule, learning_rate_schedule, make_optimizer
+from kerasgen.checks import InvalidArgument
 
 TOKENIZERS = {"char": CharTokenizer, "word": WordTokenizer}
-# What a run uses unless told otherwise, by the kind of data it reads.
-KIND_DEFAULTS = {
-    families.TEXT: {"batch_size": 64, "temperatures": (0.5, 1.0), "clipnorm": 5.0},
-    families.IMAGES: {"batch_size": 128, "temperatures": (0.7, 1.0), "clipnorm": None},
-    families.POINTS: {"batch_size": 128, "temperatures": (0.7, 1.0), "clipnorm": None},
-}
-POINT_SETS = ("moons",)
-CHECKPOINT_EVERY = 600.0  # seconds between checkpoints within an epoch, unless told otherwise
 
 
-def train(
-    family,
-    data_name=None,
-    *,
-    data_dir=None,
-    epochs=10,
-    batch_size=None,
-    steps_per_epoch=None,
-    learning_rate=1e-3,
-    schedule="constant",
-    warmup_steps=0,
-    optimizer="adam",
-    clipnorm="auto",
-    global_clipnorm=None,
-    init=None,
-    model_kwargs=None,
-    logdir=None,
-    backup_dir=None,
-    out=None,
-    policy="auto",
-    strategy="default",
-    temperatures=None,
-    prompt=None,
-    seed=0,
-    verbose="auto",
-    level="char",
-    seq_len=128,
-    max_vocab=10000,
-    carry_state=False,
-    extend_vocabulary=False,
-    image_size=None,
-    conditional=False,
-    max_time=None,
-    checkpoint_every="auto",
-):
-    """Train a model of ``family`` (a name or a ``families.Family``) on ``data_name``; returns (model, history).
+def train(config, data_name=None, **settings):
+    """Train a model as ``config`` (a ``RunConfig``) says; returns (model, history).
 
-    ``data_name``: a data set name or a path (default: the family's own data set). Text families read a corpus
+    ``train(family, data_name, **settings)`` builds the ``RunConfig`` from keyword arguments, and
+    ``train(config, **changes)`` runs a variant of one (``RunConfig.replace``). The settings:
+
+    ``data``: a data set name or a path (default: the family's own data set). Text families read a corpus
     (``level`` char or word tokens, windows of ``seq_len``; ``carry_state``: contiguous streams with the recurrent
     state carried across batches, reset each epoch); image families read uint8 images (a folder at
     ``image_size``); ``moons`` is 2-D points. ``conditional``: a family with a class-conditional form learns the
@@ -93,64 +54,53 @@ def train(
     ``"auto"``: 10 minutes, or None) also checkpoints within epochs, so a killed run loses at most that much.
     """
     started = time.monotonic()
-    family = families.get(family)
-    data_name = family.default_data if data_name is None else data_name
-    kind = _data_kind(family, data_name)
-    defaults = KIND_DEFAULTS[kind]
-    batch_size = defaults["batch_size"] if batch_size is None else batch_size
-    clipnorm = defaults["clipnorm"] if clipnorm == "auto" else clipnorm
-    temperatures = defaults["temperatures"] if temperatures is None else temperatures
-    _check_run_args(family, kind, learning_rate, out, schedule, level, carry_state, extend_vocabulary, image_size,
-                    init, conditional)
-    max_time = None if max_time is None else parse_duration(max_time, "max_time")
-    checkpoint_every = (CHECKPOINT_EVERY if checkpoint_every == "auto" else
-                        None if checkpoint_every is None else parse_duration(checkpoint_every, "checkpoint_every"))
-    backup_dir = backup_dir or (os.path.join(logdir, "backup") if logdir else None)
-    if max_time is not None and not backup_dir:
-        raise ValueError("max_time needs a logdir (or backup_dir): the stopped run's checkpoint goes there")
+    if isinstance(config, RunConfig):
+        config = config.replace(**settings, **({} if data_name is None else {"data": data_name}))
+    else:
+        config = RunConfig(config, data_name, **settings)
+    c = config
+    family, kind = c.family, c.kind
 
-    keras.utils.set_random_seed(seed)
-    policy = precision.set_policy(policy)
-    strategy = distribute.get_strategy(strategy)
+    keras.utils.set_random_seed(c.seed)
+    policy = precision.set_policy(c.policy)
+    strategy = distribute.get_strategy(c.strategy)
     chief = distribute.is_chief(strategy)
     cluster = distribute.is_multi_worker(strategy)
-    if max_time is not None and cluster:
-        raise ValueError("max_time stops single-machine runs; a multi-worker cluster resumes from finished epochs")
-    verbose = verbose if chief else 0  # one progress log per cluster: the chief's
+    if c.max_time is not None and cluster:
+        raise ConfigError("{max_time} stops single-machine runs; a multi-worker cluster resumes from finished epochs")
+    verbose = c.verbose if chief else 0  # one progress log per cluster: the chief's
     with strategy.scope():
-        initial = _initial_model(init, policy, model_kwargs)
-        if kind == families.TEXT:
-            model, batches, validation_ds = _text_run(family, data_name, data_dir, initial, init, model_kwargs, level,
-                                                      seq_len, batch_size, max_vocab, carry_state,
-                                                      extend_vocabulary, seed)
-        else:
-            model, batches, validation_ds = _array_run(family, kind, data_name, data_dir, initial, init,
-                                                       model_kwargs, batch_size, image_size, seed, conditional)
-        steps_per_epoch = steps_per_epoch or batches.per_epoch
-        total_steps = epochs * steps_per_epoch
-        rate = learning_rate_schedule(learning_rate, schedule, total_steps, warmup_steps)
+        initial = _initial_model(c.init, policy, c.model_kwargs)
+        run = _text_run if kind == families.TEXT else _array_run
+        model, batches, validation_ds = run(c, initial)
+        steps_per_epoch = c.steps_per_epoch or batches.per_epoch
+        rate = learning_rate_schedule(c.learning_rate, c.schedule, c.epochs * steps_per_epoch, c.warmup_steps)
         family.compile_model(
-            model, lambda r: make_optimizer(optimizer, r, clipnorm, global_clipnorm, **family.optimizer_options), rate
+            model,
+            lambda r: make_optimizer(c.optimizer, r, c.clipnorm, c.global_clipnorm, **family.optimizer_options),
+            rate,
         )
         model.build((None, *batches.input_shape))  # BackupAndRestore restores into built models only (and optimizers)
-        if carry_state:
-            model.carry_state(batch_size)
+        if c.carry_state:
+            model.carry_state(c.batch_size)
 
-    callbacks = _run_callbacks(model, logdir, backup_dir, temperatures, prompt, verbose,
-                               samples=family.samples and kind != families.POINTS, steps_per_epoch=steps_per_epoch)
-    if carry_state:
+    callbacks = _run_callbacks(model, c, verbose, samples=family.samples and kind != families.POINTS,
+                               steps_per_epoch=steps_per_epoch)
+    if c.carry_state:
         callbacks.insert(0, kg_callbacks.ResetCarriedState())
-    if is_epoch_schedule(schedule):
-        callbacks.append(keras.callbacks.LearningRateScheduler(epoch_decay(learning_rate, schedule, epochs)))
-    backup = next((c for c in callbacks if isinstance(c, BackupAndRestore)), None)
+    if is_epoch_schedule(c.schedule):
+        callbacks.append(keras.callbacks.LearningRateScheduler(epoch_decay(c.learning_rate, c.schedule, c.epochs)))
+    backup = next((callback for callback in callbacks if isinstance(callback, BackupAndRestore)), None)
     if backup is not None and not cluster:
-        deadline = None if max_time is None else started + max_time
-        callbacks.append(kg_callbacks.TimeLimit(backup, steps_per_epoch, deadline, checkpoint_every, started=started))
+        deadline = None if c.max_time is None else started + c.max_time
+        callbacks.append(kg_callbacks.TimeLimit(backup, steps_per_epoch, deadline, c.checkpoint_every,
+                                                started=started))
 
     # Where the checkpoint stands decides where the batches start: a cluster's workers (which read no checkpoint)
     # restart the data from its first epoch, as they always have.
-    position = checkpoint_position(backup_dir) if backup is not None and not cluster else None
+    position = checkpoint_position(c.backup_dir) if backup is not None and not cluster else None
     done, within = position[:2] if position else (0, 0)
+    epochs = c.epochs
     if done >= epochs or not position:
         phases = [(0 if done >= epochs else done, epochs, 0)]
     elif within:
@@ -186,9 +136,10 @@ def train(
     history = _joined(histories)
     history.seconds = time.time() - start
     history.policy = policy
+    history.config = config
     history.finished, history.stop_message = stop is None, stop
-    if out and chief and stop is None:
-        atomic_save(float32_copy(model), out)
+    if c.out and chief and stop is None:
+        atomic_save(float32_copy(model), c.out)
     return model, history
 
 
@@ -234,25 +185,14 @@ class _Batches:
                                    drop_remainder=self.drop_remainder, transform=self.transform)
 
 
-def train_text(family, text=None, **kwargs):
+def train_text(family, text=None, **settings):
     """``train`` on a text corpus (``text``: a data set name or a file)."""
-    return train(family, text, **kwargs)
+    return train(family, text, **settings)
 
 
-def train_images(family, dataset=None, **kwargs):
+def train_images(family, dataset=None, **settings):
     """``train`` on images (``dataset``: ``mnist``, ``fashion_mnist`` or a folder) or 2-D points (``moons``)."""
-    return train(family, dataset, **kwargs)
-
-
-def _data_kind(family, data_name):
-    if family.kind == families.TEXT:
-        return families.TEXT
-    kind = families.POINTS if data_name in POINT_SETS else families.IMAGES
-    if not family.reads(kind):
-        readers = [name for name in families.names() if families.get(name).reads(kind)]
-        raise ValueError(f"dataset {data_name!r} holds {'2-D points' if kind == families.POINTS else 'images'}, "
-                         f"which the {family.name} family does not model (use {', '.join(readers) or 'none'})")
-    return kind
+    return train(family, dataset, **settings)
 
 
 def _initial_model(init, policy, model_kwargs):
@@ -264,34 +204,36 @@ def _initial_model(init, policy, model_kwargs):
     return policy_copy(zoo.load_model(init), policy, changes=model_kwargs)
 
 
-def _text_run(family, text, data_dir, initial, init, model_kwargs, level, seq_len, batch_size, max_vocab,
-              carry_state, extend_vocabulary, seed):
-    """(model, train batches, validation batches) for a text family."""
-    train_split, validation_split = data.load_text(text, "train", data_dir), data.load_text(text, "validation", data_dir)
+def _text_run(c, initial):
+    """(model, train batches, validation batches) for a text family's run ``c`` (a ``RunConfig``)."""
+    family, text, seq_len, batch_size = c.family, c.data, c.seq_len, c.batch_size
+    train_split = data.load_text(text, "train", c.data_dir)
+    validation_split = data.load_text(text, "validation", c.data_dir)
     if initial is not None:
-        model = _fit_vocabulary(initial, init, text, train_split, extend_vocabulary)
+        model = _fit_vocabulary(initial, c.init, text, train_split, c.extend_vocabulary)
     else:
-        tokenizer = (CharTokenizer.from_text(train_split) if level == "char"
-                     else WordTokenizer.from_text(train_split, max_vocab=max_vocab))
-        model = family.build(tokenizer, **(model_kwargs or {}))
+        tokenizer = (CharTokenizer.from_text(train_split) if c.level == "char"
+                     else WordTokenizer.from_text(train_split, max_vocab=c.max_vocab))
+        model = family.build(tokenizer, **c.model_kwargs)
     tokenizer = model.tokenizer
-    if carry_state:
+    if c.carry_state:
         if not hasattr(model, "carry_state"):
-            raise ValueError(f"carry_state needs a recurrent model; {family.name!r} has no state to carry")
+            raise ConfigError(f"{{carry_state}} needs a recurrent model; {family.name!r} has no state to carry")
         batches = _Batches(data.stream_arrays(train_split, tokenizer, seq_len, batch_size,
-                                              name=f"the train split of {text}"), batch_size, seed, streams=True)
+                                              name=f"the train split of {text}"), batch_size, c.seed, streams=True)
     else:
         batches = _Batches(data.window_arrays(train_split, tokenizer, seq_len, name=f"the train split of {text}"),
-                           batch_size, seed, drop_remainder=False)
+                           batch_size, c.seed, drop_remainder=False)
     validation_ds = data.text_windows(validation_split, tokenizer, seq_len, batch_size, shuffle=False,
                                       name=f"the validation split of {text}")
     return model, batches, validation_ds
 
 
-def _array_run(family, kind, dataset, data_dir, initial, init, model_kwargs, batch_size, image_size, seed,
-               conditional=False):
-    """(model, train batches, validation batches) for a family that reads arrays: images or 2-D points."""
+def _array_run(c, initial):
+    """(model, train batches, validation batches) for a run ``c`` of a family that reads arrays: images or points."""
     import tensorflow as tf
+
+    family, kind, dataset, data_dir, init, image_size = c.family, c.kind, c.data, c.data_dir, c.init, c.image_size
 
     expected = getattr(initial, "image_shape", None)
     if kind == families.POINTS:
@@ -306,16 +248,16 @@ def _array_run(family, kind, dataset, data_dir, initial, init, model_kwargs, bat
         test_x, test_y = data.load_image_arrays(dataset, "test", data_dir, image_size=image_size)
         if initial is not None and (expected is None or tuple(expected) != train_x.shape[1:]):
             takes = f"images of shape {tuple(expected)}" if expected is not None else "2-D points"
-            raise ValueError(f"{init} takes {takes}; {dataset} holds images of shape {train_x.shape[1:]} "
-                             "(a folder's channels come from its first image)")
+            raise InvalidArgument(f"{init} takes {takes}; {dataset} holds images of shape {train_x.shape[1:]} "
+                                  "(a folder's channels come from its first image)")
         train_x, test_x = train_x.astype(np.float32) / 255.0, test_x.astype(np.float32) / 255.0
-    labelled = family.labels or conditional
+    labelled = family.labels or c.conditional
     if labelled and train_y is None:
         learns = "learns labels" if family.labels else "learns labels when conditional"
-        raise ValueError(f"the {family.name} family {learns}: {dataset} has none (a flat folder); put each "
-                         "class's images in a sub-folder of its own")
-    options = dict(model_kwargs or {})
-    if conditional:
+        raise InvalidArgument(f"the {family.name} family {learns}: {dataset} has none (a flat folder); put each "
+                              "class's images in a sub-folder of its own")
+    options = dict(c.model_kwargs)
+    if c.conditional:
         num_classes = int(max(train_y.max(), test_y.max() if len(test_y) else 0)) + 1
         if initial is not None:
             initial = _conditional_initial(initial, init, num_classes, dataset)
@@ -327,8 +269,8 @@ def _array_run(family, kind, dataset, data_dir, initial, init, model_kwargs, bat
     if labelled:
         validation = (validation, test_y.astype(np.int32))
     arrays = (train_x, train_y.astype(np.int32)) if labelled else (train_x,)
-    transform = family.train_transform(seed) if family.train_transform else None
-    batches = _Batches(arrays, batch_size, seed, transform=transform)
+    transform = family.train_transform(c.seed) if family.train_transform else None
+    batches = _Batches(arrays, c.batch_size, c.seed, transform=transform)
     validation_ds = tf.data.Dataset.from_tensor_slices(validation).batch(500).prefetch(tf.data.AUTOTUNE)
     return model, batches, validation_ds
 
@@ -338,11 +280,11 @@ def _conditional_initial(initial, init, num_classes, dataset):
     held = getattr(initial, "num_classes", None)
     if held is None:
         if not hasattr(initial, "with_classes"):
-            raise ValueError(f"{init} is unconditional and cannot gain classes: train a conditional "
-                             f"{type(initial).__name__} from scratch (without init)")
+            raise InvalidArgument(f"{init} is unconditional and cannot gain classes: train a conditional "
+                                  f"{type(initial).__name__} from scratch (without init)")
         return initial.with_classes(num_classes)
     if held < num_classes:
-        raise ValueError(f"{init} knows {held} classes; {dataset} has {num_classes}")
+        raise InvalidArgument(f"{init} knows {held} classes; {dataset} has {num_classes}")
     return initial
 
 
@@ -366,12 +308,13 @@ def _fit_vocabulary(model, init, text, train_split, extend):
     return model
 
 
-def _run_callbacks(model, logdir, backup_dir, temperatures, prompt, verbose, samples, steps_per_epoch=None):
+def _run_callbacks(model, c, verbose, samples, steps_per_epoch=None):
     """Stop on non-finite loss, resume checkpoint, TensorBoard, samples per temperature, precision monitor, progress.
 
     In a multi-worker cluster only the chief reads and writes checkpoints,
     logs and samples; the other workers write nothing and start from the chief's state.
     """
+    logdir, backup_dir = c.logdir, c.backup_dir
     callbacks = [kg_callbacks.StopOnNonFiniteLoss(backup_dir)]
     chief = distribute.is_chief(model.distribute_strategy)
     if backup_dir and chief:
@@ -382,13 +325,13 @@ def _run_callbacks(model, logdir, backup_dir, temperatures, prompt, verbose, sam
     if not chief:
         return callbacks
     if logdir:
-        _check_writable(logdir)
+        check_writable(logdir)
         callbacks.append(keras.callbacks.TensorBoard(logdir))
         if hasattr(model, "tokenizer"):
             callbacks.append(kg_callbacks.EmbeddingProjector(logdir))
     if samples:
         callbacks.append(
-            kg_callbacks.TemperatureSampler(temperatures, log_dir=logdir, prompt=prompt, max_new_tokens=200,
+            kg_callbacks.TemperatureSampler(c.temperatures, log_dir=logdir, prompt=c.prompt, max_new_tokens=200,
                                             verbose=verbose)
         )
     if uses_loss_scaling():
@@ -403,43 +346,3 @@ def fit_verbosity(verbose):
     if verbose == "auto":
         return 1 if sys.stdout.isatty() else 0
     return verbose
-
-
-def _check_run_args(family, kind, learning_rate, out, schedule, level, carry_state, extend_vocabulary, image_size,
-                    init, conditional=False):
-    """Arguments that would otherwise fail only after training, or make it diverge at once."""
-    check_real(learning_rate, "learning_rate", 0, open_below=True)
-    if conditional and (not family.conditional or kind != families.IMAGES):
-        able = [f.name for f in map(families.get, families.names()) if f.conditional]
-        raise ValueError(f"{family.name} on {kind} has no class-conditional form (conditional families: "
-                         f"{', '.join(able) or 'none'})")
-    if out is not None:
-        if not str(out).endswith(".keras"):
-            raise ValueError(f"out must be a path ending in .keras, got {str(out)!r}")
-        _check_writable(Path(out).parent, "out folder")
-    if schedule != "constant" and not family.epoch_schedules:
-        raise ValueError(f"schedule {schedule!r} needs a single optimizer; {family.name} trains several "
-                         "(use 'constant')")
-    if kind == families.TEXT:
-        if level not in TOKENIZERS:
-            raise ValueError(f"level must be one of {', '.join(TOKENIZERS)}; got {level!r}")
-        if image_size is not None:
-            raise ValueError(f"image_size applies to image families, not to {family.name}")
-        if extend_vocabulary and not init:
-            raise ValueError("extend_vocabulary grows the vocabulary of an initial model: give init=... too")
-    elif carry_state or extend_vocabulary:
-        raise ValueError(f"{'carry_state' if carry_state else 'extend_vocabulary'} applies to text families, "
-                         f"not to {family.name}")
-
-
-def _check_writable(directory, name="log dir"):
-    path = Path(directory)
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"{name} {str(directory)!r} is a file, not a folder")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".kerasgen-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise ValueError(f"{name} {str(directory)!r} is not writable: {error.strerror}") from None

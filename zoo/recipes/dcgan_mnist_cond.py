@@ -5,7 +5,7 @@
 dcgan-mnist's generator with a one-hot label beside z, and its discriminator made a projection discriminator
 (Miyato and Koyama, 2018), trained from scratch on the labelled training set. Needs the mnist-classifier entry.
 Resumable: run the same command again after a crash. The card's figure is label accuracy (10,000 samples); the
-report adds the Frechet distance and the classification accuracy score (a fresh mnist-classifier trained on
+further figures are the Frechet distance and the classification accuracy score (a fresh mnist-classifier trained on
 10,000 samples, tested on the real test set, beside the same recipe on the first 10,000 real
 training images); the Frechet distance compares balanced samples with class-balanced test images.
 """
@@ -30,7 +30,7 @@ if __name__ == "__main__":
         "smoothing 0.1; Adam 2e-4 beta1 0.5, batch 128.",
         __file__,
         default_epochs=20,
-        report=lambda model: {"procedure": PROCEDURE},
+        procedure=PROCEDURE,
         figures=conditional_figures("mnist", "mnist-classifier"),
         dataset="mnist",
         conditional=True,

@@ -34,7 +34,7 @@ if __name__ == "__main__":
         "epoch 11, 1e-4 from epoch 15), clipnorm 1, batch 64.",
         __file__,
         default_epochs=16,
-        report=lambda model: {"procedure": PROCEDURE},
+        procedure=PROCEDURE,
         choose=guidance_sweep("fashion-mnist-classifier", "fashion_mnist", SAMPLER, within=0.03, note=NOTE),
         figures=lambda sample_defaults: conditional_figures("fashion_mnist", "fashion-mnist-classifier",
                                                             sample_defaults),

@@ -36,7 +36,7 @@ if __name__ == "__main__":
         "64.",
         __file__,
         default_epochs=6,
-        report=lambda model: {"procedure": PROCEDURE},
+        procedure=PROCEDURE,
         choose=guidance_sweep("mnist-classifier", "mnist", SAMPLER, note=NOTE),
         figures=lambda sample_defaults: conditional_figures("mnist", "mnist-classifier", sample_defaults),
         storage="float16",

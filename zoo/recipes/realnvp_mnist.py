@@ -6,19 +6,12 @@ Needs the mnist-classifier entry (Frechet distance of samples). Resumable: run t
 command again after a crash.
 """
 
-from kerasgen import evaluation
-from kerasgen.recipes import run_zoo_recipe
+from kerasgen.recipes import frechet_spec, run_zoo_recipe
 
-FRECHET = {"key": "frechet_distance", "args": {"classifier": "mnist-classifier", "dataset": "mnist", "split": "test",
-                                                "num_samples": 10000, "sample_args": {"temperature": 0.7}}}
-
-
-def report(model):
-    return {
-        "frechet_distance_temperature_0.7": round(evaluation.measure(model, FRECHET), 3),
-        "frechet_procedure": "mnist-classifier 128-d penultimate features, 10,000 samples at temperature 0.7 vs "
-                             "the 10,000 MNIST test images",
-    }
+FRECHET = frechet_spec("mnist-classifier", "mnist", sample_args={"temperature": 0.7},
+                       figure="frechet_distance_temperature_0.7",
+                       name="Frechet distance (mnist-classifier features), 10,000 samples at temperature 0.7 against "
+                            "the 10,000 MNIST test images")
 
 
 if __name__ == "__main__":
@@ -37,7 +30,7 @@ if __name__ == "__main__":
         "1.5625e-5 from epoch 46 of 60, clipnorm 100, batch 64, mixed_bfloat16 coupling nets.",
         __file__,
         default_epochs=60,
-        report=report,
+        figures=[FRECHET],
         storage="float16",
         dataset="mnist",
         batch_size=64,

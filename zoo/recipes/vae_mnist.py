@@ -5,19 +5,10 @@
 Needs the mnist-classifier entry for the Frechet distance it reports.
 """
 
-from kerasgen import evaluation
-from kerasgen.recipes import run_zoo_recipe
+from kerasgen.recipes import frechet_spec, run_zoo_recipe
 
-FRECHET = {"key": "frechet_distance", "args": {"classifier": "mnist-classifier", "dataset": "mnist", "split": "test",
-                                                "num_samples": 10000}}
-
-
-def report(model):
-    return {
-        "frechet_distance": round(evaluation.measure(model, FRECHET), 3),
-        "frechet_procedure": "mnist-classifier 128-d penultimate features, 10,000 samples (temperature 1) vs the "
-                             "10,000 MNIST test images",
-    }
+FRECHET = frechet_spec("mnist-classifier", "mnist", name="Frechet distance (mnist-classifier features), 10,000 samples "
+                       "(temperature 1) against the 10,000 MNIST test images")
 
 
 if __name__ == "__main__":
@@ -32,7 +23,7 @@ if __name__ == "__main__":
         "Adam 1e-3, batch 128.",
         __file__,
         default_epochs=16,
-        report=report,
+        figures=[FRECHET],
         storage="float16",
         dataset="mnist",
         batch_size=128,
