@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 from kerasgen import evaluation, metrics, precision, training, zoo
-from kerasgen.checks import parse_duration
 from kerasgen.models.base import sample_cache
 from kerasgen.saving import policy_copy
 
@@ -97,19 +96,21 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
     args = parser.parse_args()
     data_name = train_kwargs.pop("dataset", None) or train_kwargs.pop("text", None)
     started = time.monotonic()
-    if args.max_time is not None:
-        args.max_time = _duration_or_exit(parser, args.max_time)
-    if args.continue_run:
-        return _continue_entry(name, family, data_name, args, recipe_file, storage, started, train_kwargs)
-    command = f"python zoo/recipes/{Path(recipe_file).name} --epochs {args.epochs}"
     first = os.path.join(args.logdir, "first_run.keras") if finetune else None
-    model, history = training.train(family, data_name, epochs=args.epochs, logdir=args.logdir, out=first,
+    try:  # the run's settings, checked once (a bad --epochs or --max-time is a usage error)
+        config = training.RunConfig(family, data_name, epochs=args.epochs, logdir=args.logdir, out=first,
                                     max_time=args.max_time, **train_kwargs)
+    except training.ConfigError as error:
+        parser.error(error.spelled(lambda field: "--" + field.replace("_", "-")))
+    if args.continue_run:
+        return _continue_entry(name, config, args, recipe_file, storage)
+    command = f"python zoo/recipes/{Path(recipe_file).name} --epochs {args.epochs}"
+    model, history = training.train(config)
     _exit_if_stopped(history)
     if finetune:
-        model, second = training.train(family, data_name, epochs=args.finetune_epochs, init=first,
-                                       logdir=os.path.join(args.logdir, "finetune"),
-                                       max_time=_left(args.max_time, started), **{**train_kwargs, **finetune})
+        model, second = training.train(config.replace(
+            epochs=args.finetune_epochs, init=first, logdir=os.path.join(args.logdir, "finetune"), out=None,
+            backup_dir=None, max_time=_left(config.max_time, started), **finetune))
         _exit_if_stopped(second)
         history.epoch, history.seconds = history.epoch + second.epoch, history.seconds + second.seconds
         args.epochs += args.finetune_epochs
@@ -153,13 +154,6 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
     return card
 
 
-def _duration_or_exit(parser, text):
-    try:
-        return parse_duration(text, "--max-time")
-    except (TypeError, ValueError) as error:
-        parser.error(str(error))
-
-
 def _left(max_time, started):
     """What is left of ``max_time`` seconds since ``started`` (at least a moment: the next run still takes a step)."""
     return None if max_time is None else max(max_time - (time.monotonic() - started), 1e-3)
@@ -181,17 +175,16 @@ def _first_run(card):
             "hardware": card.get("hardware"), "figure_before": None, "figure_after": card["metric"]["value"]}
 
 
-def _continue_entry(name, family, data_name, args, recipe_file, storage, started, train_kwargs):
-    """``--continue``: train the published entry ``name`` for ``args.epochs`` more epochs; republish it only when
-    its card's figure improves, with this run added to the card's ``runs``. Returns the card (unchanged when the
-    figure did not improve)."""
+def _continue_entry(name, config, args, recipe_file, storage):
+    """``--continue``: train the published entry ``name`` for ``args.epochs`` more epochs (the recipe's run
+    ``config`` started from the entry's weights); republish it only when its card's figure improves, with this run
+    added to the card's ``runs``. Returns the card (unchanged when the figure did not improve)."""
     if name not in zoo.names():
         raise SystemExit(f"{name} is not in the zoo ({zoo.zoo_dir()}): run the recipe without --continue first")
     before = zoo.info(name)
     runs = list(before.get("runs") or [_first_run(before)])
     logdir = os.path.join(args.logdir, f"continue-{len(runs)}")
-    model, history = training.train(family, data_name, epochs=args.epochs, init=name, logdir=logdir,
-                                    max_time=args.max_time, **train_kwargs)
+    model, history = training.train(config.replace(init=name, logdir=logdir, backup_dir=None, out=None))
     _exit_if_stopped(history)
     metric = before["metric"]
     spec = {key: metric[key] for key in ("key", "name", "args") if key in metric}

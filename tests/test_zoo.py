@@ -286,6 +286,20 @@ def test_recipe_max_time_stops_resumable_with_status_75_and_publishes_once_finis
     assert kg.zoo.info("tiny-timed") == card and card["metric"]["value"] > 0
 
 
+@pytest.mark.parametrize("argv, message", [(["--max-time", "2x"], "--max-time must be a duration such as 2h"),
+                                           (["--epochs", "0"], "--epochs must be >= 1, got 0")])
+def test_a_recipes_bad_setting_is_a_usage_error_checked_by_the_run_config(zoo_dir, tmp_path, monkeypatch, capsys,
+                                                                          argv, message):
+    from kerasgen.recipes import run_zoo_recipe
+
+    monkeypatch.setattr("sys.argv", ["tiny_recipe.py", "--logdir", str(tmp_path / "run"), *argv])
+    with pytest.raises(SystemExit) as refused:
+        run_zoo_recipe("tiny-refused", "lstm", "test text", {"key": "text_nll"}, "tiny", "zoo/recipes/tiny.py", 1,
+                       text="tiny_shakespeare")
+    assert refused.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # refused before anything ran
+
+
 def test_cards_name_the_cpus_matrix_features():
     from kerasgen.recipes import cpu_features, machine
 
