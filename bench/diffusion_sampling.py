@@ -81,6 +81,7 @@ def main():
     import numpy as np
 
     import kerasgen as kg
+    from kerasgen.models.chunks import sample_in_chunks
     from kerasgen.models.diffusion import make_sampling_step, run_sampler
     from kerasgen.saving import policy_copy
 
@@ -123,7 +124,7 @@ def main():
         for label, sample_args in (("DDPM 1000 steps", dict(steps=1000, sampler="ddpm")),
                                    ("DDIM 50 steps", dict(steps=50, sampler="ddim")),
                                    ("DDIM 50 steps, eta 1", dict(steps=50, sampler="ddim", eta=1.0))):
-            fake = kg.models.base.sample_in_chunks(model, args.samples, 0, chunk=500, **sample_args)
+            fake = sample_in_chunks(model, args.samples, 0, chunk=500, **sample_args)
             distances[label] = kg.metrics.frechet_distance(classifier.features(fake), real)
             print(f"Frechet distance, {label}, {args.samples} samples: {distances[label]:.3f}")
         for label in ("DDIM 50 steps", "DDIM 50 steps, eta 1"):

@@ -229,7 +229,7 @@ def _sample(args):
     if args.interpolate:
         images = _interpolation_rows(model, args)
     else:
-        from kerasgen.models.base import sample_in_chunks, samples_in_steps
+        from kerasgen.models.chunks import sample_in_chunks, samples_in_steps
 
         progress = _progress if args.n > 256 or samples_in_steps(model) else None
         images = sample_in_chunks(model, args.n, args.seed, progress=progress, temperature=args.temperature, **extra)

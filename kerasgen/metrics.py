@@ -133,7 +133,7 @@ def image_frechet_distance(model, classifier, dataset="mnist", split="test", num
     if balanced:
         fake, _ = _samples_by_class(model, num_samples, seed, sample_args, progress, "balanced sampling")
     else:
-        from kerasgen.models.base import sample_in_chunks
+        from kerasgen.models.chunks import sample_in_chunks
 
         fake = sample_in_chunks(model, num_samples, seed, chunk=500, progress=progress, **(sample_args or {}))
     return frechet_distance(classifier.features(fake), classifier.features(real))
@@ -182,7 +182,7 @@ def _samples_by_class(model, num_samples, seed, sample_args, progress, needed_by
     """``num_samples`` samples of a class-conditional model, every class in turn (``checks.balanced_labels``),
     seeded by chunks of 500; returns (samples, labels)."""
     from kerasgen.checks import balanced_labels
-    from kerasgen.models.base import sample_in_chunks
+    from kerasgen.models.chunks import sample_in_chunks
 
     if getattr(model, "num_classes", None) is None:
         raise InvalidArgument(f"{needed_by} needs a class-conditional model (one with num_classes)")
@@ -204,7 +204,7 @@ def sample_class_histogram(model, classifier, num_samples=10000, seed=0, sample_
                            data_dir=None):
     """The share of ``num_samples`` unconditional samples (seeded by chunks of 500) ``classifier`` assigns to each
     class: a list of floats."""
-    from kerasgen.models.base import sample_in_chunks
+    from kerasgen.models.chunks import sample_in_chunks
 
     fake = sample_in_chunks(model, num_samples, seed, chunk=500, progress=progress, **(sample_args or {}))
     return [float(share) for share in class_histogram(classifier, fake, classifier.num_classes)]

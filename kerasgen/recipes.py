@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from kerasgen import evaluation, metrics, precision, training, zoo
-from kerasgen.models.base import sample_cache
+from kerasgen.models.chunks import sample_cache
 from kerasgen.saving import policy_copy
 
 STOPPED = 75  # the exit status of a recipe stopped by --max-time (resumable), as for `kerasgen train`

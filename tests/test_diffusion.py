@@ -242,7 +242,7 @@ def test_progress_is_called_after_every_step(trained):
 
 def test_chunked_sampling_and_the_cli_report_progress_every_step(trained, tmp_path, capsys):
     from kerasgen import cli
-    from kerasgen.models.base import sample_in_chunks
+    from kerasgen.models.chunks import sample_in_chunks
 
     calls = []
     images = sample_in_chunks(trained.model, 5, 0, chunk=2, progress=lambda done, n: calls.append((done, n)), steps=4)

@@ -10,6 +10,7 @@ from helpers import bars
 
 import kerasgen as kg
 from kerasgen import cli, metrics
+from kerasgen.models.chunks import sample_in_chunks
 from kerasgen.models.vae import binarize
 
 
@@ -140,7 +141,7 @@ def test_cli_writes_a_uint8_data_set_and_a_grid(tmp_path, capsys):
     assert "sampled 300/300" in captured.err
     images = np.load(tmp_path / "set.npz")["images"]
     assert images.shape == (300, 8, 8, 1) and images.dtype == np.uint8
-    expected = kg.models.base.sample_in_chunks(gan, 300, seed=0)
+    expected = sample_in_chunks(gan, 300, seed=0)
     np.testing.assert_array_equal(images, np.round(expected * 255).astype(np.uint8))
     assert cli.main(["sample", str(path), "-n", "16", "--out", str(tmp_path / "grid.png")]) == 0
     from PIL import Image
@@ -192,7 +193,7 @@ def test_scatter_image_puts_one_black_pixel_per_point_on_a_shared_scale():
 
 
 def test_sample_cache_reuses_seeded_chunks_and_only_those(tmp_path, monkeypatch, capsys):
-    from kerasgen.models.base import sample_cache, sample_in_chunks
+    from kerasgen.models.chunks import sample_cache
 
     gan = kg.models.DCGAN(image_shape=(8, 8, 1), latent_dim=4, filters=4, num_classes=3)
     gan.build()

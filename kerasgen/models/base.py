@@ -7,11 +7,6 @@ Point models: ``sample(n, temperature, seed)`` returns float32 points (n, d).
 Density models: ``log_prob(x)`` is the log-likelihood of each example in nats.
 """
 
-import contextlib
-import hashlib
-import inspect
-import json
-import os
 import warnings
 
 import keras
@@ -21,6 +16,7 @@ from keras import ops
 from kerasgen import backend, sampling
 from kerasgen import text as _tokenizers  # noqa: F401 - registers the tokenizers models carry
 from kerasgen.checks import InvalidArgument, WrongType, check_positive_int
+from kerasgen.models.rebuild import rebuilt
 
 MAX_NEW_TOKENS = 1_000_000
 
@@ -194,25 +190,19 @@ class TextGenerator:
         if (tokens is None) == (text is None):
             raise WrongType("pass exactly one of tokens (a list of new tokens) and text (to add its unseen tokens)")
         tokenizer = self.tokenizer.extended(self.tokenizer.unseen_tokens(text) if tokens is None else tokens)
-        config = self.get_config()
-        config["tokenizer"] = keras.saving.serialize_keras_object(tokenizer)
-        if not self.built:
-            self.build((None, None))
-        previous_policy = keras.mixed_precision.global_policy()
-        keras.mixed_precision.set_global_policy(self.dtype_policy)  # the sublayers take the global policy
-        try:
-            model = type(self).from_config(config)
-            model.build((None, None))
-        finally:
-            keras.mixed_precision.set_global_policy(previous_policy)
+        model = rebuilt(self, (None, None), tokenizer=keras.saving.serialize_keras_object(tokenizer))
         old_size, new_size = self.tokenizer.vocab_size, tokenizer.vocab_size
-        for old, new in zip(self.weights, model.weights, strict=True):
-            grown = [(a, b) for a, b in zip(old.shape, new.shape) if a != b]
-            if old.path != new.path or any(sizes != (old_size, new_size) for sizes in grown):
+
+        def grown(old, new):  # old entries kept exactly, new ones as the fresh model drew them
+            sizes = [(a, b) for a, b in zip(old.shape, new.shape) if a != b]
+            if old.path != new.path or any(pair != (old_size, new_size) for pair in sizes):
                 raise RuntimeError(f"cannot map weight {old.path} {old.shape} onto {new.path} {new.shape}")
             value = np.array(new.numpy())
             value[tuple(slice(0, size) for size in old.shape)] = old.numpy()
-            new.assign(value)
+            return value
+
+        for old, new in zip(self.weights, model.weights, strict=True):
+            new.assign(grown(old, new))
         return model
 
     def get_config(self):
@@ -325,99 +315,3 @@ class DensityModel:
 
     def log_prob(self, x):
         raise NotImplementedError
-
-
-def samples_in_steps(model):
-    """True when ``model.sample`` runs many compiled steps and reports them to a ``progress(step, steps)`` (diffusion)."""
-    return "progress" in inspect.signature(model.sample).parameters
-
-
-_SAMPLE_CACHE = []  # the directories of the enclosing ``sample_cache`` scopes, innermost last
-
-
-@contextlib.contextmanager
-def sample_cache(directory):
-    """Within this scope, ``sample_in_chunks`` keeps each seeded chunk it draws in ``directory`` and reuses it.
-
-    A chunk is keyed by the model's class and weights, its seed, size, labels and sampling settings, so a
-    measurement that draws for hours (60,000 diffusion samples, say) resumes where it stopped after a crash, and
-    two measurements drawing the same samples draw them once. Unseeded draws are never cached.
-    """
-    os.makedirs(directory, exist_ok=True)
-    _SAMPLE_CACHE.append(directory)
-    try:
-        yield directory
-    finally:
-        _SAMPLE_CACHE.pop()
-
-
-def _weights_fingerprint(model):
-    digest = hashlib.sha256(type(model).__name__.encode())
-    for weight in model.weights:
-        digest.update(weight.path.encode())
-        digest.update(np.ascontiguousarray(weight.numpy()).tobytes())
-    return digest.hexdigest()
-
-
-def _chunk_key(fingerprint, seed, size, labels, sample_args):
-    settings = {key: value for key, value in sample_args.items() if key not in ("progress", "labels")}
-    settings = json.dumps(settings, sort_keys=True, default=repr)
-    digest = hashlib.sha256(f"{fingerprint} {seed} {size} {settings}".encode())
-    if labels is not None:
-        digest.update(np.asarray(labels, np.int64).tobytes())
-    return digest.hexdigest()[:32]
-
-
-def sample_in_chunks(model, n, seed=None, chunk=256, progress=None, labels=None, **sample_args):
-    """``model.sample(n, ...)`` drawn in chunks of ``chunk`` (chunk i seeded ``seed + i``).
-
-    ``labels`` (one per image, for a class-conditional model) are passed on chunk by chunk. Within a
-    ``sample_cache`` scope, seeded chunks are kept on disk and reused.
-
-    ``progress(done, n)`` is called after each chunk, or after every step for a
-    model that samples in steps (its ``sample`` takes a ``progress(step, steps)``,
-    as diffusion does): ``done`` then counts a chunk's images in proportion to its
-    steps. Returns one float32 array.
-    """
-    n = check_positive_int(n, "n")
-    stepwise = progress is not None and samples_in_steps(model)
-    reported = [0]
-
-    def report(done):  # each count once: many steps of a small chunk map to the same count of images
-        if done > reported[0]:
-            reported[0] = done
-            progress(done, n)
-
-    cache = _SAMPLE_CACHE[-1] if _SAMPLE_CACHE and seed is not None else None
-    fingerprint = _weights_fingerprint(model) if cache else None
-    parts, reused = [], 0
-    for index, start in enumerate(range(0, n, chunk)):
-        chunk_seed, size = None if seed is None else seed + index, min(chunk, n - start)
-        chunk_labels = None if labels is None else np.asarray(labels)[start : start + size]
-        path = None
-        if cache:
-            key = _chunk_key(fingerprint, chunk_seed, size, chunk_labels, sample_args)
-            path = os.path.join(cache, f"{key}.npy")
-            if os.path.exists(path):
-                parts.append(np.load(path))
-                reused += 1
-                if progress:
-                    report(start + size)
-                continue
-        if stepwise:
-            def step_progress(step, steps, done=start, size=size):
-                report(done + size * step // steps)
-
-            sample_args["progress"] = step_progress
-        if labels is not None:
-            sample_args["labels"] = chunk_labels
-        parts.append(np.asarray(model.sample(size, seed=chunk_seed, **sample_args), np.float32))
-        if path:
-            partial = f"{path}.{os.getpid()}.partial.npy"
-            np.save(partial, parts[-1])
-            os.replace(partial, path)
-        if progress:
-            report(start + size)
-    if reused:
-        print(f"reused {reused} of {len(parts)} chunks of samples already drawn (cache: {cache})")
-    return np.concatenate(parts)

@@ -16,7 +16,8 @@ from keras import ops
 from kerasgen import backend, compat, sampling, schedulers
 from kerasgen.checks import InvalidArgument, WrongType, check_image_shape, check_labels, check_positive_int, check_real
 from kerasgen.layers.unet import UNet
-from kerasgen.models.base import ClassConditional, ImageGenerator, check_sample_args
+from kerasgen.models.base import ClassConditional, ImageGenerator, UntrackedState, check_sample_args
+from kerasgen.models.rebuild import rebuilt
 from kerasgen.schedulers import ddim_step, ddpm_step, sampling_timesteps  # noqa: F401 (also imported from here)
 
 PREDICTIONS = ("epsilon", "v")
@@ -192,7 +193,8 @@ class DiffusionModel(ClassConditional, ImageGenerator, keras.Model):
         )
         self.network = UNet(self.image_shape[-1], **unet, name="network")
         self.ema_network = UNet(self.image_shape[-1], **unet, name="ema_network")
-        self._sampling_steps = {}
+        self.untracked = UntrackedState()
+        self.untracked.sampling_steps = {}  # (sampler, conditioning) -> compiled step, see sample
 
     def build(self, input_shape):
         """Create the weights of both networks by one forward pass over a dummy batch."""
@@ -359,13 +361,13 @@ class DiffusionModel(ClassConditional, ImageGenerator, keras.Model):
             self.build((None, *self.image_shape))
 
         key = (scheduler, bool(use_ema), conditioning)
-        if key not in self._sampling_steps:
+        if key not in self.untracked.sampling_steps:
             network = self.ema_network if use_ema else self.network
-            self._sampling_steps[key] = make_sampling_step(network, scheduler, self.prediction, conditioning)
+            self.untracked.sampling_steps[key] = make_sampling_step(network, scheduler, self.prediction, conditioning)
         start_seed, steps_seed = backend.split_seed(seed, 2)
         x = temperature * backend.normal((n, *self.image_shape), start_seed)
         x = run_sampler(
-            self._sampling_steps[key], x, self.alpha_bars, steps, temperature=temperature, seed=steps_seed,
+            self.untracked.sampling_steps[key], x, self.alpha_bars, steps, temperature=temperature, seed=steps_seed,
             progress=progress, condition=condition,
         )
         return np.clip((ops.convert_to_numpy(x) + 1) / 2, 0, 1).astype(np.float32)
@@ -390,19 +392,14 @@ class DiffusionModel(ClassConditional, ImageGenerator, keras.Model):
         embedding of zeros, so it draws what this model drew until fine-tuning teaches it the classes."""
         if self.num_classes is not None:
             raise InvalidArgument(f"the model already has {self.num_classes} classes")
-        config = {**self.get_config(), "num_classes": num_classes}
-        config.pop("name", None)
-        conditional = type(self).from_config(config)
-        conditional.build((None, *self.image_shape))
-        if not self.built:
-            self.build((None, *self.image_shape))
+        conditional = rebuilt(self, (None, *self.image_shape), num_classes=num_classes, name=None)
         for source, target in ((self.network, conditional.network), (self.ema_network, conditional.ema_network)):
             weights = {_relative_path(w, source): w for w in source.weights}
             for weight in target.weights:
                 path = _relative_path(weight, target)
                 if path in weights:
                     weight.assign(weights[path])
-                elif "label_embedding" not in path:
+                elif "label_embedding" not in path:  # the label embedding keeps its zeros
                     raise RuntimeError(f"no weight {path} to copy into the model with classes")
         return conditional
 

@@ -155,9 +155,9 @@ class RealNVP(StepCounted, DensityModel, ImageGenerator, PointGenerator, keras.M
             self._add_couplings("coupling", "checkerboard", self.num_couplings, self.hidden_units)
             self.scale_bounds.append(len(self.steps))
         self.metric_tracker = keras.metrics.Mean(name="bits_per_dim" if self.is_image else "nll")
-        self._compiled_log_prob = None
         self.untracked = UntrackedState()
         self.untracked.training_step = None  # set by train_step on JAX, see _training_step
+        self.untracked.log_prob_function = None  # compiled on first use, see log_prob
 
     def _add_couplings(self, prefix, mask, count, units):
         for i in range(count):
@@ -339,12 +339,12 @@ class RealNVP(StepCounted, DensityModel, ImageGenerator, PointGenerator, keras.M
             raise InvalidArgument(f"images must have shape (n, {expected}) with n >= 1, got {images.shape}")
         batch_size = check_positive_int(batch_size, "batch_size")
         self._ensure_built()
-        if self._compiled_log_prob is None:
-            self._compiled_log_prob = backend.compiled(self._log_prob_with)
+        if self.untracked.log_prob_function is None:
+            self.untracked.log_prob_function = backend.compiled(self._log_prob_with)
         weights = [weight.value for weight in self.weights]
         x = dequantize(images, seed)
         log_probs = [
-            self._compiled_log_prob(weights, ops.convert_to_tensor(x[i : i + batch_size]))
+            self.untracked.log_prob_function(weights, ops.convert_to_tensor(x[i : i + batch_size]))
             for i in range(0, len(x), batch_size)
         ]
         nll = -np.concatenate([np.asarray(ops.convert_to_numpy(p), np.float64) for p in log_probs])
