@@ -17,6 +17,7 @@ it with a given optimizer, and a tiny batch.
 """
 
 import contextlib
+import json
 import dataclasses
 import functools
 import subprocess
@@ -46,6 +47,19 @@ class ContractSpec:
     loss_key: str = "loss"  # the logged loss that must fall over fit_steps (a GAN: its discriminator loss)
 
 
+def class_labels(model, n):
+    """``labels=`` for a class-conditional model's ``sample`` (every class in turn), else nothing."""
+    classes = getattr(model, "num_classes", None)
+    return {} if classes is None or isinstance(model, ImageClassifier) else {"labels": np.arange(n) % classes}
+
+
+def check_config_round_trip(model):
+    """``from_config(get_config())`` makes a model whose config comes back equal, value for value."""
+    config = model.get_config()
+    again = type(model).from_config(config).get_config()
+    assert json.dumps(again, sort_keys=True, default=repr) == json.dumps(config, sort_keys=True, default=repr)
+
+
 def optimizer_state(model):
     """Sums of every optimizer variable the model holds (``optimizer``, or a GAN's two), in a fixed order."""
     return np.array([float(np.sum(np.asarray(v, np.float64)))
@@ -59,7 +73,7 @@ def protocol_outputs(model, x):
         texts = model.generate(prompts, max_new_tokens=12, temperature=1.0, seed=SEED)
         return {"logits": keras.ops.convert_to_numpy(model(x)), "texts": np.array(texts)}
     if isinstance(model, ImageGenerator):
-        return {"images": model.sample(4, temperature=1.0, seed=SEED)}
+        return {"images": model.sample(4, temperature=1.0, seed=SEED, **class_labels(model, 4))}
     if isinstance(model, PointGenerator):
         return {"points": model.sample(4, temperature=1.0, seed=SEED)}
     if isinstance(model, ImageClassifier):
@@ -110,6 +124,7 @@ def fit_and_start_round_trip(spec, tmp_path):
     assert np.all(np.isfinite(losses)), losses
     assert losses[-1] < losses[0], f"loss did not decrease over {spec.fit_steps} steps: {losses}"
 
+    check_config_round_trip(model)
     path = tmp_path / "model.keras"
     model.save(path)
     fresh = _FreshProcess(path, spec.x, tmp_path)
@@ -147,7 +162,7 @@ def check_mixed_precision(spec):
             if isinstance(model, (TextGenerator, ImageClassifier)):
                 assert keras.backend.standardize_dtype(model(spec.x).dtype) == "float32", policy
             else:
-                images = model.sample(2, seed=SEED)
+                images = model.sample(2, seed=SEED, **class_labels(model, 2))
                 assert images.dtype == np.float32 and np.all(np.isfinite(images)), policy
         finally:
             keras.mixed_precision.set_dtype_policy("float32")

@@ -90,16 +90,36 @@ def test_image_classifier_contract(tmp_path):
     run_model_contract(spec, tmp_path)
 
 
-def test_diffusion_contract(tmp_path):
-    rng = np.random.default_rng(0)
-    images = np.zeros((8, 8, 8, 1), np.float32)
-    for image, (row, col) in zip(images, rng.integers(0, 5, size=(8, 2))):
-        image[row : row + 4, col : col + 4] = 1.0  # a bright 4x4 square on a dark background
-    spec = ContractSpec(
-        build=lambda: kg.models.DiffusionModel(image_shape=(8, 8, 1), widths=(8, 16), block_depth=1),
-        compile=lambda model, optimizer: model.compile(optimizer=optimizer),
-        x=images,
-    )
+def labelled_squares(count=8):
+    """8x8 images of a bright 4x4 square, top-left for class 0 and bottom-right for class 1."""
+    images = np.zeros((count, 8, 8, 1), np.float32)
+    labels = np.arange(count) % 2
+    for image, label in zip(images, labels):
+        image[4 * label : 4 * label + 4, 4 * label : 4 * label + 4] = 1.0
+    return images, labels.astype(np.int32)
+
+
+@pytest.mark.parametrize("family", ["diffusion", "vae", "dcgan"])
+def test_class_conditional_contract(family, tmp_path):
+    """The conditional forms. Diffusion's is its whole contract: a conditional diffusion model learns the unconditional
+    prediction too (label dropout), and the unconditional model's sampling and saving are what the zoo's
+    diffusion-mnist checks everywhere else."""
+    images, labels = labelled_squares()
+
+    def compile_gan(model, optimizer):
+        model.compile(d_optimizer=optimizer, g_optimizer=optimizer.__class__.from_config(optimizer.get_config()))
+
+    build, compile_model, loss_key = {
+        "diffusion": (lambda: kg.models.DiffusionModel(image_shape=(8, 8, 1), widths=(8, 16), block_depth=1,
+                                                       num_classes=2),
+                      lambda model, optimizer: model.compile(optimizer=optimizer), "loss"),
+        "vae": (lambda: kg.models.VAE(image_shape=(8, 8, 1), latent_dim=4, filters=(4, 8), hidden_dim=16,
+                                      num_classes=2),
+                lambda model, optimizer: model.compile(optimizer=optimizer), "loss"),
+        "dcgan": (lambda: kg.models.DCGAN(image_shape=(8, 8, 1), latent_dim=4, filters=4, num_classes=2), compile_gan,
+                  "d_loss"),
+    }[family]
+    spec = ContractSpec(build=build, compile=compile_model, x=images, y=labels, loss_key=loss_key)
     run_model_contract(spec, tmp_path)
 
 
