@@ -47,3 +47,15 @@ def bars(count, seed=0):
         else:
             image[place, :] = 1
     return images, labels
+
+
+def assert_usage_error(capsys, argv, fragment):
+    """``kerasgen argv`` exits with status 2 and one ``kerasgen: error: ...`` line holding ``fragment``."""
+    from kerasgen import cli
+
+    assert cli.main([str(arg) for arg in argv]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kerasgen: error: "), captured.err
+    assert fragment in lines[0], lines[0]
+    assert "Traceback" not in captured.out + captured.err

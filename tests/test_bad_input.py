@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import pytest
 from conftest import TEXT
-from helpers import tiny_lstm
+from helpers import assert_usage_error, tiny_lstm
 
 import kerasgen as kg
 from kerasgen import cli, saving, training
@@ -64,15 +64,6 @@ def saved(files, tmp_path):
     path = tmp_path / "existing.keras"
     shutil.copyfile(files / "lstm.keras", path)
     return path, path.read_bytes()
-
-
-def assert_usage_error(capsys, argv, fragment):
-    assert cli.main([str(arg) for arg in argv]) == 2
-    captured = capsys.readouterr()
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("kerasgen: error: "), captured.err
-    assert fragment in lines[0], lines[0]
-    assert "Traceback" not in captured.out + captured.err
 
 
 # --- API: text generation -------------------------------------------------------------------------------------------
@@ -257,6 +248,25 @@ def test_failed_save_leaves_the_saved_file_and_no_temporary(saved, monkeypatch):
         (["train", "lstm", "--text", "{corpus}", "--out", "model.h5", *SMALL_RUN], "out must be a path ending in"),
         (["train", "lstm", "--text", "{corpus}", "--seq-len", "200", "--policy", "float32"],
          "the validation split of"),  # the train split has a window of 200 tokens, the last 10% (140) has none
+        # usage caught before any file is read (x.keras does not exist)
+        ([], "required: command"),
+        (["bogus"], "invalid choice"),
+        (["zoo"], "required: zoo_command"),
+        (["zoo", "info", "no-such-model"], "unknown zoo model 'no-such-model'"),
+        (["generate", "missing.keras"], "missing.keras does not exist"),
+        (["generate", "x.keras", "--temperature", "-1"], "temperature must be"),
+        (["generate", "x.keras", "--temperature", "nan"], "temperature must be"),
+        (["generate", "x.keras", "--top-k", "0"], "top_k must be"),
+        (["generate", "x.keras", "--top-p", "1.5"], "top_p must be a number in (0, 1]"),
+        (["generate", "x.keras", "--max-new-tokens", "-3"], "max_new_tokens must be"),
+        (["generate", "x.keras", "--max-new-tokens", "many"], "invalid int value"),
+        (["sample", "x.keras", "-n", "0", "--out", "g.png"], "n must be"),
+        (["sample", "x.keras", "-n", "4", "--out", "g.jpg"], "--out must end in .png or .npz"),
+        (["sample", "x.keras", "-n", "4"], "required: --out"),
+        (["train", "gan"], "unknown model family 'gan'"),
+        (["train", "lstm", "--epochs", "0"], "--epochs must be >= 1, got 0"),
+        (["train", "lstm", "--level", "byte"], "--level must be one of char, word; got 'byte'"),
+        (["eval", "no-such-model"], "unknown zoo model"),
     ],
 )
 def test_cli_bad_input_is_one_line_with_status_2(capsys, files, tmp_path, argv, fragment):

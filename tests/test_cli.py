@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import tiny_lstm
+from helpers import assert_usage_error, tiny_lstm
 
 from kerasgen import cli
 
@@ -37,41 +37,6 @@ def text_file(tmp_path, text):
     path = tmp_path / "corpus.txt"
     path.write_text(text)
     return path
-
-
-def assert_usage_error(capsys, argv, fragment):
-    assert cli.main(argv) == 2
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("kerasgen: error: "), err
-    assert fragment in lines[0], lines[0]
-
-
-@pytest.mark.parametrize(
-    "argv, fragment",
-    [
-        ([], "required: command"),
-        (["bogus"], "invalid choice"),
-        (["zoo"], "required: zoo_command"),
-        (["zoo", "info", "no-such-model"], "unknown zoo model 'no-such-model'"),
-        (["generate", "missing.keras"], "missing.keras does not exist"),
-        (["generate", "x.keras", "--temperature", "-1"], "temperature must be"),
-        (["generate", "x.keras", "--temperature", "nan"], "temperature must be"),
-        (["generate", "x.keras", "--top-k", "0"], "top_k must be"),
-        (["generate", "x.keras", "--top-p", "1.5"], "top_p must be a number in (0, 1]"),
-        (["generate", "x.keras", "--max-new-tokens", "-3"], "max_new_tokens must be"),
-        (["generate", "x.keras", "--max-new-tokens", "many"], "invalid int value"),
-        (["sample", "x.keras", "-n", "0", "--out", "g.png"], "n must be"),
-        (["sample", "x.keras", "-n", "4", "--out", "g.jpg"], "--out must end in .png or .npz"),
-        (["sample", "x.keras", "-n", "4"], "required: --out"),
-        (["train", "gan"], "unknown model family 'gan'"),
-        (["train", "lstm", "--epochs", "0"], "--epochs must be >= 1, got 0"),
-        (["train", "lstm", "--level", "byte"], "--level must be one of char, word; got 'byte'"),
-        (["eval", "no-such-model"], "unknown zoo model"),
-    ],
-)
-def test_usage_errors_are_one_line_with_status_2(capsys, argv, fragment):
-    assert_usage_error(capsys, argv, fragment)
 
 
 def test_bad_text_file_and_wrong_model_kind(capsys, tmp_path, model_file):
