@@ -655,7 +655,7 @@ def test_every_figure_a_card_shows_is_recomputed_by_eval_by_its_id(square_classi
         frechet_spec("square-classifier", folder, 4, figure="four_samples", reference_samples=6,
                      sample_args={"temperature": 0.5}),
         floor_spec("square-classifier", folder, 6),
-        class_histogram_spec("square-classifier", 8),
+        class_histogram_spec("square-classifier", 6),  # the samples of "six_samples": eval draws them once
     ]
     vae = VAE(image_shape=(8, 8, 1), latent_dim=2)
     vae(np.zeros((1, 8, 8, 1), "float32"))
@@ -671,7 +671,9 @@ def test_every_figure_a_card_shows_is_recomputed_by_eval_by_its_id(square_classi
         "six_samples", "four_samples", "real_data_frechet_distance", "class_histogram"]
 
     assert cli.main(["eval", "tiny-vae", "--figure", "all"]) == 0
-    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("tiny-vae:")]
+    out = capsys.readouterr().out
+    assert out.count("reused 1 of 1 chunks of samples already drawn") == 2  # by the headline's twin and the histogram
+    lines = [line for line in out.splitlines() if line.startswith("tiny-vae:")]
     assert len(lines) == 5 and all(re.search(r"difference [+-]0\.00%\)$", line) for line in lines), lines
     assert cli.main(["eval", "tiny-vae", "--figure", "seven_samples"]) == 2
     assert "no figure 'seven_samples' (its figures: six_samples, four_samples" in capsys.readouterr().err
