@@ -327,14 +327,7 @@ def guidance_sweep(classifier, dataset, sample_args, guidances=(0.0, 1.0, 2.0, 4
     ``guidance_G_frechet_distance``, each recomputable) join the card's figures.
     """
     def spec(guidance, key, samples):
-        args = {**sample_args, "guidance": guidance}
-        if key == "label_accuracy":
-            return label_accuracy_spec(classifier, args, samples, f"{note}, guidance {guidance:g}")
-        return {"key": "frechet_distance",
-                "name": f"Frechet distance ({classifier} features), guidance {guidance:g}, balanced classes against "
-                        "class-balanced training images",
-                "args": {"classifier": classifier, "dataset": dataset, "split": "train", "num_samples": samples,
-                         "balanced": True, "reference": "balanced", "sample_args": args}}
+        return sweep_spec(classifier, dataset, sample_args, guidance, key, samples, note)
 
     def choose(model):
         judge = zoo.load(classifier)
@@ -357,6 +350,19 @@ def guidance_sweep(classifier, dataset, sample_args, guidances=(0.0, 1.0, 2.0, 4
         return metric, {**sample_args, "guidance": best}, figures
 
     return choose
+
+
+def sweep_spec(classifier, dataset, sample_args, guidance, key, num_samples, note=""):
+    """One figure of a guidance sweep (``guidance_sweep``): the label accuracy (``key`` ``label_accuracy``) or the
+    balanced Frechet distance to class-balanced training images (``frechet_distance``) at ``guidance``."""
+    args = {**sample_args, "guidance": guidance}
+    if key == "label_accuracy":
+        return label_accuracy_spec(classifier, args, num_samples, f"{note}, guidance {guidance:g}")
+    return {"key": "frechet_distance",
+            "name": f"Frechet distance ({classifier} features), guidance {guidance:g}, balanced classes against "
+                    "class-balanced training images",
+            "args": {"classifier": classifier, "dataset": dataset, "split": "train", "num_samples": num_samples,
+                     "balanced": True, "reference": "balanced", "sample_args": args}}
 
 
 def ngram_baseline_spec(dataset, split, unit, max_order=8, measure="nll"):
