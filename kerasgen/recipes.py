@@ -279,15 +279,17 @@ def conditional_figures(dataset, classifier, sample_args=None, num_samples=10000
 
 
 def frechet_spec(classifier, dataset, num_samples=10000, sample_args=None, figure=None, name=None,
-                 reference_samples=None):
+                 reference_samples=None, reference="first"):
     """A Frechet distance figure (``classifier``'s features) of ``num_samples`` unconditional samples against the
-    ``dataset`` test images (``reference_samples`` of them, default as many); ``figure`` names it on a card that
-    holds several Frechet distances."""
+    ``dataset`` test images (``reference_samples`` of them, default as many; ``reference`` ``balanced``: as many of
+    each class); ``figure`` names it on a card that holds several Frechet distances."""
     args = {"classifier": classifier, "dataset": dataset, "split": "test", "num_samples": num_samples}
     if reference_samples is not None:
         args["reference_samples"] = reference_samples
     if sample_args:
         args["sample_args"] = dict(sample_args)
+    if reference != "first":
+        args["reference"] = reference
     return {**({"figure": figure} if figure else {}), "key": "frechet_distance",
             "name": name or f"Frechet distance ({classifier} features)", "args": args}
 

@@ -26,6 +26,11 @@ FIGURES = [
                    name=f"Frechet distance (mnist-classifier features), {words}, 1,000 samples")
       for key, (sample_args, words) in DISTANCES.items()),
     class_histogram_spec("mnist-classifier", sample_args=HEADLINE, note=", DDIM 50 steps"),
+    # The conditional entries' reference (as many test images of each class), with the sampler the card recommends.
+    frechet_spec("mnist-classifier", "mnist", sample_args={"steps": 50, "sampler": "ddim", "eta": 1.0},
+                 figure="frechet_distance_balanced_reference", reference="balanced",
+                 name="Frechet distance (mnist-classifier features), DDIM 50 steps, eta 1, against class-balanced "
+                      "test images (the conditional entries' reference)"),
 ]
 PROCEDURE = ("mnist-classifier 128-d penultimate features of samples (temperature 1, EMA weights, float32, seeds 0, "
              "1, ... by chunks of 500) vs the 10,000 MNIST test images; DDIM eta 0 unless a figure says eta 1.")
