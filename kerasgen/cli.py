@@ -374,7 +374,7 @@ def _train(args):
                   f"{DATA_CHOICES.get(family.kind, '')})", flush=True)
         model, history = training.train(config)
     except training.ConfigError as error:
-        raise UsageError(error.spelled(lambda name: flags.get(name, "--" + name.replace("_", "-")))) from None
+        raise UsageError(error.as_flags(flags)) from None
     if not history.finished:
         return EXIT_STOPPED
     if args.out and distribute.is_chief(model.distribute_strategy):  # other workers of a cluster save nothing

@@ -101,7 +101,7 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
         config = training.RunConfig(family, data_name, epochs=args.epochs, logdir=args.logdir, out=first,
                                     max_time=args.max_time, **train_kwargs)
     except training.ConfigError as error:
-        parser.error(error.spelled(lambda field: "--" + field.replace("_", "-")))
+        parser.error(error.as_flags())
     if args.continue_run:
         return _continue_entry(name, config, args, recipe_file, storage)
     command = f"python zoo/recipes/{Path(recipe_file).name} --epochs {args.epochs}"

@@ -35,6 +35,10 @@ class ConfigError(InvalidArgument):
         """The message with each ``{field}`` written as ``spell(field)``."""
         return re.sub(r"\{(\w+)\}", lambda m: spell(m[1]) if m[1] in _FIELDS else m[0], self.template)
 
+    def as_flags(self, flags=None):
+        """The message as a command line says it: ``max_time`` as ``--max-time``, unless ``flags`` names another."""
+        return self.spelled(lambda name: (flags or {}).get(name, "--" + name.replace("_", "-")))
+
 
 class ConfigTypeError(ConfigError, TypeError):
     """A setting of the wrong type."""
