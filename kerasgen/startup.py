@@ -60,7 +60,12 @@ START_UP_LINE = re.compile(
 @contextlib.contextmanager
 def _start_up_lines_left_out():
     """Hold what is written to file descriptor 2 (where TensorFlow's C++ code writes, past ``sys.stderr``) and pass
-    on to stderr afterwards every line that is not one of TensorFlow's start-up lines."""
+    on to stderr afterwards every line that is not one of TensorFlow's start-up lines.
+
+    What was held is passed on while file descriptor 2 still points at the temporary file, so that a thread that
+    goes on writing meanwhile keeps its order; only the few bytes written in the instant between the last read and
+    the switch back are passed on after it.
+    """
     sys.stderr.flush()
     saved = os.dup(2)
     held = tempfile.TemporaryFile()
@@ -69,15 +74,34 @@ def _start_up_lines_left_out():
         yield
     finally:
         sys.stderr.flush()
+        relay = _HeldLines(held.fileno(), saved)
+        relay.pass_on()
         os.dup2(saved, 2)
+        relay.pass_on(last=True)
         os.close(saved)
-        held.seek(0)
-        kept = [line for line in held.read().splitlines(keepends=True)
-                if not START_UP_LINE.match(line.decode("utf-8", "replace"))]
         held.close()
-        rest = b"".join(kept)
+
+
+class _HeldLines:
+    """Reads the held file from where it last stopped (``os.pread``: the file offset stays the writers') and writes
+    its whole lines, less TensorFlow's start-up lines, to the saved stderr."""
+
+    def __init__(self, held, out):
+        self.held, self.out, self.read_to, self.partial = held, out, 0, b""
+
+    def pass_on(self, last=False):
+        while chunk := os.pread(self.held, 1 << 16, self.read_to):
+            self.read_to += len(chunk)
+            lines = (self.partial + chunk).split(b"\n")
+            self.partial = lines.pop()
+            self._write([line + b"\n" for line in lines])
+        if last and self.partial:  # a last line without its newline goes on as it is
+            self._write([self.partial])
+
+    def _write(self, lines):
+        rest = b"".join(line for line in lines if not START_UP_LINE.match(line.decode("utf-8", "replace")))
         while rest:
-            rest = rest[os.write(2, rest):]
+            rest = rest[os.write(self.out, rest):]
 
 
 def _find_devices(tf):
