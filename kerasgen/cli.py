@@ -83,6 +83,17 @@ def build_parser():
                                        "(default: the zoo entry's data set)")
     sample.add_argument("--data-dir", help="local data directory for --interpolate (default $KERASGEN_DATA_DIR)")
 
+    export = commands.add_parser("export", help="export a model for serving (a SavedModel with its signatures)")
+    export.add_argument("name", help="zoo name or .keras file")
+    export.add_argument("--format", default="saved_model", help=f"one of {', '.join(EXPORT_FORMATS)} (default "
+                                                                "saved_model)")
+    export.add_argument("--out", required=True, help="the folder to write (new or empty)")
+    export.add_argument("--steps", type=_positive_int, help="diffusion models: the denoising steps the served "
+                                                            "sample runs (default: the zoo card's, else 50)")
+    export.add_argument("--sampler", help="diffusion models: ddim or ddpm (default: the zoo card's, else ddim)")
+    export.add_argument("--eta", type=float, help="diffusion models: DDIM noise, 0 to 1 (default: the zoo card's, "
+                                                  "else 0)")
+
     train = commands.add_parser("train", help="train (or fine-tune with --init) a model")
     train.add_argument("family", help=f"one of: {', '.join(families.names())}")
     train.add_argument("--text", help="text models: a text file or a data set name (default tiny_shakespeare)")
@@ -246,6 +257,36 @@ def _sample(args):
 
 
 DEFAULT_SAMPLES = 64  # kerasgen sample's -n, unless a per-class grid sets it
+
+
+EXPORT_FORMATS = {"saved_model": "tf_saved_model", "onnx": "onnx", "litert": "litert"}  # ours -> keras's
+
+
+def _export(args):
+    from kerasgen import zoo
+
+    if args.format not in EXPORT_FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {args.format!r}")
+    if os.path.exists(args.out) and (not os.path.isdir(args.out) or os.listdir(args.out)):
+        raise UsageError(f"--out {args.out} exists and is not an empty folder: name a new one")
+    from kerasgen.models.serving import Servable
+
+    model = _load(args.name)
+    if not isinstance(model, Servable):
+        raise UsageError(f"{args.name} is not a kerasgen model; export a Keras model with model.export")
+    supported = [ours for ours, theirs in EXPORT_FORMATS.items() if theirs in model.export_formats]
+    if args.format not in supported:
+        raise UsageError(f"{args.name} exports to {', '.join(supported)}, not {args.format}")
+    options = {key: getattr(args, key) for key in ("steps", "sampler", "eta") if getattr(args, key) is not None}
+    accepted = inspect.signature(model.serving_endpoints).parameters
+    for key in options:
+        if key not in accepted:
+            raise UsageError(f"--{key} applies to diffusion models only, not to {args.name} ({type(model).__name__})")
+    if args.name in zoo.names():  # the entry's measured best sampling settings
+        defaults = _fitting(dict(zoo.info(args.name).get("sample_defaults", {})), options.get("sampler"))
+        options = {**{key: value for key, value in defaults.items() if key in accepted}, **options}
+    model.export(args.out, format=EXPORT_FORMATS[args.format], **options)
+    print(f"wrote {args.out} ({args.format}): {', '.join(model.serving_endpoints(**options))}")
 
 
 def _fitting(defaults, sampler):
@@ -432,7 +473,10 @@ def _eval_file(args):
         print(f"{args.name}: {spec['name']} = {measured:.4f} ({family} on {data})", flush=True)
 
 
-COMMANDS = {"generate": _generate, "sample": _sample, "train": _train, "neighbors": _neighbors, "eval": _eval}
+COMMANDS = {
+    "generate": _generate, "sample": _sample, "train": _train, "neighbors": _neighbors, "eval": _eval,
+    "export": _export,
+}
 
 
 def main(argv=None):

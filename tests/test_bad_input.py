@@ -241,6 +241,12 @@ def test_failed_save_leaves_the_saved_file_and_no_temporary(saved, monkeypatch):
         (["sample", "{vae}", "-n", "-3", "--out", "g.png"], "n must be in [1, 1000000], got -3"),
         (["sample", "{vae}", "-n", "2", "--sampler", "ddim", "--out", "g.png"], "--sampler applies to diffusion"),
         (["generate", "{vae}", "--prompt", "x"], "is not a text model"),
+        (["export", "{vae}", "--format", "pb", "--out", "{missing}"], "--format must be one of saved_model, onnx, litert"),
+        (["export", "{vae}", "--out", "{corpus}"], "exists and is not an empty folder"),
+        (["export", "{vae}", "--out", "{files}"], "exists and is not an empty folder"),
+        (["export", "{vae}", "--format", "onnx", "--out", "{missing}"], "exports to saved_model, not onnx"),
+        (["export", "{vae}", "--steps", "3", "--out", "{missing}"], "--steps applies to diffusion models only"),
+        (["export", "{lambda}", "--out", "{missing}"], "is refused"),
         (["generate", "{lambda}"], "is refused"),
         (["generate", "{corpus}"], "corpus.txt is not a .keras file"),
         (["train", "vae", "--data-dir", "{missing}", "--epochs", "1", "--policy", "float32"], "data directory"),
@@ -271,7 +277,7 @@ def test_failed_save_leaves_the_saved_file_and_no_temporary(saved, monkeypatch):
 )
 def test_cli_bad_input_is_one_line_with_status_2(capsys, files, tmp_path, argv, fragment):
     paths = {"lstm": files / "lstm.keras", "vae": files / "vae.keras", "lambda": files / "lambda.keras",
-             "corpus": files / "corpus.txt", "missing": tmp_path / "missing"}
+             "corpus": files / "corpus.txt", "missing": tmp_path / "missing", "files": files}
     argv = [arg.format(**paths) if arg.startswith("{") else arg for arg in argv]
     assert_usage_error(capsys, argv, fragment)
 

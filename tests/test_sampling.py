@@ -196,6 +196,25 @@ def test_tensor_temperature_samples_like_a_python_number():
     assert np.abs(frequencies(tensor, 4) - softmax(logits / 2.0)).max() < 0.02
 
 
+@pytest.mark.parametrize("top_k", [1, 3, 7, 50])
+def test_a_tensor_top_k_samples_like_the_python_int(rng, top_k):
+    logits = rng.normal(size=(4000, 50)).astype(np.float32) * 3
+    python = next_tokens(logits, 1.0, top_k, seed=seed(5)).numpy()
+    tensor = next_tokens(logits, 1.0, tf.constant(top_k), seed=seed(5)).numpy()
+    np.testing.assert_array_equal(python, tensor)
+
+
+def test_a_tensor_top_k_of_zero_and_top_p_of_one_keep_every_token(rng):
+    logits = rng.normal(size=(4000, 50)).astype(np.float32) * 3
+    plain = next_tokens(logits, 1.0, seed=seed(6)).numpy()
+    kept = next_tokens(logits, 1.0, tf.constant(0), tf.constant(1.0), seed=seed(6)).numpy()
+    np.testing.assert_array_equal(plain, kept)
+    cut = next_tokens(logits, 1.0, tf.constant(2), tf.constant(0.5), seed=seed(6)).numpy()
+    top_two = np.argsort(-logits, axis=-1)[:, :2]
+    assert (top_two == cut[:, None]).any(axis=-1).all()
+    assert not np.array_equal(plain, cut)
+
+
 # --- seeds ------------------------------------------------------------------------------------------------------
 
 

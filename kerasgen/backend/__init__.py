@@ -17,6 +17,7 @@ The backend is Keras's (``KERAS_BACKEND``); TensorFlow is imported only when it 
 
 import importlib
 import numbers
+import sys
 
 import keras
 import numpy as np
@@ -36,7 +37,8 @@ def _ops():
     backend = name()
     if backend not in _MODULES:
         raise RuntimeError(f"kerasgen runs on the tensorflow, jax and torch Keras backends, not {backend!r}")
-    return importlib.import_module(f"{__name__}.{_MODULES[backend]}")
+    module = sys.modules.get(f"{__name__}.{_MODULES[backend]}")  # no import machinery inside a traced function
+    return module or importlib.import_module(f"{__name__}.{_MODULES[backend]}")
 
 
 def check_seed(seed):
@@ -51,6 +53,12 @@ def check_seed(seed):
 def seed_pair(seed):
     """An int seed (or None: a fresh random one) as the shape-(2,) seed tensor the draws below take."""
     return _ops().seed_pair(check_seed(seed))
+
+
+def seed_from_tensor(seed):
+    """``seed_pair`` of an integer scalar tensor (a served model's input): equal to ``seed_pair(int(seed))``."""
+    seed = ops.mod(ops.cast(seed, "int64"), 2**31 - 1)
+    return ops.cast(ops.stack([seed, ops.zeros_like(seed)]), keras.backend.standardize_dtype(seed_pair(0).dtype))
 
 
 def split_seed(seed, count):

@@ -7,6 +7,7 @@ Point models: ``sample(n, temperature, seed)`` returns float32 points (n, d).
 Density models: ``log_prob(x)`` is the log-likelihood of each example in nats.
 """
 
+import json
 import warnings
 
 import keras
@@ -17,6 +18,7 @@ from kerasgen import backend, sampling
 from kerasgen import text as _tokenizers  # noqa: F401 - registers the tokenizers models carry
 from kerasgen.checks import InvalidArgument, WrongType, check_positive_int
 from kerasgen.models.rebuild import rebuilt
+from kerasgen.models.serving import Servable, scalar, spec
 
 MAX_NEW_TOKENS = 1_000_000
 
@@ -42,7 +44,7 @@ def _with_steps(loop, steps):
     return lambda prompt_ids, temperature, top_p, seed: loop(prompt_ids, steps, temperature, top_p, seed)
 
 
-class TextGenerator:
+class TextGenerator(Servable):
     """Mixin for ``keras.Model`` subclasses that model token sequences.
 
     A subclass sets ``self.tokenizer`` and implements ``generate_ids``: the
@@ -148,6 +150,28 @@ class TextGenerator:
             prompt_ids, *steps, ops.convert_to_tensor(float(temperature)),
             ops.convert_to_tensor(1.0 if top_p is None else float(top_p)), seed,
         )
+
+    def serving_endpoints(self):
+        """``generate(prompt_ids, max_new_tokens, temperature, top_k, top_p, seed)`` -> (batch, max_new_tokens)
+        new token ids, as ``generate`` draws them for one batch of equal-length prompts (top_k 0 and top_p 1 keep
+        every token; temperature 0 is greedy); ``vocabulary()`` -> ``tokens``, the token of each id. The
+        SavedModel's ``assets/tokenizer.json`` holds the tokenizer too (its level and tokens)."""
+        def generate(prompt_ids, max_new_tokens, temperature, top_k, top_p, seed):
+            seed = backend.fold_in(backend.seed_from_tensor(seed), 0)  # generate's first group of prompts
+            return self._loop_fn(top_k, True)(prompt_ids, max_new_tokens, temperature, top_p, seed)
+
+        def vocabulary():
+            return {"tokens": ops.convert_to_tensor(np.array(self.tokenizer.tokens, dtype=object).astype(str))}
+
+        signature = [
+            spec((None, None), "int32", "prompt_ids"), scalar("int32", "max_new_tokens"), scalar("float32", "temperature"),
+            scalar("int32", "top_k"), scalar("float32", "top_p"), scalar("int32", "seed"),
+        ]
+        return {"generate": (generate, signature), "vocabulary": (vocabulary, [])}
+
+    def serving_assets(self):
+        config = {"level": self.tokenizer.level, "tokens": self.tokenizer.tokens}
+        return {"tokenizer.json": json.dumps(config, ensure_ascii=False, indent=1)}
 
     def _loop_fn(self, top_k, use_top_p):
         """A function (prompt_ids, steps, temperature, top_p, seed) -> (batch, steps) new ids, in ``keras.ops``.

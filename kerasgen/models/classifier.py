@@ -4,10 +4,11 @@ import keras
 import numpy as np
 
 from kerasgen.checks import check_image_shape, check_images, check_positive_int, check_real
+from kerasgen.models.serving import Servable, spec
 
 
 @keras.saving.register_keras_serializable(package="kerasgen")
-class ImageClassifier(keras.Model):
+class ImageClassifier(Servable, keras.Model):
     """Conv-conv-pool twice, a ``feature_dim`` dense layer (the features), then class logits.
 
     The features feed ``kerasgen.metrics.frechet_distance`` (the zoo's
@@ -50,6 +51,10 @@ class ImageClassifier(keras.Model):
         """Class probabilities for float images in [0, 1]."""
         features = self.feature_network(images, training=training)
         return keras.activations.softmax(self.head(self.classifier_dropout(features, training=training)))
+
+    def serving_endpoints(self):
+        """``serve(images)`` -> class probabilities, for float32 images in [0, 1]."""
+        return {"serve": (lambda images: self(images), [spec((None, *self.image_shape), "float32", "images")])}
 
     def features(self, images, batch_size=500):
         """Penultimate activations (n, feature_dim) of float images in [0, 1]."""

@@ -8,6 +8,7 @@ from kerasgen import backend, sampling
 from kerasgen.checks import InvalidArgument, check_image_shape, check_labels, check_positive_int, check_real
 from kerasgen.models.base import ImageGenerator, check_sample_args
 from kerasgen.models.optimizers import loss_scaled, scale_loss
+from kerasgen.models.serving import SEED, TEMPERATURE, Servable, as_uint8, scalar, spec
 
 
 class _OptimizerPair(keras.optimizers.Optimizer):
@@ -27,7 +28,7 @@ class _OptimizerPair(keras.optimizers.Optimizer):
 
 
 @keras.saving.register_keras_serializable(package="kerasgen")
-class DCGAN(ImageGenerator, keras.Model):
+class DCGAN(ImageGenerator, Servable, keras.Model):
     """Deep convolutional GAN (Radford et al.) for images in [0, 1].
 
     The generator maps z ~ N(0, I) to images through strided transposed
@@ -299,13 +300,31 @@ class DCGAN(ImageGenerator, keras.Model):
         per image, or None for a class drawn at random for each image."""
         n, temperature = check_sample_args(n, temperature)
         labels = check_labels(labels, n, self.num_classes)
-        latent_seed, label_seed = backend.split_seed(sampling.seed_pair(seed), 2)
+        images = self._draw(n, temperature, sampling.seed_pair(seed), labels)
+        return np.asarray(ops.convert_to_numpy(images), np.float32)
+
+    def _draw(self, n, temperature, seed, labels):
+        latent_seed, label_seed = backend.split_seed(seed, 2)
         if self.num_classes is None:
-            latent_seed = sampling.seed_pair(seed)  # the unconditional draw as before classes existed
+            latent_seed = seed  # the unconditional draw as before classes existed
         z = temperature * backend.normal((n, self.latent_dim), latent_seed)
         if self.num_classes is not None and labels is None:
             labels = backend.uniform_int((n,), label_seed, 0, self.num_classes)
-        return np.asarray(ops.convert_to_numpy(self._generate(z, labels, training=False)), np.float32)
+        return self._generate(z, labels, training=False)
+
+    def serving_endpoints(self):
+        """``sample(n, seed, temperature)`` -> uint8 images; a conditional DCGAN: ``sample(labels, seed,
+        temperature)``, one image per label."""
+        if self.num_classes is None:
+            def sample(n, seed, temperature):
+                return as_uint8(self._draw(n, temperature, backend.seed_from_tensor(seed), None))
+
+            return {"sample": (sample, [scalar("int32", "n"), SEED, TEMPERATURE])}
+
+        def sample_labels(labels, seed, temperature):
+            return as_uint8(self._draw(ops.shape(labels)[0], temperature, backend.seed_from_tensor(seed), labels))
+
+        return {"sample": (sample_labels, [spec((None,), "int32", "labels"), SEED, TEMPERATURE])}
 
     def get_config(self):
         config = super().get_config()

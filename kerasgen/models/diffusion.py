@@ -18,6 +18,7 @@ from kerasgen.checks import InvalidArgument, WrongType, check_image_shape, check
 from kerasgen.layers.unet import UNet
 from kerasgen.models.base import ClassConditional, ImageGenerator, UntrackedState, check_sample_args
 from kerasgen.models.rebuild import rebuilt
+from kerasgen.models.serving import SEED, TEMPERATURE, Servable, as_uint8, scalar, spec
 from kerasgen.schedulers import ddim_step, ddpm_step, sampling_timesteps  # noqa: F401 (also imported from here)
 
 PREDICTIONS = ("epsilon", "v")
@@ -119,7 +120,7 @@ def run_sampler(step, x, alpha_bars, steps, eta=None, temperature=1.0, seed=(0, 
 
 
 @keras.saving.register_keras_serializable(package="kerasgen")
-class DiffusionModel(ClassConditional, ImageGenerator, keras.Model):
+class DiffusionModel(ClassConditional, ImageGenerator, Servable, keras.Model):
     """DDPM with a cosine schedule and epsilon or v prediction, sampled by DDIM or DDPM from an EMA of the weights.
 
     Training: ``fit(images)`` with float32 images in [0, 1] (scaled to [-1, 1]
@@ -336,9 +337,7 @@ class DiffusionModel(ClassConditional, ImageGenerator, keras.Model):
             progress: None, or a callable ``progress(step, steps)`` run after each step.
         """
         n, temperature = check_sample_args(n, temperature)
-        steps = check_positive_int(steps, "steps", 1, self.timesteps)
-        eta = check_real(eta, "eta", 0, 1)
-        scheduler = schedulers.get(sampler, **({"eta": eta} if eta else {}))  # 0 is DDIM's default, DDPM's none
+        steps, scheduler = self._sampler_settings(steps, sampler, eta)
         if progress is not None and not callable(progress):
             raise WrongType(f"progress must be a callable (step, steps) or None, got {type(progress).__name__}")
         labels = check_labels(labels, n, self.num_classes)
@@ -349,28 +348,64 @@ class DiffusionModel(ClassConditional, ImageGenerator, keras.Model):
             if guidance != 1 and self.label_dropout == 0:
                 raise InvalidArgument(f"guidance {guidance:g} mixes in the unconditional prediction, which a model "
                                       "trained with label_dropout=0 never learned: sample with guidance 1 (or None)")
-        conditioning, condition = None, ()
-        if labels is not None:
-            guidance = 1.0 if guidance is None else guidance
-            conditioning = "labels" if guidance == 1 else "guidance"
-            condition = (ops.convert_to_tensor(labels),)
-            if guidance != 1:
-                condition += (ops.convert_to_tensor(guidance, "float32"),)
-        seed = sampling.seed_pair(seed)
         if not self.built:
             self.build((None, *self.image_shape))
+        x = self._draw(
+            n, temperature, sampling.seed_pair(seed), scheduler, steps, use_ema,
+            labels=None if labels is None else ops.convert_to_tensor(labels),
+            guidance=None if guidance == 1 else guidance, progress=progress,
+        )
+        return np.clip((ops.convert_to_numpy(x) + 1) / 2, 0, 1).astype(np.float32)
 
+    def _sampler_settings(self, steps, sampler, eta):
+        steps = check_positive_int(steps, "steps", 1, self.timesteps)
+        eta = check_real(eta, "eta", 0, 1)
+        return steps, schedulers.get(sampler, **({"eta": eta} if eta else {}))  # 0 is DDIM's default, DDPM's none
+
+    def _draw(self, n, temperature, seed, scheduler, steps, use_ema, labels=None, guidance=None, progress=None):
+        """x_0 in [-1, 1]; with ``labels``, guided by ``guidance`` (None: the conditional prediction alone)."""
+        conditioning, condition = None, ()
+        if labels is not None:
+            conditioning = "labels" if guidance is None else "guidance"
+            condition = (labels,) if guidance is None else (labels, ops.convert_to_tensor(guidance, "float32"))
         key = (scheduler, bool(use_ema), conditioning)
         if key not in self.untracked.sampling_steps:
             network = self.ema_network if use_ema else self.network
             self.untracked.sampling_steps[key] = make_sampling_step(network, scheduler, self.prediction, conditioning)
         start_seed, steps_seed = backend.split_seed(seed, 2)
         x = temperature * backend.normal((n, *self.image_shape), start_seed)
-        x = run_sampler(
+        return run_sampler(
             self.untracked.sampling_steps[key], x, self.alpha_bars, steps, temperature=temperature, seed=steps_seed,
             progress=progress, condition=condition,
         )
-        return np.clip((ops.convert_to_numpy(x) + 1) / 2, 0, 1).astype(np.float32)
+
+    def serving_endpoints(self, steps=50, sampler="ddim", eta=0.0, use_ema=True):
+        """``sample(n, seed, temperature)`` -> uint8 images, by ``steps`` steps of ``sampler`` (as ``sample``);
+        a model with classes: ``sample(labels, seed, temperature, guidance)``, one image per label (guidance 1: the
+        conditional prediction alone, as ``sample`` draws it)."""
+        steps, scheduler = self._sampler_settings(steps, sampler, eta)
+
+        def images(x):
+            return as_uint8((x + 1) / 2)
+
+        if self.num_classes is None:
+            def sample(n, seed, temperature):
+                seed = backend.seed_from_tensor(seed)
+                return images(self._draw(n, temperature, seed, scheduler, steps, use_ema))
+
+            return {"sample": (sample, [scalar("int32", "n"), SEED, TEMPERATURE])}
+
+        def sample_labels(labels, seed, temperature, guidance):
+            n, seed = ops.shape(labels)[0], backend.seed_from_tensor(seed)
+            x = ops.cond(
+                guidance == 1,
+                lambda: self._draw(n, temperature, seed, scheduler, steps, use_ema, labels),
+                lambda: self._draw(n, temperature, seed, scheduler, steps, use_ema, labels, guidance),
+            )
+            return images(x)
+
+        signature = [spec((None,), "int32", "labels"), SEED, TEMPERATURE, scalar("float32", "guidance")]
+        return {"sample": (sample_labels, signature)}
 
     def get_config(self):
         config = super().get_config()

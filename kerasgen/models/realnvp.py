@@ -13,6 +13,7 @@ from kerasgen.layers.coupling import ActNorm, AffineCoupling, Squeeze, depth_to_
 from kerasgen.models.base import (
     DensityModel, ImageGenerator, PointGenerator, StepCounted, UntrackedState, check_sample_args,
 )
+from kerasgen.models.serving import SEED, TEMPERATURE, Servable, as_uint8, scalar, spec
 
 _DEQUANTIZE_SALT = 3
 _LOG_256 = math.log(256.0)
@@ -54,7 +55,7 @@ def _readable(x):
 
 
 @keras.saving.register_keras_serializable(package="kerasgen")
-class RealNVP(StepCounted, DensityModel, ImageGenerator, PointGenerator, keras.Model):
+class RealNVP(StepCounted, DensityModel, ImageGenerator, PointGenerator, Servable, keras.Model):
     """A RealNVP flow: an invertible map from data to a standard normal latent of the same shape.
 
     ``image_shape`` is the data's shape, as for the other image families:
@@ -364,11 +365,24 @@ class RealNVP(StepCounted, DensityModel, ImageGenerator, PointGenerator, keras.M
         """
         n, temperature = check_sample_args(n, temperature)
         self._ensure_built()
-        z = temperature * backend.normal((n, *self.data_shape), sampling.seed_pair(seed))
-        x = self._inverse(z)
-        if self.is_image:
-            x = ops.clip(self._postprocess(x), 0.0, 1.0)
-        return np.asarray(ops.convert_to_numpy(x), np.float32)
+        return np.asarray(ops.convert_to_numpy(self._draw(n, temperature, sampling.seed_pair(seed))), np.float32)
+
+    def _draw(self, n, temperature, seed):
+        x = self._inverse(temperature * backend.normal((n, *self.data_shape), seed))
+        return ops.clip(self._postprocess(x), 0.0, 1.0) if self.is_image else x
+
+    def serving_endpoints(self):
+        """``sample(n, seed, temperature)`` -> uint8 images (float32 points for a vector flow) and ``log_prob(x)``
+        -> log density in nats per example (images as float32 in [0, 1], as ``log_prob`` takes them)."""
+        def sample(n, seed, temperature):
+            x = self._draw(n, temperature, backend.seed_from_tensor(seed))
+            return as_uint8(x) if self.is_image else x
+
+        def log_prob(x):
+            return self._log_prob(ops.cast(x, "float32"))
+
+        return {"sample": (sample, [scalar("int32", "n"), SEED, TEMPERATURE]),
+                "log_prob": (log_prob, [spec((None, *self.data_shape), "float32", "x")])}
 
     def get_config(self):
         config = super().get_config()

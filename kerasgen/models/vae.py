@@ -12,10 +12,11 @@ from kerasgen.data import binarize  # noqa: F401 - its old home, kept importable
 from kerasgen.models.base import (
     ClassConditional, DensityModel, ImageGenerator, StepCounted, UntrackedState, check_sample_args,
 )
+from kerasgen.models.serving import SEED, TEMPERATURE, Servable, as_uint8, scalar, spec
 
 
 @keras.saving.register_keras_serializable(package="kerasgen")
-class VAE(StepCounted, ClassConditional, DensityModel, ImageGenerator, keras.Model):
+class VAE(StepCounted, ClassConditional, DensityModel, ImageGenerator, Servable, keras.Model):
     """A convolutional VAE: q(z|x) Gaussian, p(z) standard normal, p(x|z) Bernoulli per pixel.
 
     Trained with plain ``fit`` on images in [0, 1] (binary images for the
@@ -126,8 +127,10 @@ class VAE(StepCounted, ClassConditional, DensityModel, ImageGenerator, keras.Mod
             if z.ndim != 2 or z.shape[1] != self.latent_dim or not np.issubdtype(z.dtype, np.number):
                 raise InvalidArgument(f"z must be numbers of shape (n, {self.latent_dim}), got {z.dtype} {z.shape}")
         labels = self._labels(labels, z)
-        probabilities = ops.sigmoid(self._decoder_logits(ops.convert_to_tensor(z, "float32"), labels))
-        return np.asarray(ops.convert_to_numpy(probabilities))
+        return np.asarray(ops.convert_to_numpy(self._decode(ops.convert_to_tensor(z, "float32"), labels)))
+
+    def _decode(self, z, labels):
+        return ops.sigmoid(self._decoder_logits(z, labels))
 
     def call(self, inputs, training=False):
         x, labels = inputs if isinstance(inputs, (tuple, list)) else (inputs, None)
@@ -161,11 +164,43 @@ class VAE(StepCounted, ClassConditional, DensityModel, ImageGenerator, keras.Mod
         image, or None for a class drawn at random for each image."""
         n, temperature = check_sample_args(n, temperature)
         labels = check_labels(labels, n, self.num_classes)
-        latent_seed, label_seed = backend.split_seed(sampling.seed_pair(seed), 2)
+        labels = None if labels is None else ops.convert_to_tensor(labels)
+        return np.asarray(ops.convert_to_numpy(self._draw(n, temperature, sampling.seed_pair(seed), labels)))
+
+    def _draw(self, n, temperature, seed, labels):
+        latent_seed, label_seed = backend.split_seed(seed, 2)
         z = temperature * backend.normal((n, self.latent_dim), latent_seed)
         if self.num_classes is not None and labels is None:
             labels = backend.uniform_int((n,), label_seed, 0, self.num_classes)
-        return self.decode(z, labels)
+        return self._decode(z, labels)
+
+    def serving_endpoints(self):
+        """``sample(n, seed, temperature)`` -> uint8 images, ``encode(images)`` -> ``mean``, ``log_var``,
+        ``decode(z)`` -> pixel probabilities; a conditional VAE: ``sample(labels, seed, temperature)`` (one image
+        per label), and ``encode`` and ``decode`` take ``labels`` too."""
+        images = spec((None, *self.image_shape), "float32", "images")
+        z = spec((None, self.latent_dim), "float32", "z")
+
+        def encode(images, labels=None):
+            mean, log_var = self.encode(images, labels)
+            return {"mean": mean, "log_var": log_var}
+
+        def decode(z, labels=None):
+            return self._decode(z, labels)
+
+        if self.num_classes is None:
+            def sample(n, seed, temperature):
+                return as_uint8(self._draw(n, temperature, backend.seed_from_tensor(seed), None))
+
+            return {"sample": (sample, [scalar("int32", "n"), SEED, TEMPERATURE]),
+                    "encode": (encode, [images]), "decode": (decode, [z])}
+
+        def sample_labels(labels, seed, temperature):
+            return as_uint8(self._draw(ops.shape(labels)[0], temperature, backend.seed_from_tensor(seed), labels))
+
+        labels = spec((None,), "int32", "labels")
+        return {"sample": (sample_labels, [labels, SEED, TEMPERATURE]),
+                "encode": (encode, [images, labels]), "decode": (decode, [z, labels])}
 
     def interpolate(self, a, b, steps=8, labels=None):
         """Decoded images along the straight line between the posterior means of images a and b (a conditional VAE:

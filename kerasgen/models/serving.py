@@ -1,0 +1,79 @@
+"""Export for serving: ``model.export(path)`` writes a SavedModel whose signatures do the model's job.
+
+Keras's own ``export`` serves a model's ``call``, and for a subclassed model only after a first call. A kerasgen
+model's ``call`` is what ``fit`` trains (a GAN's discriminator, a diffusion model's noising), so ``Servable.export``
+serves instead what the model is for, from the same code ``sample``, ``generate`` and friends run: each family
+lists its endpoints in ``serving_endpoints`` (name -> function and input signature, in ``keras.ops``). A signature
+given the same inputs and seed returns what kerasgen returns, so a server needs neither kerasgen nor its loops.
+Images leave as uint8, rounded as ``kerasgen sample --out`` writes them.
+"""
+
+import os
+
+import keras
+from keras import ops
+
+from kerasgen import backend
+from kerasgen.checks import InvalidArgument
+
+FORMATS = ("tf_saved_model",)
+
+
+def spec(shape, dtype, name):
+    """One input of an endpoint's signature."""
+    return keras.InputSpec(shape=shape, dtype=dtype, name=name)
+
+
+def scalar(dtype, name):
+    return spec((), dtype, name)
+
+
+SEED = scalar("int32", "seed")
+TEMPERATURE = scalar("float32", "temperature")
+
+
+def as_uint8(images):
+    """Float images in [0, 1] as uint8 pixel values, rounded as ``kerasgen sample --out`` rounds them."""
+    return ops.cast(ops.round(ops.clip(ops.cast(images, "float32"), 0.0, 1.0) * 255.0), "uint8")
+
+
+class Servable:
+    """Mixin for kerasgen's ``keras.Model`` subclasses: ``export`` writes the endpoints ``serving_endpoints`` lists.
+
+    List it before ``keras.Model``. ``export(path, input_signature=...)`` keeps Keras's own behaviour (the model's
+    ``call`` under that signature).
+    """
+
+    export_formats = FORMATS  # what ``export`` writes without an ``input_signature``
+
+    def serving_endpoints(self, **options):
+        """``{name: (function, input_signature)}``: what a SavedModel of this model serves."""
+        raise NotImplementedError
+
+    def serving_assets(self):
+        """``{file name: text}``: files a client needs beside the signatures, written to the SavedModel's
+        ``assets`` folder."""
+        return {}
+
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+        """Export for serving. ``format="tf_saved_model"`` (TensorFlow backend): a SavedModel with the signatures
+        ``serving_endpoints`` lists (the first is also ``serving_default``), loadable by ``tf.saved_model.load``
+        and TensorFlow Serving without kerasgen. ``kwargs`` are the endpoints' options (a diffusion model's
+        ``steps``, ``sampler``, ``eta``); with ``input_signature``, Keras's own export of ``call``."""
+        if input_signature is not None:
+            return super().export(filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
+        if format not in self.export_formats:
+            raise InvalidArgument(f"{type(self).__name__} exports to {', '.join(self.export_formats)}, not {format!r}")
+        if backend.name() != "tensorflow":
+            raise InvalidArgument(f"a SavedModel is written on the tensorflow backend, not {backend.name()}")
+        if not self.built:
+            raise InvalidArgument("the model has no weights yet: build, train or load it before exporting it")
+        archive = keras.export.ExportArchive()
+        archive.track(self)
+        for name, (function, signature) in self.serving_endpoints(**kwargs).items():
+            archive.add_endpoint(name, function, input_signature=signature)
+        archive.write_out(filepath, verbose=bool(verbose))
+        for name, text in self.serving_assets().items():
+            os.makedirs(os.path.join(filepath, "assets"), exist_ok=True)
+            with open(os.path.join(filepath, "assets", name), "w", encoding="utf-8") as file:
+                file.write(text)
