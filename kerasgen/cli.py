@@ -278,15 +278,17 @@ def _export(args):
     if args.format not in supported:
         raise UsageError(f"{args.name} exports to {', '.join(supported)}, not {args.format}")
     options = {key: getattr(args, key) for key in ("steps", "sampler", "eta") if getattr(args, key) is not None}
-    accepted = inspect.signature(model.serving_endpoints).parameters
+    accepted = inspect.signature(model.serving_endpoints).parameters if args.format == "saved_model" else {}
     for key in options:
         if key not in accepted:
-            raise UsageError(f"--{key} applies to diffusion models only, not to {args.name} ({type(model).__name__})")
+            raise UsageError(f"--{key} applies to a diffusion model's SavedModel only, not to {args.name} "
+                             f"({type(model).__name__}, {args.format})")
     if args.name in zoo.names():  # the entry's measured best sampling settings
         defaults = _fitting(dict(zoo.info(args.name).get("sample_defaults", {})), options.get("sampler"))
         options = {**{key: value for key, value in defaults.items() if key in accepted}, **options}
     model.export(args.out, format=EXPORT_FORMATS[args.format], **options)
-    print(f"wrote {args.out} ({args.format}): {', '.join(model.serving_endpoints(**options))}")
+    served = model.serving_endpoints(**options) if args.format == "saved_model" else [model.network_endpoint()[0]]
+    print(f"wrote {args.out} ({args.format}): {', '.join(served)}")
 
 
 def _fitting(defaults, sampler):

@@ -164,3 +164,17 @@ class BackupAndRestoreHooks(keras.callbacks.BackupAndRestore):
     def set_progress(self, epoch, batch):
         """Record that ``epoch`` epochs are finished and ``batch`` steps of the next are done (a mid-epoch save)."""
         self._current_epoch, self._last_batch_seen = epoch, batch
+
+
+def tf2onnx_for_numpy2():
+    """``tf2onnx`` with Keras's patch for NumPy 2 applied (tf2onnx still reads ``np.object`` and the like)."""
+    try:
+        import tf2onnx
+    except ImportError:
+        raise ImportError("ONNX export needs tf2onnx, onnx and onnxruntime: pip install 'kerasgen[export]'") from None
+    try:
+        module = importlib.import_module("keras.src.export.tf2onnx_lib")
+    except ImportError:
+        raise _moved("keras.src.export.tf2onnx_lib", "converting to ONNX under NumPy 2") from None
+    _require(module, "patch_tf2onnx", "keras.src.export.tf2onnx_lib", "converting to ONNX under NumPy 2")()
+    return tf2onnx

@@ -207,3 +207,18 @@ def test_private_keras_api_is_used_only_in_compat():
             found += [f"{path.relative_to(PACKAGE.parent)}:{number}: {pattern}" for pattern in PRIVATE_USES
                       if re.search(pattern, line)]
     assert not found, "private Keras API outside kerasgen/compat.py:\n" + "\n".join(found)
+
+
+def test_tf2onnx_for_numpy2_applies_keras_patch_and_names_what_moved(monkeypatch):
+    import importlib
+
+    tf2onnx_lib = importlib.import_module("keras.src.export.tf2onnx_lib")
+    calls = []
+    monkeypatch.setattr(tf2onnx_lib, "patch_tf2onnx", lambda: calls.append(1))
+    assert compat.tf2onnx_for_numpy2().__name__ == "tf2onnx"
+    assert calls == [1]
+
+    monkeypatch.delattr(tf2onnx_lib, "patch_tf2onnx")
+    with pytest.raises(RuntimeError, match=moved_message("keras.src.export.tf2onnx_lib.patch_tf2onnx",
+                                                         "converting to ONNX under NumPy 2")):
+        compat.tf2onnx_for_numpy2()

@@ -217,3 +217,121 @@ def cli_status(argv):
     from kerasgen import cli
 
     return cli.main(argv)
+
+
+# --- ONNX and LiteRT: each family's network alone ------------------------------------------------------------------
+
+
+def tiny_models():
+    """One small model of each family and form, built (random weights: the export must carry them exactly)."""
+    from conftest import TEXT
+
+    tokenizer = kg.text.CharTokenizer.from_text(TEXT)
+    models = {
+        "lstm": kg.models.LSTMGenerator(tokenizer, embedding_dim=8, units=16, num_layers=2),
+        "gru": kg.models.LSTMGenerator(tokenizer, embedding_dim=8, units=16, num_layers=2, cell="gru"),
+        "gpt": kg.models.DecoderTransformer(tokenizer, max_length=16, num_layers=2, num_heads=2, embedding_dim=16),
+        "vae": kg.models.VAE(image_shape=(8, 8, 1), latent_dim=4, filters=(4, 8), hidden_dim=16),
+        "vae-classes": kg.models.VAE(image_shape=(8, 8, 1), latent_dim=4, filters=(4, 8), hidden_dim=16, num_classes=3),
+        "dcgan": kg.models.DCGAN(image_shape=(8, 8, 1), latent_dim=4, filters=4),
+        "dcgan-classes": kg.models.DCGAN(image_shape=(8, 8, 1), latent_dim=4, filters=4, num_classes=3),
+        "diffusion": kg.models.DiffusionModel(image_shape=(8, 8, 1), widths=(8, 16), block_depth=1),
+        "diffusion-classes": kg.models.DiffusionModel(image_shape=(8, 8, 1), widths=(8, 16), block_depth=1,
+                                                      num_classes=3),
+        "realnvp-images": kg.models.RealNVP(input_shape=(4, 4, 1), num_scales=1, hidden_units=8, num_blocks=1),
+        "realnvp-points": kg.models.RealNVP(input_shape=(2,), num_couplings=2, hidden_units=16, num_blocks=2),
+        "classifier": kg.models.ImageClassifier(image_shape=(8, 8, 1), num_classes=3, feature_dim=8),
+    }
+    for model in models.values():
+        if not model.built:
+            text = isinstance(model, kg.models.TextGenerator)
+            model.build((None, None) if text else (None, *getattr(model, "data_shape", (8, 8, 1))))
+    return models
+
+
+def network_inputs(model, signature, rng):
+    """Inputs for the network's signature: token ids, labels and timesteps in range, images in [0, 1], else normal
+    noise (a diffusion model's x in [-1, 1])."""
+    values = {}
+    for spec in signature:
+        shape = [3 if size is None else size for size in spec.shape]
+        if spec.name == "token_ids":
+            values[spec.name] = model.tokenizer.encode("First Citizen:")[None].astype(np.int32)
+        elif spec.name == "labels":
+            values[spec.name] = np.array([0, 2, model.num_classes if isinstance(model, kg.models.DiffusionModel)
+                                          else 1], np.int32)  # diffusion: "no class" too
+        elif spec.name == "timesteps":
+            values[spec.name] = np.array([0, 500, model.timesteps - 1], np.int32)
+        elif spec.name == "images":
+            values[spec.name] = rng.uniform(size=shape).astype(np.float32)
+        else:
+            values[spec.name] = rng.standard_normal(shape).astype(np.float32)
+    return values
+
+
+@pytest.fixture(scope="module")
+def networks():
+    return tiny_models()
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "gpt", "vae", "vae-classes", "dcgan", "dcgan-classes", "diffusion",
+                                  "diffusion-classes", "realnvp-images", "realnvp-points", "classifier"])
+def test_onnx_runtime_runs_each_network_as_keras_does(networks, name, tmp_path):
+    import onnxruntime
+
+    model = networks[name]
+    endpoint, function, signature = model.network_endpoint()
+    model.export(tmp_path / "model.onnx", format="onnx")
+    inputs = network_inputs(model, signature, np.random.default_rng(0))
+
+    session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"))
+    served = session.run(None, inputs)[0]
+
+    assert sorted(item.name for item in session.get_inputs()) == sorted(inputs)
+    expected = np.asarray(function(**inputs))
+    assert served.shape == expected.shape
+    np.testing.assert_allclose(served, expected, rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["vae", "vae-classes", "dcgan", "dcgan-classes", "realnvp-images", "realnvp-points",
+                                  "classifier"])
+def test_the_litert_interpreter_runs_each_image_network_as_keras_does(networks, name, tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    model = networks[name]
+    endpoint, function, signature = model.network_endpoint()
+    model.export(tmp_path / "model.tflite", format="litert")
+    inputs = network_inputs(model, signature, np.random.default_rng(0))
+
+    runner = Interpreter(model_path=str(tmp_path / "model.tflite")).get_signature_runner(endpoint)
+    (served,) = runner(**inputs).values()
+
+    np.testing.assert_allclose(served, np.asarray(function(**inputs)), rtol=0, atol=1e-4)
+
+
+def test_formats_a_model_cannot_go_to_are_refused_naming_those_it_can(networks, tmp_path):
+    with pytest.raises(kg.checks.InvalidArgument, match="exports to tf_saved_model, onnx, not 'litert'"):
+        networks["lstm"].export(tmp_path / "x.tflite", format="litert")
+    with pytest.raises(kg.checks.InvalidArgument, match="exports to tf_saved_model, onnx, litert, not 'pb'"):
+        networks["vae"].export(tmp_path / "x.pb", format="pb")
+    with pytest.raises(kg.checks.InvalidArgument, match="steps: options of the SavedModel's sample, not of onnx"):
+        networks["diffusion"].export(tmp_path / "x.onnx", format="onnx", steps=3)
+
+
+@pytest.mark.parametrize("name", ["diffusion", "diffusion-classes"])
+def test_the_numpy_ddim_loop_over_the_onnx_network_draws_kerasgens_images(networks, name, tmp_path):
+    import onnxruntime
+
+    sys.path.insert(0, str(ROOT / "examples"))
+    from onnx_ddim import ddim_sample
+
+    model = networks[name]
+    model.export(tmp_path / "unet.onnx", format="onnx")
+    labels = None if model.num_classes is None else np.array([0, 2, 1], np.int32)
+    start, _ = backend.split_seed(backend.seed_pair(SEED), 2)  # the starting noise model.sample draws
+    noise = np.asarray(backend.normal((3, *model.image_shape), start))
+
+    images = ddim_sample(onnxruntime.InferenceSession(str(tmp_path / "unet.onnx")), noise, steps=5, labels=labels)
+
+    expected = model.sample(3, seed=SEED, steps=5, sampler="ddim", eta=0, labels=labels)
+    np.testing.assert_allclose(images, expected, rtol=0, atol=1e-4)

@@ -26,6 +26,12 @@ def layer_norm(x, gamma, beta, epsilon):
     return ops.cast(centred * ops.rsqrt(variance + epsilon) * gamma + beta, x.dtype)
 
 
+def gelu(x):
+    """Exact GELU, ``x * Phi(x)``, written with erf: TensorFlow's own exact GELU computes it through erfc, which ONNX
+    has no operator for."""
+    return 0.5 * x * (1.0 + ops.erf(x * ops.cast(1 / math.sqrt(2), x.dtype)))
+
+
 @keras.saving.register_keras_serializable(package="kerasgen")
 class CachedCausalSelfAttention(keras.layers.Layer):
     """Multi-head self-attention in which position t sees positions <= t.
@@ -140,14 +146,14 @@ class TransformerBlock(keras.layers.Layer):
 
     def build(self, input_shape):
         dim = input_shape[-1]
-        self.mlp_in = keras.layers.Dense(self.mlp_ratio * dim, activation="gelu", name="mlp_in")
+        self.mlp_in = keras.layers.Dense(self.mlp_ratio * dim, name="mlp_in")
         self.mlp_out = keras.layers.Dense(dim, name="mlp_out")
         for layer in (self.attention_norm, self.attention, self.mlp_norm, self.mlp_in):
             layer.build(input_shape)
         self.mlp_out.build(tuple(input_shape[:-1]) + (self.mlp_ratio * dim,))
 
     def _mlp(self, x, training):
-        return self.residual_dropout(self.mlp_out(self.mlp_in(self.mlp_norm(x))), training=training)
+        return self.residual_dropout(self.mlp_out(gelu(self.mlp_in(self.mlp_norm(x)))), training=training)
 
     def call(self, x, training=False, return_kv=False):
         y, k, v = self.attention(self.attention_norm(x), training=training, return_kv=True)
@@ -172,7 +178,7 @@ class TransformerBlock(keras.layers.Layer):
             layer_norm(x, *attention_norm), cache_k, cache_v, write, bias, attention_weights
         )
         x = x + y
-        hidden = self.mlp_in.activation(backend.bias_add(ops.matmul(layer_norm(x, *mlp_norm), in_kernel), in_bias))
+        hidden = gelu(backend.bias_add(ops.matmul(layer_norm(x, *mlp_norm), in_kernel), in_bias))
         return x + backend.bias_add(ops.matmul(hidden, out_kernel), out_bias), cache_k, cache_v
 
     def get_config(self):

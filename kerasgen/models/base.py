@@ -169,6 +169,10 @@ class TextGenerator(Servable):
         ]
         return {"generate": (generate, signature), "vocabulary": (vocabulary, [])}
 
+    def network_endpoint(self):
+        """``logits(token_ids)`` -> float32 logits (batch, length, vocab)."""
+        return "logits", lambda token_ids: ops.cast(self(token_ids), "float32"), [spec((None, None), "int32", "token_ids")]
+
     def serving_assets(self):
         config = {"level": self.tokenizer.level, "tokens": self.tokenizer.tokens}
         return {"tokenizer.json": json.dumps(config, ensure_ascii=False, indent=1)}

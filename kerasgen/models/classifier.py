@@ -4,7 +4,7 @@ import keras
 import numpy as np
 
 from kerasgen.checks import check_image_shape, check_images, check_positive_int, check_real
-from kerasgen.models.serving import Servable, spec
+from kerasgen.models.serving import WITH_LITERT, Servable, spec
 
 
 @keras.saving.register_keras_serializable(package="kerasgen")
@@ -21,6 +21,8 @@ class ImageClassifier(Servable, keras.Model):
     >>> clf.fit(train_images, train_labels, epochs=5)
     >>> clf.features(test_images).shape   # (n, 128)
     """
+
+    export_formats = WITH_LITERT
 
     def __init__(self, image_shape=(28, 28, 1), num_classes=10, feature_dim=128, dropout=0.3, **kwargs):
         super().__init__(**kwargs)
@@ -55,6 +57,9 @@ class ImageClassifier(Servable, keras.Model):
     def serving_endpoints(self):
         """``serve(images)`` -> class probabilities, for float32 images in [0, 1]."""
         return {"serve": (lambda images: self(images), [spec((None, *self.image_shape), "float32", "images")])}
+
+    def network_endpoint(self):
+        return ("serve", *self.serving_endpoints()["serve"])
 
     def features(self, images, batch_size=500):
         """Penultimate activations (n, feature_dim) of float images in [0, 1]."""

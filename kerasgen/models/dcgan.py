@@ -8,7 +8,7 @@ from kerasgen import backend, sampling
 from kerasgen.checks import InvalidArgument, check_image_shape, check_labels, check_positive_int, check_real
 from kerasgen.models.base import ImageGenerator, check_sample_args
 from kerasgen.models.optimizers import loss_scaled, scale_loss
-from kerasgen.models.serving import SEED, TEMPERATURE, Servable, as_uint8, scalar, spec
+from kerasgen.models.serving import SEED, TEMPERATURE, WITH_LITERT, Servable, as_uint8, scalar, spec
 
 
 class _OptimizerPair(keras.optimizers.Optimizer):
@@ -55,6 +55,8 @@ class DCGAN(ImageGenerator, Servable, keras.Model):
     >>> gan.fit(kerasgen.data.image_batches(train_images, 128), epochs=20)
     >>> images = gan.sample(64, temperature=0.8, seed=0)
     """
+
+    export_formats = WITH_LITERT
 
     def __init__(self, image_shape=(28, 28, 1), latent_dim=128, filters=64, label_smoothing=0.1, num_classes=None,
                  **kwargs):
@@ -325,6 +327,15 @@ class DCGAN(ImageGenerator, Servable, keras.Model):
             return as_uint8(self._draw(ops.shape(labels)[0], temperature, backend.seed_from_tensor(seed), labels))
 
         return {"sample": (sample_labels, [spec((None,), "int32", "labels"), SEED, TEMPERATURE])}
+
+    def network_endpoint(self):
+        """``generate(z)`` (a conditional DCGAN: ``generate(z, labels)``) -> float32 images in [0, 1]: the
+        generator that ``sample`` runs on z ~ N(0, temperature^2)."""
+        z = spec((None, self.latent_dim), "float32", "z")
+        if self.num_classes is None:
+            return "generate", lambda z: self._generate(z, None, training=False), [z]
+        return ("generate", lambda z, labels: self._generate(z, labels, training=False),
+                [z, spec((None,), "int32", "labels")])
 
     def get_config(self):
         config = super().get_config()

@@ -7,6 +7,7 @@ scheduler's timesteps, and ``DiffusionModel`` trains the network and plugs it (o
 its EMA copy) into any scheduler.
 """
 
+import json
 import math
 
 import keras
@@ -406,6 +407,24 @@ class DiffusionModel(ClassConditional, ImageGenerator, Servable, keras.Model):
 
         signature = [spec((None,), "int32", "labels"), SEED, TEMPERATURE, scalar("float32", "guidance")]
         return {"sample": (sample_labels, signature)}
+
+    def network_metadata(self):
+        """The schedule a sampling loop over the exported network needs: ``alpha_bars`` (a JSON list, by timestep),
+        ``prediction`` and ``num_classes`` (JSON null without classes)."""
+        return {"alpha_bars": json.dumps([float(value) for value in self.alpha_bars]), "prediction": self.prediction,
+                "num_classes": json.dumps(self.num_classes)}
+
+    def network_endpoint(self):
+        """``predict(x, timesteps)`` (with classes: ``predict(x, timesteps, labels)``, ``num_classes`` for "no
+        class") -> the EMA network's float32 prediction (``prediction``: the noise or v) for images x in [-1, 1]
+        at integer timesteps (0 to ``timesteps - 1``): one denoising step's network, for a sampling loop of one's
+        own (the schedule's ``alpha_bars`` are on the model)."""
+        x = spec((None, *self.image_shape), "float32", "x")
+        timesteps = spec((None,), "int32", "timesteps")
+        if self.num_classes is None:
+            return "predict", lambda x, timesteps: ops.cast(self.ema_network(x, timesteps), "float32"), [x, timesteps]
+        return ("predict", lambda x, timesteps, labels: ops.cast(self.ema_network(x, timesteps, labels), "float32"),
+                [x, timesteps, spec((None,), "int32", "labels")])
 
     def get_config(self):
         config = super().get_config()

@@ -13,7 +13,7 @@ from kerasgen.layers.coupling import ActNorm, AffineCoupling, Squeeze, depth_to_
 from kerasgen.models.base import (
     DensityModel, ImageGenerator, PointGenerator, StepCounted, UntrackedState, check_sample_args,
 )
-from kerasgen.models.serving import SEED, TEMPERATURE, Servable, as_uint8, scalar, spec
+from kerasgen.models.serving import SEED, TEMPERATURE, WITH_LITERT, Servable, as_uint8, scalar, spec
 
 _DEQUANTIZE_SALT = 3
 _LOG_256 = math.log(256.0)
@@ -110,6 +110,8 @@ class RealNVP(StepCounted, DensityModel, ImageGenerator, PointGenerator, Servabl
     >>> moons.fit(kerasgen.toy_data.make_moons(4096, seed=0), batch_size=256, epochs=20)
     >>> moons.log_prob([[0.0, 0.5]]), moons.sample(1000, seed=0)
     """
+
+    export_formats = WITH_LITERT
 
     def __init__(
         self, image_shape=None, num_scales=2, num_couplings=8, hidden_units=32, num_blocks=1, alpha=0.05,
@@ -383,6 +385,15 @@ class RealNVP(StepCounted, DensityModel, ImageGenerator, PointGenerator, Servabl
 
         return {"sample": (sample, [scalar("int32", "n"), SEED, TEMPERATURE]),
                 "log_prob": (log_prob, [spec((None, *self.data_shape), "float32", "x")])}
+
+    def network_endpoint(self):
+        """``from_latent(z)`` -> images in [0, 1] (points for a vector flow): the inverse flow that ``sample`` runs
+        on z ~ N(0, temperature^2), z shaped like the data."""
+        def from_latent(z):
+            x = self._inverse(z)
+            return ops.clip(self._postprocess(x), 0.0, 1.0) if self.is_image else x
+
+        return "from_latent", from_latent, [spec((None, *self.data_shape), "float32", "z")]
 
     def get_config(self):
         config = super().get_config()

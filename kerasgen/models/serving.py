@@ -9,6 +9,7 @@ Images leave as uint8, rounded as ``kerasgen sample --out`` writes them.
 """
 
 import os
+import tempfile
 
 import keras
 from keras import ops
@@ -16,7 +17,8 @@ from keras import ops
 from kerasgen import backend
 from kerasgen.checks import InvalidArgument
 
-FORMATS = ("tf_saved_model",)
+FORMATS = ("tf_saved_model", "onnx")  # every kerasgen model; the image generators and classifiers add "litert"
+WITH_LITERT = (*FORMATS, "litert")
 
 
 def spec(shape, dtype, name):
@@ -50,6 +52,15 @@ class Servable:
         """``{name: (function, input_signature)}``: what a SavedModel of this model serves."""
         raise NotImplementedError
 
+    def network_endpoint(self):
+        """``(name, function, input_signature)``: the model's network alone, what an ONNX file holds (the text
+        models' logits, an image model's decoder or generator, one U-Net prediction, the classifier)."""
+        raise NotImplementedError
+
+    def network_metadata(self):
+        """``{key: text}``: what a client of the network alone needs beside it (an ONNX file's metadata)."""
+        return {}
+
     def serving_assets(self):
         """``{file name: text}``: files a client needs beside the signatures, written to the SavedModel's
         ``assets`` folder."""
@@ -65,11 +76,15 @@ class Servable:
         if format not in self.export_formats:
             raise InvalidArgument(f"{type(self).__name__} exports to {', '.join(self.export_formats)}, not {format!r}")
         if backend.name() != "tensorflow":
-            raise InvalidArgument(f"a SavedModel is written on the tensorflow backend, not {backend.name()}")
+            raise InvalidArgument(f"kerasgen exports on the tensorflow backend, not {backend.name()}")
         if not self.built:
             raise InvalidArgument("the model has no weights yet: build, train or load it before exporting it")
         archive = keras.export.ExportArchive()
         archive.track(self)
+        if format in ("onnx", "litert"):
+            if kwargs:
+                raise InvalidArgument(f"{', '.join(kwargs)}: options of the SavedModel's sample, not of {format}")
+            return self._export_network(archive, filepath, format)
         for name, (function, signature) in self.serving_endpoints(**kwargs).items():
             archive.add_endpoint(name, function, input_signature=signature)
         archive.write_out(filepath, verbose=bool(verbose))
@@ -77,3 +92,26 @@ class Servable:
             os.makedirs(os.path.join(filepath, "assets"), exist_ok=True)
             with open(os.path.join(filepath, "assets", name), "w", encoding="utf-8") as file:
                 file.write(text)
+
+    def _export_network(self, archive, filepath, format):
+        """The network alone (``network_endpoint``) as an ONNX or LiteRT file (float32)."""
+        import tensorflow as tf
+
+        from kerasgen import compat
+
+        name, function, signature = self.network_endpoint()
+        specs = [tf.TensorSpec(spec.shape, spec.dtype, name=spec.name) for spec in signature]
+        traced = archive.add_endpoint(name, function, input_signature=specs)
+        if format == "onnx":
+            converted, _ = compat.tf2onnx_for_numpy2().convert.from_function(traced, input_signature=specs)
+            for key, value in self.network_metadata().items():
+                entry = converted.metadata_props.add()
+                entry.key, entry.value = key, value
+            with open(filepath, "wb") as file:
+                file.write(converted.SerializeToString())
+            return
+        with tempfile.TemporaryDirectory() as saved:  # LiteRT converts a SavedModel of the one signature
+            archive.write_out(saved, verbose=False)
+            converted = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=[name]).convert()
+        with open(filepath, "wb") as file:
+            file.write(converted)

@@ -12,7 +12,7 @@ from kerasgen.data import binarize  # noqa: F401 - its old home, kept importable
 from kerasgen.models.base import (
     ClassConditional, DensityModel, ImageGenerator, StepCounted, UntrackedState, check_sample_args,
 )
-from kerasgen.models.serving import SEED, TEMPERATURE, Servable, as_uint8, scalar, spec
+from kerasgen.models.serving import SEED, TEMPERATURE, WITH_LITERT, Servable, as_uint8, scalar, spec
 
 
 @keras.saving.register_keras_serializable(package="kerasgen")
@@ -39,6 +39,8 @@ class VAE(StepCounted, ClassConditional, DensityModel, ImageGenerator, Servable,
     ``labels=None`` draws a class at random for each image (a uniform class prior). The likelihood methods
     (``log_prob``, ``nll``) and ``interpolate`` then take ``labels`` too.
     """
+
+    export_formats = WITH_LITERT
 
     def __init__(self, image_shape=(28, 28, 1), latent_dim=32, filters=(32, 64), hidden_dim=512, num_classes=None,
                  **kwargs):
@@ -201,6 +203,14 @@ class VAE(StepCounted, ClassConditional, DensityModel, ImageGenerator, Servable,
         labels = spec((None,), "int32", "labels")
         return {"sample": (sample_labels, [labels, SEED, TEMPERATURE]),
                 "encode": (encode, [images, labels]), "decode": (decode, [z, labels])}
+
+    def network_endpoint(self):
+        """``decode(z)`` (a conditional VAE: ``decode(z, labels)``) -> pixel probabilities: the decoder that
+        ``sample`` runs on z ~ N(0, temperature^2)."""
+        z = spec((None, self.latent_dim), "float32", "z")
+        if self.num_classes is None:
+            return "decode", lambda z: self._decode(z, None), [z]
+        return "decode", self._decode, [z, spec((None,), "int32", "labels")]
 
     def interpolate(self, a, b, steps=8, labels=None):
         """Decoded images along the straight line between the posterior means of images a and b (a conditional VAE:
