@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import keras
 import numpy as np
 
+from kerasgen.events import EventWriter
 from kerasgen.images import image_grid, save_png
 from kerasgen.checks import InvalidArgument, WrongType, check_positive_int, check_real, format_duration
 from kerasgen.models.base import ImageGenerator, TextGenerator
@@ -68,8 +69,13 @@ class TemperatureSampler(keras.callbacks.Callback):
 
     def _summary_writer(self):
         if self._writer is None and self.log_dir:
-            self._writer = _tensorflow().summary.create_file_writer(os.path.join(self.log_dir, "samples"))
+            self._writer = EventWriter(os.path.join(self.log_dir, "samples"))
         return self._writer
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
@@ -89,13 +95,8 @@ class TemperatureSampler(keras.callbacks.Callback):
             )
             if self.verbose:
                 print(f"\n--- epoch {epoch + 1}, temperature {temperature} ---\n{text}\n", flush=True)
-            if writer:
-                with writer.as_default():
-                    # Indented markdown keeps the sample's line breaks in TensorBoard.
-                    indented = "    " + text.replace("\n", "\n    ")
-                    _tensorflow().summary.text(f"temperature_{temperature}", indented, step=epoch)
-        if writer:
-            writer.flush()
+            if writer:  # indented markdown keeps the sample's line breaks in TensorBoard
+                writer.text(f"temperature_{temperature}", "    " + text.replace("\n", "\n    "), epoch)
 
     def _log_images(self, epoch):
         writer = self._summary_writer()
@@ -111,10 +112,7 @@ class TemperatureSampler(keras.callbacks.Callback):
             if self.log_dir:
                 save_png(grid, os.path.join(self.log_dir, "samples", f"epoch{epoch + 1:04d}_t{temperature}.png"))
             if writer:
-                with writer.as_default():
-                    _tensorflow().summary.image(f"temperature_{temperature}", grid[None], step=epoch)
-        if writer:
-            writer.flush()
+                writer.image(f"temperature_{temperature}", grid, epoch)
 
 
 def _duration(seconds):
@@ -249,7 +247,7 @@ class MixedPrecisionMonitor(keras.callbacks.Callback):
         self._last_iterations = {k: int(o.iterations) for k, o in self._optimizers.items()}
         self.skipped_steps = {k: 0 for k in self._optimizers}
         if self.log_dir and self._optimizers:
-            self._writer = _tensorflow().summary.create_file_writer(os.path.join(self.log_dir, "precision"))
+            self._writer = EventWriter(os.path.join(self.log_dir, "precision"))
 
     def on_train_batch_end(self, batch, logs=None):
         for key, optimizer in self._optimizers.items():
@@ -266,11 +264,13 @@ class MixedPrecisionMonitor(keras.callbacks.Callback):
             logs[f"{prefix}loss_scale"] = float(optimizer.dynamic_scale)
             logs[f"{prefix}skipped_steps"] = self.skipped_steps[key]
             if self._writer:
-                with self._writer.as_default():
-                    _tensorflow().summary.scalar(f"{prefix}loss_scale", logs[f"{prefix}loss_scale"], step=epoch)
-                    _tensorflow().summary.scalar(f"{prefix}skipped_steps", logs[f"{prefix}skipped_steps"], step=epoch)
-        if self._writer:
-            self._writer.flush()
+                self._writer.scalar(f"{prefix}loss_scale", logs[f"{prefix}loss_scale"], epoch)
+                self._writer.scalar(f"{prefix}skipped_steps", logs[f"{prefix}skipped_steps"], epoch)
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
 
 class EmbeddingProjector(keras.callbacks.Callback):
@@ -307,7 +307,34 @@ class EmbeddingProjector(keras.callbacks.Callback):
         embedding.metadata_path = "metadata.tsv"
         projector.visualize_embeddings(root, config)
         if not any(name.startswith("events.out.tfevents.") for name in os.listdir(root)):
-            tf.summary.create_file_writer(root).close()
+            EventWriter(root).close()
+
+
+class EpochScalars(keras.callbacks.Callback):
+    """Each epoch's logs as TensorBoard scalars, laid out as ``keras.callbacks.TensorBoard`` lays them out (runs
+    ``train`` and ``validation``, tags ``epoch_<name>``) but written without TensorFlow (``kerasgen.events``): the
+    loss curves of a run on JAX or PyTorch."""
+
+    def __init__(self, log_dir):
+        super().__init__()
+        self.log_dir = log_dir
+        self._writers = {}
+
+    def _writer(self, run):
+        if run not in self._writers:
+            self._writers[run] = EventWriter(os.path.join(self.log_dir, run))
+        return self._writers[run]
+
+    def on_epoch_end(self, epoch, logs=None):
+        for name, value in (logs or {}).items():
+            if isinstance(value, numbers.Real) or np.ndim(value) == 0:
+                run, tag = ("validation", name[4:]) if name.startswith("val_") else ("train", name)
+                self._writer(run).scalar(f"epoch_{tag}", float(value), epoch)
+
+    def on_train_end(self, logs=None):
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):

@@ -3,7 +3,7 @@
 An event file is a sequence of records (TFRecord framing: the length, its masked CRC-32C, the bytes, their masked
 CRC-32C), each an ``Event`` protocol buffer: the first holds the file version, the others a ``Summary`` at a step.
 The few messages needed are encoded here by hand; TensorBoard reads them as it reads TensorFlow's own (scalars as
-``simple_value``, text as a string tensor for the text plugin, images as PNG-encoded ``Summary.Image``).
+``simple_value``, text and PNG images as the string tensors ``tf.summary.text`` and ``tf.summary.image`` write).
 """
 
 import io
@@ -106,7 +106,8 @@ def text_value(tag, text):
 
 
 def image_value(tag, image):
-    """``Summary.Value`` holding ``image`` (uint8 (H, W) or (H, W, 1 | 3 | 4)) as a PNG."""
+    """``Summary.Value`` holding ``image`` (uint8 (H, W) or (H, W, 1 | 3 | 4)) as ``tf.summary.image`` writes it: a
+    string tensor [width, height, PNG] for TensorBoard's images plugin."""
     from PIL import Image
 
     image = np.asarray(image)
@@ -115,9 +116,11 @@ def image_value(tag, image):
     pixels = image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image
     png = io.BytesIO()
     Image.fromarray(pixels).save(png, format="PNG")
-    channels = 1 if pixels.ndim == 2 else pixels.shape[-1]
-    encoded = _int(1, image.shape[0]) + _int(2, image.shape[1]) + _int(3, channels) + _bytes(4, png.getvalue())
-    return _bytes(1, tag) + _bytes(4, encoded)
+    metadata = _bytes(1, _bytes(1, "images"))  # SummaryMetadata { plugin_data { plugin_name = "images" } }
+    shape = _bytes(2, _int(1, 3))  # TensorShapeProto { dim { size: 3 } }
+    strings = [str(image.shape[1]).encode(), str(image.shape[0]).encode(), png.getvalue()]
+    tensor = _int(1, 7) + _bytes(2, shape) + b"".join(_bytes(8, value) for value in strings)
+    return _bytes(1, tag) + _bytes(9, metadata) + _bytes(8, tensor)
 
 
 class EventWriter:

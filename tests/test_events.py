@@ -56,14 +56,38 @@ def test_tensorboard_reads_back_scalars_text_and_images(tmp_path):
     (text,) = reader.Tensors("sample")
     assert text.step == 1 and text.tensor_proto.string_val == [b"ROMEO:\n    the king"]
     assert reader.SummaryMetadata("sample").plugin_data.plugin_name == "text"
-    (grid,) = reader.Images("grid")
-    assert (grid.step, grid.height, grid.width) == (2, 6, 5)
-    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(grid.encoded_image_string))), image)
-    (gray,) = reader.Images("gray")
-    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(gray.encoded_image_string))), image[..., 0])
+    for tag, step, expected in (("grid", 2, image), ("gray", 3, image[..., 0])):
+        (logged,) = reader.Tensors(tag)
+        width, height, png = logged.tensor_proto.string_val
+        assert (logged.step, int(width), int(height)) == (step, 5, 6)
+        assert reader.SummaryMetadata(tag).plugin_data.plugin_name == "images"
+        np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(png))), expected)
 
 
 def test_a_bad_image_is_refused_naming_its_dtype_and_shape(tmp_path):
     with events.EventWriter(str(tmp_path)) as writer:
         with pytest.raises(ValueError, match=r"image must be uint8 \(H, W\) or \(H, W, 1\|3\|4\), got float32 \(2, 2, 2\)"):
             writer.image("bad", np.zeros((2, 2, 2), np.float32), 0)
+
+
+def test_epoch_scalars_log_what_keras_tensorboard_logs_where_it_logs_it(tmp_path):
+    import keras
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from kerasgen.callbacks import EpochScalars
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((64, 3)).astype(np.float32), rng.standard_normal((64, 1)).astype(np.float32)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse", metrics=["mae"])
+
+    history = model.fit(x, y, epochs=3, validation_split=0.25, verbose=0, callbacks=[EpochScalars(str(tmp_path))])
+
+    for run, prefix in (("train", ""), ("validation", "val_")):
+        reader = EventAccumulator(str(tmp_path / run))
+        reader.Reload()
+        assert sorted(reader.Tags()["scalars"]) == ["epoch_loss", "epoch_mae"]
+        for name in ("loss", "mae"):
+            logged = [(s.step, s.value) for s in reader.Scalars(f"epoch_{name}")]
+            assert [step for step, _ in logged] == [0, 1, 2]
+            np.testing.assert_allclose([v for _, v in logged], history.history[prefix + name], rtol=1e-6)

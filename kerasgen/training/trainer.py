@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 from kerasgen import callbacks as kg_callbacks
-from kerasgen import data, distribute, families, precision
+from kerasgen import backend, data, distribute, families, precision
 from kerasgen.models.optimizers import uses_loss_scaling
 from kerasgen.saving import BackupAndRestore, atomic_save, checkpoint_position, float32_copy, policy_copy
 from kerasgen.text import CharTokenizer, WordTokenizer
@@ -326,9 +326,12 @@ def _run_callbacks(model, c, verbose, samples, steps_per_epoch=None):
         return callbacks
     if logdir:
         check_writable(logdir)
-        callbacks.append(keras.callbacks.TensorBoard(logdir))
-        if hasattr(model, "tokenizer"):
-            callbacks.append(kg_callbacks.EmbeddingProjector(logdir))
+        if backend.name() == "tensorflow":
+            callbacks.append(keras.callbacks.TensorBoard(logdir))
+            if hasattr(model, "tokenizer"):
+                callbacks.append(kg_callbacks.EmbeddingProjector(logdir))
+        else:  # Keras's TensorBoard callback writes through TensorFlow
+            callbacks.append(kg_callbacks.EpochScalars(logdir))
     if samples:
         callbacks.append(
             kg_callbacks.TemperatureSampler(c.temperatures, log_dir=logdir, prompt=c.prompt, max_new_tokens=200,
