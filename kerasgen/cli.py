@@ -420,7 +420,7 @@ def _train(args):
         raise UsageError(error.as_flags(flags)) from None
     if not history.finished:
         return EXIT_STOPPED
-    if args.out and distribute.is_chief(model.distribute_strategy):  # other workers of a cluster save nothing
+    if args.out and distribute.is_chief(distribute.model_strategy(model)):  # other workers of a cluster save nothing
         print(f"saved {args.out}")
 
 

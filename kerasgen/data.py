@@ -24,6 +24,7 @@ import struct
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from kerasgen import backend
@@ -493,9 +494,9 @@ def seeded_batches(arrays, batch_size, steps, *, seed=0, start=0, shuffle=True, 
     same whether the stream starts at 0 or at ``start``: a run stopped within an epoch resumes on the batches an
     uninterrupted run would have read. ``transform(x, step)`` (x: the first array's batch, step: the batch's index
     in the stream, int64) may draw randomness from ``(seed, step)`` for the same reason.
+    Off TensorFlow the same batches come as a ``keras.utils.PyDataset`` (``transform`` then gets numpy batches and
+    an int step, and writes in ``keras.ops``).
     """
-    import tensorflow as tf
-
     single = not isinstance(arrays, tuple)
     arrays = (arrays,) if single else arrays
     count = len(arrays[0])
@@ -508,6 +509,12 @@ def seeded_batches(arrays, batch_size, steps, *, seed=0, start=0, shuffle=True, 
     orders = epoch_orders(count, last + 1, seed, shuffle)[first:]
     if drop_remainder:
         orders = orders[:, : per_epoch * batch_size]
+    if backend.name() != "tensorflow":
+        index_batches = [order[i : i + batch_size] for order in orders for i in range(0, len(order), batch_size)]
+        skip = start - first * per_epoch
+        return _IndexedBatches(arrays, index_batches[skip : skip + steps - start], start, single, transform)
+    import tensorflow as tf
+
     index_batches = tf.data.Dataset.from_tensor_slices(orders).flat_map(
         lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
     )
@@ -523,6 +530,52 @@ def seeded_batches(arrays, batch_size, steps, *, seed=0, start=0, shuffle=True, 
 
     dataset = index_batches.enumerate(start).map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+class _IndexedBatches(keras.utils.PyDataset):
+    """``seeded_batches`` off TensorFlow: batch ``i`` gathers ``index_batches[i]`` of each array; ``transform`` sees
+    the batch's step in the whole stream (``start + i``)."""
+
+    def __init__(self, arrays, index_batches, start, single, transform):
+        super().__init__()
+        self.arrays, self.index_batches, self.start = arrays, index_batches, start
+        self.single, self.transform = single, transform
+
+    def __len__(self):
+        return len(self.index_batches)
+
+    def __getitem__(self, index):
+        batch = [array[self.index_batches[index]] for array in self.arrays]
+        if self.transform is not None:
+            batch[0] = np.asarray(keras.ops.convert_to_numpy(self.transform(batch[0], self.start + index)))
+        return batch[0] if self.single else tuple(batch)
+
+
+class _ArrayBatches(keras.utils.PyDataset):
+    """Consecutive batches of equal-length arrays (a tuple) or of one array, in order."""
+
+    def __init__(self, arrays, batch_size):
+        super().__init__()
+        self.arrays, self.batch_size = arrays, batch_size
+
+    def __len__(self):
+        count = len(self.arrays[0] if isinstance(self.arrays, tuple) else self.arrays)
+        return -(-count // self.batch_size)
+
+    def __getitem__(self, index):
+        cut = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        return tuple(array[cut] for array in self.arrays) if isinstance(self.arrays, tuple) else self.arrays[cut]
+
+
+def validation_batches(arrays, batch_size):
+    """Validation data in order, ``batch_size`` at a time: a ``tf.data`` dataset on TensorFlow, else a
+    ``keras.utils.PyDataset``. ``arrays``: one array or a tuple of equal-length arrays."""
+    batch_size = check_positive_int(batch_size, "batch_size")
+    if backend.name() != "tensorflow":
+        return _ArrayBatches(arrays, batch_size)
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensor_slices(arrays).batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 def split_streams(ids, streams):

@@ -5,6 +5,7 @@ Strategies are TensorFlow's; on the JAX and PyTorch backends a model trains on o
 noise, loss scaling) is ``kerasgen.backend``'s, below the models.
 """
 
+import contextlib
 import functools
 import json
 import os
@@ -47,6 +48,8 @@ def get_strategy(name="default"):
     device.
     """
     if backend.name() != "tensorflow":
+        if name == "default":
+            return OneDevice()
         advice = ("set keras.distribution.DataParallel() instead" if backend.name() == "jax"
                   else "kerasgen trains on one device there")
         raise InvalidArgument(f"strategy {name!r} is a tf.distribute strategy: it needs the tensorflow Keras backend, "
@@ -61,6 +64,22 @@ def get_strategy(name="default"):
         check_tf_config()
         return _multiworker_strategy()
     raise InvalidArgument(f"strategy must be one of {', '.join(STRATEGIES)}; got {name!r}")
+
+
+class OneDevice:
+    """The ``default`` strategy off TensorFlow: one process, one device (or the ``keras.distribution`` the user
+    set), so its scope changes nothing."""
+
+    num_replicas_in_sync = 1
+    cluster_resolver = None
+
+    def scope(self):
+        return contextlib.nullcontext()
+
+
+def model_strategy(model):
+    """The strategy ``model`` was built under: TensorFlow's, or ``OneDevice`` on the other backends."""
+    return getattr(model, "distribute_strategy", None) or OneDevice()
 
 
 @functools.cache

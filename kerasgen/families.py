@@ -17,7 +17,9 @@ import dataclasses
 from typing import Callable
 
 import numpy as np
+from keras import ops
 
+from kerasgen import backend
 from kerasgen.checks import InvalidArgument, WrongType
 
 TEXT, IMAGES, POINTS = "text", "images", "points"
@@ -235,13 +237,12 @@ def _classifier_compile(model, optimizer_factory, learning_rate):
 
 
 def _dynamic_binarization(seed):
-    import tensorflow as tf
-
     # Each batch's draw comes from (seed, its step in the run), so a resumed run binarises as the uninterrupted one.
-    return lambda x, step: tf.cast(
-        tf.random.stateless_uniform(tf.shape(x), tf.stack([tf.cast(seed, tf.int64), tf.cast(step, tf.int64)])) < x,
-        tf.float32,
-    )
+    def binarize(x, step):
+        pair = ops.stack([ops.cast(seed, "int32"), ops.cast(step, "int32")])
+        return ops.cast(backend.uniform(ops.shape(x), pair) < x, "float32")
+
+    return binarize
 
 
 def _probe_labels(model, rng, n):

@@ -37,12 +37,12 @@ def backend_python(backend):
     return python
 
 
-def run_on(backend, args, tmp_path):
+def run_on(backend, args, tmp_path, returncode=0):
     env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3",
            **BACKEND_ENV[backend]}
     result = subprocess.run([backend_python(backend), *args], env=env, capture_output=True, text=True,
                             timeout=1500, cwd=tmp_path)
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert result.returncode == returncode, result.stdout[-6000:] + result.stderr[-3000:]
     return result
 
 
@@ -86,3 +86,40 @@ def test_the_tensorflow_backend_loads_neither_jax_nor_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout.split()
     assert out == ["tensorflow", "False", "False"]
+
+
+# One small model per data kind, trained by ``kerasgen train`` on JAX where TensorFlow is not installed.
+SMALL_RUNS = {
+    "text": ["lstm", "--text", "corpus.txt", "--units", "8", "--embedding-dim", "4", "--num-layers", "1",
+             "--seq-len", "16", "--batch-size", "4"],
+    "images": ["vae", "--data", "pictures", "--latent-dim", "2", "--batch-size", "8"],  # a folder of 8x8 PNGs
+    "points": ["realnvp", "--data", "moons", "--batch-size", "16"],
+}
+
+
+@pytest.mark.parametrize("kind", list(SMALL_RUNS))
+def test_kerasgen_train_without_tensorflow_resumes_after_a_stop_and_logs_for_tensorboard(kind, tmp_path):
+    from conftest import TEXT
+    from PIL import Image
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    backend_python("jax")
+    (tmp_path / "corpus.txt").write_text(TEXT * 4)
+    (tmp_path / "pictures").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(tmp_path / "pictures" / f"{i}.png")
+    command = ["-m", "kerasgen", "train", *SMALL_RUNS[kind], "--epochs", "2", "--steps-per-epoch", "3",
+               "--policy", "float32", "--logdir", "run", "--out", "model.keras"]
+
+    stopped = run_on("jax", [*command, "--max-time", "1s"], tmp_path, returncode=75)  # 75: stopped, resumable
+    finished = run_on("jax", command, tmp_path)
+
+    assert "stopped after" in stopped.stdout and "epoch 1, step 1 of 3" in stopped.stdout, stopped.stdout
+    assert "resuming at epoch 1, step 1 of 3" in finished.stdout, finished.stdout
+    assert (tmp_path / "model.keras").exists()
+    for run in ("train", "validation"):
+        reader = EventAccumulator(str(tmp_path / "run" / run))
+        reader.Reload()
+        losses = reader.Scalars("epoch_loss")
+        assert [scalar.step for scalar in losses] == [0, 1] and all(np.isfinite(s.value) for s in losses), run

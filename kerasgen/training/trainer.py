@@ -224,15 +224,14 @@ def _text_run(c, initial):
     else:
         batches = _Batches(data.window_arrays(train_split, tokenizer, seq_len, name=f"the train split of {text}"),
                            batch_size, c.seed, drop_remainder=False)
-    validation_ds = data.text_windows(validation_split, tokenizer, seq_len, batch_size, shuffle=False,
-                                      name=f"the validation split of {text}")
+    validation_ds = data.validation_batches(
+        data.window_arrays(validation_split, tokenizer, seq_len, name=f"the validation split of {text}"), batch_size
+    )
     return model, batches, validation_ds
 
 
 def _array_run(c, initial):
     """(model, train batches, validation batches) for a run ``c`` of a family that reads arrays: images or points."""
-    import tensorflow as tf
-
     family, kind, dataset, data_dir, init, image_size = c.family, c.kind, c.data, c.data_dir, c.init, c.image_size
 
     expected = getattr(initial, "image_shape", None)
@@ -271,8 +270,7 @@ def _array_run(c, initial):
     arrays = (train_x, train_y.astype(np.int32)) if labelled else (train_x,)
     transform = family.train_transform(c.seed) if family.train_transform else None
     batches = _Batches(arrays, c.batch_size, c.seed, transform=transform)
-    validation_ds = tf.data.Dataset.from_tensor_slices(validation).batch(500).prefetch(tf.data.AUTOTUNE)
-    return model, batches, validation_ds
+    return model, batches, data.validation_batches(validation, 500)
 
 
 def _conditional_initial(initial, init, num_classes, dataset):
@@ -316,7 +314,7 @@ def _run_callbacks(model, c, verbose, samples, steps_per_epoch=None):
     """
     logdir, backup_dir = c.logdir, c.backup_dir
     callbacks = [kg_callbacks.StopOnNonFiniteLoss(backup_dir)]
-    chief = distribute.is_chief(model.distribute_strategy)
+    chief = distribute.is_chief(distribute.model_strategy(model))
     if backup_dir and chief:
         # Kept after the last epoch: running the same command again republishes instead of retraining.
         callbacks.append(BackupAndRestore(backup_dir, steps_per_epoch, double_checkpoint=True,
