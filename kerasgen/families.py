@@ -17,9 +17,7 @@ import dataclasses
 from typing import Callable
 
 import numpy as np
-from keras import ops
 
-from kerasgen import backend
 from kerasgen.checks import InvalidArgument, WrongType
 
 TEXT, IMAGES, POINTS = "text", "images", "points"
@@ -238,6 +236,10 @@ def _classifier_compile(model, optimizer_factory, learning_rate):
 
 def _dynamic_binarization(seed):
     # Each batch's draw comes from (seed, its step in the run), so a resumed run binarises as the uninterrupted one.
+    from keras import ops
+
+    from kerasgen import backend
+
     def binarize(x, step):
         pair = ops.stack([ops.cast(seed, "int32"), ops.cast(step, "int32")])
         return ops.cast(backend.uniform(ops.shape(x), pair) < x, "float32")
