@@ -8,7 +8,7 @@ from kerasgen import backend, sampling
 from kerasgen.checks import InvalidArgument, check_image_shape, check_labels, check_positive_int, check_real
 from kerasgen.models.base import ImageGenerator, check_sample_args
 from kerasgen.models.optimizers import loss_scaled, scale_loss
-from kerasgen.models.serving import SEED, TEMPERATURE, WITH_LITERT, Servable, as_uint8, scalar, spec
+from kerasgen.models.serving import LABELS, WITH_LITERT, Servable, sample_endpoint, spec
 
 
 class _OptimizerPair(keras.optimizers.Optimizer):
@@ -317,16 +317,7 @@ class DCGAN(ImageGenerator, Servable, keras.Model):
     def serving_endpoints(self):
         """``sample(n, seed, temperature)`` -> uint8 images; a conditional DCGAN: ``sample(labels, seed,
         temperature)``, one image per label."""
-        if self.num_classes is None:
-            def sample(n, seed, temperature):
-                return as_uint8(self._draw(n, temperature, backend.seed_from_tensor(seed), None))
-
-            return {"sample": (sample, [scalar("int32", "n"), SEED, TEMPERATURE])}
-
-        def sample_labels(labels, seed, temperature):
-            return as_uint8(self._draw(ops.shape(labels)[0], temperature, backend.seed_from_tensor(seed), labels))
-
-        return {"sample": (sample_labels, [spec((None,), "int32", "labels"), SEED, TEMPERATURE])}
+        return {"sample": sample_endpoint(self._draw, self.num_classes)}
 
     def network_endpoint(self):
         """``generate(z)`` (a conditional DCGAN: ``generate(z, labels)``) -> float32 images in [0, 1]: the
@@ -334,8 +325,7 @@ class DCGAN(ImageGenerator, Servable, keras.Model):
         z = spec((None, self.latent_dim), "float32", "z")
         if self.num_classes is None:
             return "generate", lambda z: self._generate(z, None, training=False), [z]
-        return ("generate", lambda z, labels: self._generate(z, labels, training=False),
-                [z, spec((None,), "int32", "labels")])
+        return "generate", lambda z, labels: self._generate(z, labels, training=False), [z, LABELS]
 
     def get_config(self):
         config = super().get_config()

@@ -19,7 +19,7 @@ from kerasgen.checks import InvalidArgument, WrongType, check_image_shape, check
 from kerasgen.layers.unet import UNet
 from kerasgen.models.base import ClassConditional, ImageGenerator, UntrackedState, check_sample_args
 from kerasgen.models.rebuild import rebuilt
-from kerasgen.models.serving import SEED, TEMPERATURE, Servable, as_uint8, scalar, spec
+from kerasgen.models.serving import LABELS, SEED, TEMPERATURE, Servable, as_uint8, scalar, spec
 from kerasgen.schedulers import ddim_step, ddpm_step, sampling_timesteps  # noqa: F401 (also imported from here)
 
 PREDICTIONS = ("epsilon", "v")
@@ -405,7 +405,7 @@ class DiffusionModel(ClassConditional, ImageGenerator, Servable, keras.Model):
             )
             return images(x)
 
-        signature = [spec((None,), "int32", "labels"), SEED, TEMPERATURE, scalar("float32", "guidance")]
+        signature = [LABELS, SEED, TEMPERATURE, scalar("float32", "guidance")]
         return {"sample": (sample_labels, signature)}
 
     def network_metadata(self):
@@ -424,7 +424,7 @@ class DiffusionModel(ClassConditional, ImageGenerator, Servable, keras.Model):
         if self.num_classes is None:
             return "predict", lambda x, timesteps: ops.cast(self.ema_network(x, timesteps), "float32"), [x, timesteps]
         return ("predict", lambda x, timesteps, labels: ops.cast(self.ema_network(x, timesteps, labels), "float32"),
-                [x, timesteps, spec((None,), "int32", "labels")])
+                [x, timesteps, LABELS])
 
     def get_config(self):
         config = super().get_config()

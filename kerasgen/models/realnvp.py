@@ -13,7 +13,7 @@ from kerasgen.layers.coupling import ActNorm, AffineCoupling, Squeeze, depth_to_
 from kerasgen.models.base import (
     DensityModel, ImageGenerator, PointGenerator, StepCounted, UntrackedState, check_sample_args,
 )
-from kerasgen.models.serving import SEED, TEMPERATURE, WITH_LITERT, Servable, as_uint8, scalar, spec
+from kerasgen.models.serving import WITH_LITERT, Servable, as_uint8, sample_endpoint, spec
 
 _DEQUANTIZE_SALT = 3
 _LOG_256 = math.log(256.0)
@@ -376,14 +376,11 @@ class RealNVP(StepCounted, DensityModel, ImageGenerator, PointGenerator, Servabl
     def serving_endpoints(self):
         """``sample(n, seed, temperature)`` -> uint8 images (float32 points for a vector flow) and ``log_prob(x)``
         -> log density in nats per example (images as float32 in [0, 1], as ``log_prob`` takes them)."""
-        def sample(n, seed, temperature):
-            x = self._draw(n, temperature, backend.seed_from_tensor(seed))
-            return as_uint8(x) if self.is_image else x
-
         def log_prob(x):
             return self._log_prob(ops.cast(x, "float32"))
 
-        return {"sample": (sample, [scalar("int32", "n"), SEED, TEMPERATURE]),
+        draw = lambda n, temperature, seed, labels: self._draw(n, temperature, seed)  # noqa: E731
+        return {"sample": sample_endpoint(draw, None, as_uint8 if self.is_image else lambda x: x),
                 "log_prob": (log_prob, [spec((None, *self.data_shape), "float32", "x")])}
 
     def network_endpoint(self):

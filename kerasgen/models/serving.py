@@ -39,6 +39,24 @@ def as_uint8(images):
     return ops.cast(ops.round(ops.clip(ops.cast(images, "float32"), 0.0, 1.0) * 255.0), "uint8")
 
 
+LABELS = spec((None,), "int32", "labels")
+
+
+def sample_endpoint(draw, num_classes, output=as_uint8):
+    """The ``sample`` signature of a model whose ``draw(n, temperature, seed, labels)`` is its ``sample`` in tensors:
+    ``sample(n, seed, temperature)``, or with classes ``sample(labels, seed, temperature)`` (one image per label)."""
+    if num_classes is None:
+        def sample(n, seed, temperature):
+            return output(draw(n, temperature, backend.seed_from_tensor(seed), None))
+
+        return sample, [scalar("int32", "n"), SEED, TEMPERATURE]
+
+    def sample_labels(labels, seed, temperature):
+        return output(draw(ops.shape(labels)[0], temperature, backend.seed_from_tensor(seed), labels))
+
+    return sample_labels, [LABELS, SEED, TEMPERATURE]
+
+
 class Servable:
     """Mixin for kerasgen's ``keras.Model`` subclasses: ``export`` writes the endpoints ``serving_endpoints`` lists.
 

@@ -12,7 +12,7 @@ from kerasgen.data import binarize  # noqa: F401 - its old home, kept importable
 from kerasgen.models.base import (
     ClassConditional, DensityModel, ImageGenerator, StepCounted, UntrackedState, check_sample_args,
 )
-from kerasgen.models.serving import SEED, TEMPERATURE, WITH_LITERT, Servable, as_uint8, scalar, spec
+from kerasgen.models.serving import LABELS, WITH_LITERT, Servable, sample_endpoint, spec
 
 
 @keras.saving.register_keras_serializable(package="kerasgen")
@@ -190,19 +190,9 @@ class VAE(StepCounted, ClassConditional, DensityModel, ImageGenerator, Servable,
         def decode(z, labels=None):
             return self._decode(z, labels)
 
-        if self.num_classes is None:
-            def sample(n, seed, temperature):
-                return as_uint8(self._draw(n, temperature, backend.seed_from_tensor(seed), None))
-
-            return {"sample": (sample, [scalar("int32", "n"), SEED, TEMPERATURE]),
-                    "encode": (encode, [images]), "decode": (decode, [z])}
-
-        def sample_labels(labels, seed, temperature):
-            return as_uint8(self._draw(ops.shape(labels)[0], temperature, backend.seed_from_tensor(seed), labels))
-
-        labels = spec((None,), "int32", "labels")
-        return {"sample": (sample_labels, [labels, SEED, TEMPERATURE]),
-                "encode": (encode, [images, labels]), "decode": (decode, [z, labels])}
+        labels = [] if self.num_classes is None else [LABELS]
+        return {"sample": sample_endpoint(self._draw, self.num_classes),
+                "encode": (encode, [images, *labels]), "decode": (decode, [z, *labels])}
 
     def network_endpoint(self):
         """``decode(z)`` (a conditional VAE: ``decode(z, labels)``) -> pixel probabilities: the decoder that
@@ -210,7 +200,7 @@ class VAE(StepCounted, ClassConditional, DensityModel, ImageGenerator, Servable,
         z = spec((None, self.latent_dim), "float32", "z")
         if self.num_classes is None:
             return "decode", lambda z: self._decode(z, None), [z]
-        return "decode", self._decode, [z, spec((None,), "int32", "labels")]
+        return "decode", self._decode, [z, LABELS]
 
     def interpolate(self, a, b, steps=8, labels=None):
         """Decoded images along the straight line between the posterior means of images a and b (a conditional VAE:
