@@ -123,6 +123,9 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
             f"{minutes} for the final session of the run ({len(history.epoch)} of {args.epochs} epochs; "
             f"earlier sessions resumed from checkpoints), policy {history.policy}"
         )
+    if not history.epoch:  # the checkpoint already held every epoch: this run only publishes
+        training_time = (f"trained by earlier sessions of the run ({args.epochs} of {args.epochs} epochs, resumed "
+                         f"from checkpoints; their time is in their logs, not in the checkpoint), policy {history.policy}")
     previous = None
     if not history.epoch and name in zoo.names():  # a republish: the training time is the earlier card's
         previous = zoo.info(name)

@@ -111,6 +111,16 @@ def test_recipe_runner_publishes_a_card_that_eval_reproduces(zoo_dir, text, tmp_
     assert json.loads((zoo_dir / "tiny-recipe.json").read_text()) == card
     expected, measured = kg.evaluation.evaluate_entry("tiny-recipe")
     assert expected == card["metric"]["value"] and measured == pytest.approx(expected, abs=1e-4)
+    # Published anew from the finished checkpoint (the entry removed meanwhile): no epoch trained in this run, so its
+    # card does not claim the run took no time.
+    (zoo_dir / "tiny-recipe.json").unlink()
+    again = run_zoo_recipe(
+        "tiny-recipe", "lstm", "test text", metric, "tiny", "zoo/recipes/tiny_recipe.py", 1,
+        text=str(corpus), steps_per_epoch=2, seq_len=16, batch_size=4, policy="mixed_bfloat16",
+        model_kwargs={"embedding_dim": 4, "units": 8, "num_layers": 1},
+    )
+    assert again["metric"]["value"] == card["metric"]["value"]
+    assert again["training_time"].startswith("trained by earlier sessions of the run (1 of 1 epochs")
 
 
 def test_recipe_runner_fine_tunes_from_its_first_run(zoo_dir, text, tmp_path, monkeypatch):
