@@ -44,11 +44,14 @@ EVALUATORS = {
     "real_data_frechet_distance": lambda model, classifier, **args: metrics.real_data_frechet_distance(classifier,
                                                                                                       **args),
     "class_histogram": metrics.sample_class_histogram,
+    "confident_share": metrics.confident_share,
 }
 # Metrics that draw samples and can report their progress.
-SAMPLING = {"frechet_distance", "label_accuracy", "classification_accuracy_score", "class_histogram"}
+SAMPLING = {"frechet_distance", "label_accuracy", "classification_accuracy_score", "class_histogram",
+            "confident_share"}
 # Metrics where a larger value is better (the others are losses and distances: smaller is better).
-HIGHER_IS_BETTER = {"accuracy", "label_accuracy", "classification_accuracy_score", "real_data_accuracy"}
+HIGHER_IS_BETTER = {"accuracy", "label_accuracy", "classification_accuracy_score", "real_data_accuracy",
+                    "confident_share"}
 
 
 def improves(key, value, previous):

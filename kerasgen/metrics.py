@@ -210,6 +210,19 @@ def sample_class_histogram(model, classifier, num_samples=10000, seed=0, sample_
     return [float(share) for share in class_histogram(classifier, fake, classifier.num_classes)]
 
 
+def confident_share(model, classifier, num_samples=10000, threshold=0.9, seed=0, sample_args=None, progress=None,
+                    data_dir=None):
+    """The share of ``num_samples`` unconditional samples (seeded by chunks of 500) that ``classifier`` gives one
+    class with probability at least ``threshold``: how many samples look like some class at all, which a Frechet
+    distance and a class histogram do not tell."""
+    from kerasgen.models.chunks import sample_in_chunks
+
+    if not 0 < threshold <= 1:
+        raise InvalidArgument(f"threshold must be in (0, 1], got {threshold!r}")
+    fake = sample_in_chunks(model, num_samples, seed, chunk=500, progress=progress, **(sample_args or {}))
+    return float(np.mean(classifier.probabilities(fake).max(axis=-1) >= threshold))
+
+
 def label_accuracy(model, classifier, num_samples=1000, seed=0, sample_args=None, progress=None, data_dir=None):
     """The share of a class-conditional model's samples that ``classifier`` assigns to the class they were drawn for.
 

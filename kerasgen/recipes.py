@@ -312,6 +312,15 @@ def class_histogram_spec(classifier, num_samples=10000, sample_args=None, note="
                      **({"sample_args": dict(sample_args)} if sample_args else {})}}
 
 
+def confident_share_spec(classifier, num_samples=10000, threshold=0.9, sample_args=None, note=""):
+    """The share of ``num_samples`` samples (seeds 0, 1, ... by chunks of 500) to which ``classifier`` gives one
+    class with probability at least ``threshold``."""
+    return {"key": "confident_share",
+            "name": f"share of {num_samples:,} samples{note} {classifier} classifies with probability >= {threshold:g}",
+            "args": {"classifier": classifier, "num_samples": num_samples, "threshold": threshold,
+                     **({"sample_args": dict(sample_args)} if sample_args else {})}}
+
+
 def label_accuracy_spec(classifier, sample_args=None, num_samples=10000, note=""):
     """The metric spec of a class-conditional entry's label accuracy under ``classifier`` (a zoo name)."""
     sample = {"sample_args": dict(sample_args)} if sample_args else {}

@@ -635,6 +635,38 @@ def test_a_guided_step_is_the_unconditional_prediction_plus_w_times_the_conditio
     assert not np.allclose(keras.ops.convert_to_numpy(guided), keras.ops.convert_to_numpy(conditional), atol=1e-3)
 
 
+class Shades:
+    """A stand-in generator whose i-th sample (seeded chunks or not) is an image of one grey level, in turn."""
+
+    LEVELS = (0.02, 0.5, 0.93, 0.6, 0.97)
+
+    def sample(self, n, temperature=1.0, seed=None):
+        return np.stack([np.full((8, 8, 1), self.LEVELS[i % 5], np.float32) for i in range(n)])
+
+
+class GreyJudge:
+    """A stand-in classifier: class 0 with the image's mean grey level as probability, class 1 with the rest."""
+
+    num_classes = 2
+
+    def probabilities(self, images):
+        level = np.asarray(images, np.float64).mean(axis=(1, 2, 3))
+        return np.stack([level, 1 - level], axis=-1)
+
+
+def test_the_confident_share_counts_the_samples_whose_top_class_reaches_the_threshold():
+    from kerasgen import evaluation
+
+    # By hand: top probabilities 0.98, 0.5, 0.93, 0.6, 0.97: three of five reach 0.9, two reach 0.95.
+    assert evaluation.evaluate(Shades(), "confident_share", classifier=GreyJudge(), num_samples=5) == 0.6
+    assert evaluation.evaluate(Shades(), "confident_share", classifier=GreyJudge(), num_samples=5,
+                               threshold=0.95) == 0.4
+    assert evaluation.evaluate(Shades(), "confident_share", classifier=GreyJudge(), num_samples=2) == 0.5
+    assert evaluation.improves("confident_share", 0.7, 0.6)
+    with pytest.raises(ValueError, match=r"threshold must be in \(0, 1\], got 1.5"):
+        evaluation.evaluate(Shades(), "confident_share", classifier=GreyJudge(), num_samples=5, threshold=1.5)
+
+
 def test_every_figure_a_card_shows_is_recomputed_by_eval_by_its_id(square_classifier, class_folders, tmp_path,
                                                                    monkeypatch, capsys):
     """Several figures of one metric key (told apart by their ``figure`` ids), a list-valued class histogram and the

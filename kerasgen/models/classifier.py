@@ -66,9 +66,13 @@ class ImageClassifier(Servable, keras.Model):
         images = check_images(images, self.image_shape)
         return np.asarray(self.feature_network.predict(images, batch_size=batch_size, verbose=0), np.float64)
 
-    def predict_classes(self, images, batch_size=500):
+    def probabilities(self, images, batch_size=500):
+        """Class probabilities (n, num_classes) of float images in [0, 1]."""
         images = check_images(images, self.image_shape)
-        return np.argmax(self.predict(images, batch_size=batch_size, verbose=0), axis=-1)
+        return np.asarray(self.predict(images, batch_size=batch_size, verbose=0), np.float64)
+
+    def predict_classes(self, images, batch_size=500):
+        return np.argmax(self.probabilities(images, batch_size), axis=-1)
 
     def get_config(self):
         config = super().get_config()

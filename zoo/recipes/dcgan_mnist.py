@@ -5,7 +5,7 @@
 Needs the mnist-classifier entry (Frechet distance and class histogram).
 """
 
-from kerasgen.recipes import class_histogram_spec, floor_spec, frechet_spec, run_zoo_recipe
+from kerasgen.recipes import class_histogram_spec, confident_share_spec, floor_spec, frechet_spec, run_zoo_recipe
 
 FRECHET = frechet_spec("mnist-classifier", "mnist")
 PROCEDURE = ("mnist-classifier 128-d penultimate features, 10,000 samples (temperature 1, seeds 0..19 by chunks of "
@@ -23,7 +23,8 @@ if __name__ == "__main__":
         __file__,
         default_epochs=25,
         procedure=PROCEDURE,
-        figures=[floor_spec("mnist-classifier", "mnist"), class_histogram_spec("mnist-classifier")],
+        figures=[floor_spec("mnist-classifier", "mnist"), class_histogram_spec("mnist-classifier"),
+                 confident_share_spec("mnist-classifier")],
         dataset="mnist",
         batch_size=128,
         learning_rate=2e-4,

@@ -6,7 +6,7 @@ Needs the mnist-classifier entry (Frechet distance of samples). Resumable: run t
 command again after a crash.
 """
 
-from kerasgen.recipes import frechet_spec, run_zoo_recipe
+from kerasgen.recipes import confident_share_spec, frechet_spec, run_zoo_recipe
 
 FRECHET = frechet_spec("mnist-classifier", "mnist", sample_args={"temperature": 0.7},
                        figure="frechet_distance_temperature_0.7",
@@ -30,7 +30,8 @@ if __name__ == "__main__":
         "1.5625e-5 from epoch 46 of 60, clipnorm 100, batch 64, mixed_bfloat16 coupling nets.",
         __file__,
         default_epochs=60,
-        figures=[FRECHET],
+        figures=[FRECHET, confident_share_spec("mnist-classifier", sample_args={"temperature": 0.7},
+                                               note=" at temperature 0.7")],
         storage="float16",
         dataset="mnist",
         batch_size=64,
