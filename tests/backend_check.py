@@ -48,7 +48,7 @@ def check_entries(reference):
 def check_training():
     """Small models trained with ``fit`` on numpy arrays: a classifier learns bars; a conditional DCGAN's two
     optimizers both step and its discriminator loss falls; each reloads with its optimizer state."""
-    from helpers import bars
+    from helpers import bars, dcgan_ema_steps
     from kerasgen.models import DCGAN, ImageClassifier
 
     images, labels = bars(512, seed=0)
@@ -70,6 +70,9 @@ def check_training():
                        "reloaded_steps": [int(loaded.d_optimizer.iterations), int(loaded.g_optimizer.iterations)],
                        "reloaded_sample_equal": bool(np.array_equal(gan.sample(4, seed=1, labels=1),
                                                                     loaded.sample(4, seed=1, labels=1)))}
+    gan = DCGAN(image_shape=(8, 8, 1), latent_dim=4, filters=4, ema_decay=0.5)
+    gan.compile(d_optimizer=keras.optimizers.Adam(1e-2), g_optimizer=keras.optimizers.Adam(1e-2))
+    report["dcgan_ema"] = dcgan_ema_steps(gan, images[:16])
     return report
 
 

@@ -59,3 +59,23 @@ def assert_usage_error(capsys, argv, fragment):
     assert len(lines) == 1 and lines[0].startswith("kerasgen: error: "), captured.err
     assert fragment in lines[0], lines[0]
     assert "Traceback" not in captured.out + captured.err
+
+
+def dcgan_ema_steps(gan, images, labels=None):
+    """Train ``gan`` (a DCGAN with ``ema_decay``) two single steps on ``images`` (one batch); return how far its EMA
+    generator is from the generator's weights after the first step (0: the first step copies them), from
+    ``decay * first + (1 - decay) * second`` after the second (0: it averages) and from the second step's weights
+    (not 0: it lags behind). Every weight counts, batch normalisation's moving moments too."""
+    def one_step():
+        gan.fit(images, labels, batch_size=len(images), epochs=1, shuffle=False, verbose=0)
+        return gan.generator.get_weights(), gan.ema_generator.get_weights()
+
+    first, first_ema = one_step()
+    second, second_ema = one_step()
+    decay = gan.ema_decay
+    return {
+        "copied": max(float(np.abs(e - w).max()) for e, w in zip(first_ema, first)),
+        "averaged": max(float(np.abs(e - (decay * a + (1 - decay) * b)).max())
+                        for e, a, b in zip(second_ema, first, second)),
+        "lag": max(float(np.abs(e - w).max()) for e, w in zip(second_ema, second)),
+    }

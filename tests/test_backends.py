@@ -68,6 +68,8 @@ def test_the_zoo_runs_without_tensorflow_and_agrees_with_it(backend, tmp_path):
     gan = report["training"]["dcgan"]
     assert gan["last_loss"] < gan["first_loss"] and gan["steps"] == [48, 48] == gan["reloaded_steps"], gan
     assert gan["reloaded_sample_equal"], gan
+    ema = report["training"]["dcgan_ema"]  # the EMA generator copies, then averages, on this backend's own step
+    assert ema["copied"] == 0 and ema["averaged"] < 1e-6 and ema["lag"] > 1e-4, ema
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

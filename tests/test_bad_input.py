@@ -270,6 +270,8 @@ def test_failed_save_leaves_the_saved_file_and_no_temporary(saved, monkeypatch):
         (["sample", "x.keras", "-n", "4", "--out", "g.jpg"], "--out must end in .png or .npz"),
         (["sample", "x.keras", "-n", "4"], "required: --out"),
         (["train", "gan"], "unknown model family 'gan'"),
+        (["train", "vae", "--ema-decay", "0.9"], "--ema-decay applies to dcgan, not to vae"),
+        (["train", "dcgan", "--ema-decay", "1.5"], "ema_decay must be a number in [0, 1), got 1.5"),
         (["train", "lstm", "--epochs", "0"], "--epochs must be >= 1, got 0"),
         (["train", "lstm", "--level", "byte"], "--level must be one of char, word; got 'byte'"),
         (["eval", "no-such-model"], "unknown zoo model"),

@@ -131,6 +131,35 @@ def test_classifier_learns_and_reports_features_and_histograms():
     assert histogram.sum() == pytest.approx(1) and histogram == pytest.approx([np.mean(test_y == 0), np.mean(test_y == 1)], abs=0.05)
 
 
+def test_the_dcgan_ema_generator_averages_the_trained_one_and_draws_the_samples(tmp_path):
+    from helpers import bars, dcgan_ema_steps
+
+    images, _ = bars(16, seed=0)
+    keras.utils.set_random_seed(0)
+    gan = kg.models.DCGAN(image_shape=(8, 8, 1), latent_dim=4, filters=4, ema_decay=0.5)
+    gan.compile(d_optimizer=keras.optimizers.Adam(1e-2), g_optimizer=keras.optimizers.Adam(1e-2))
+    steps = dcgan_ema_steps(gan, images)
+    assert steps["copied"] == 0 and steps["averaged"] < 1e-6 and steps["lag"] > 1e-4, steps
+    assert not gan.ema_generator.trainable_weights
+    assert len(gan.trainable_weights) == len(kg.models.DCGAN(image_shape=(8, 8, 1), latent_dim=4,
+                                                              filters=4).trainable_weights)
+    # sample, the SavedModel's sample and the exported network run the EMA generator; training runs the other one
+    z = keras.random.normal((3, 4), seed=1)
+    drawn = gan.sample(3, seed=5)
+    gan.generator.set_weights([w + 1.0 for w in gan.generator.get_weights()])
+    np.testing.assert_array_equal(gan.sample(3, seed=5), drawn)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(gan._generate(z, None, training=False)),
+                               keras.ops.convert_to_numpy(gan.ema_generator(z)), atol=1e-6)
+    gan.save(tmp_path / "ema.keras")
+    loaded = keras.saving.load_model(tmp_path / "ema.keras", safe_mode=True)
+    assert loaded.ema_decay == 0.5
+    np.testing.assert_array_equal(loaded.sample(3, seed=5), drawn)
+    gan.ema_generator.set_weights([w * 0.5 for w in gan.ema_generator.get_weights()])
+    assert np.abs(gan.sample(3, seed=5) - drawn).max() > 1e-3
+    with pytest.raises(ValueError, match="ema_decay"):
+        kg.models.DCGAN(image_shape=(8, 8, 1), ema_decay=1.0)
+
+
 def test_cli_writes_a_uint8_data_set_and_a_grid(tmp_path, capsys):
     gan = kg.models.DCGAN(image_shape=(8, 8, 1), latent_dim=4, filters=4)
     gan.build()

@@ -6,6 +6,7 @@ from keras import ops
 
 from kerasgen import backend, sampling
 from kerasgen.checks import InvalidArgument, check_image_shape, check_labels, check_positive_int, check_real
+from kerasgen.models import ema
 from kerasgen.models.base import ImageGenerator, check_sample_args
 from kerasgen.models.optimizers import loss_scaled, scale_loss
 from kerasgen.models.serving import LABELS, WITH_LITERT, Servable, sample_endpoint, spec
@@ -48,6 +49,12 @@ class DCGAN(ImageGenerator, Servable, keras.Model):
     image's label; ``sample(n, labels=7)`` draws sevens and ``labels=None`` a
     class at random for each image.
 
+    EMA (``ema_decay``, off by default): ``ema_generator`` is a second generator, not trained by the optimizers,
+    that follows the trained one: after each generator update its every weight (batch normalisation's moving
+    moments too) becomes ``ema_decay * ema + (1 - ema_decay) * weight``, the first update copying them (Yazici et
+    al., 2019: averaged generators draw better images than the last iterate). ``sample``, the SavedModel and the
+    exported network then run the EMA generator; training runs the trained one.
+
     Example:
     >>> gan = DCGAN(image_shape=(28, 28, 1), latent_dim=128)
     >>> gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
@@ -59,7 +66,7 @@ class DCGAN(ImageGenerator, Servable, keras.Model):
     export_formats = WITH_LITERT
 
     def __init__(self, image_shape=(28, 28, 1), latent_dim=128, filters=64, label_smoothing=0.1, num_classes=None,
-                 **kwargs):
+                 ema_decay=None, **kwargs):
         super().__init__(**kwargs)
         self.d_optimizer = self.g_optimizer = None
         self.image_shape = check_image_shape(image_shape, multiple=4)
@@ -67,24 +74,11 @@ class DCGAN(ImageGenerator, Servable, keras.Model):
         self.filters = check_positive_int(filters, "filters")
         self.label_smoothing = check_real(label_smoothing, "label_smoothing", 0, 0.5, open_above=True)
         self.num_classes = None if num_classes is None else check_positive_int(num_classes, "num_classes", 2)
+        self.ema_decay = None if ema_decay is None else check_real(ema_decay, "ema_decay", 0, 1, open_above=True)
         height, width, channels = self.image_shape
         f = self.filters
-        synchronized = backend.name() == "tensorflow"  # batch statistics over all replicas (a tf.distribute option)
-        self.generator = keras.Sequential(
-            [
-                keras.Input((self.latent_dim + (self.num_classes or 0),)),
-                keras.layers.Dense((height // 4) * (width // 4) * 2 * f, use_bias=False),
-                keras.layers.BatchNormalization(synchronized=synchronized),
-                keras.layers.LeakyReLU(0.2),
-                keras.layers.Reshape((height // 4, width // 4, 2 * f)),
-                keras.layers.Conv2DTranspose(f, 4, strides=2, padding="same", use_bias=False),
-                keras.layers.BatchNormalization(synchronized=synchronized),
-                keras.layers.LeakyReLU(0.2),
-                keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same", activation="sigmoid",
-                                             dtype="float32"),
-            ],
-            name="generator",
-        )
+        self.generator = self._generator_network("generator")
+        self.ema_generator = None if self.ema_decay is None else self._generator_network("ema_generator")
         self.discriminator = keras.Sequential(
             [
                 keras.Input(self.image_shape),
@@ -107,6 +101,27 @@ class DCGAN(ImageGenerator, Servable, keras.Model):
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.build()  # every shape is known: fit can start from numpy arrays on any backend
+
+    def _generator_network(self, name):
+        """z (and a one-hot label) -> images: dense to a quarter of the size, two strided transposed convolutions."""
+        height, width, channels = self.image_shape
+        f = self.filters
+        synchronized = backend.name() == "tensorflow"  # batch statistics over all replicas (a tf.distribute option)
+        return keras.Sequential(
+            [
+                keras.Input((self.latent_dim + (self.num_classes or 0),)),
+                keras.layers.Dense((height // 4) * (width // 4) * 2 * f, use_bias=False),
+                keras.layers.BatchNormalization(synchronized=synchronized),
+                keras.layers.LeakyReLU(0.2),
+                keras.layers.Reshape((height // 4, width // 4, 2 * f)),
+                keras.layers.Conv2DTranspose(f, 4, strides=2, padding="same", use_bias=False),
+                keras.layers.BatchNormalization(synchronized=synchronized),
+                keras.layers.LeakyReLU(0.2),
+                keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same", activation="sigmoid",
+                                             dtype="float32"),
+            ],
+            name=name,
+        )
 
     def compile(self, d_optimizer="adam", g_optimizer="adam", **kwargs):
         """Two optimizers, loss-scaled under ``mixed_float16`` (Keras wraps only ``model.optimizer``)."""
@@ -163,14 +178,24 @@ class DCGAN(ImageGenerator, Servable, keras.Model):
         return self.discriminator_logit(features) + projection
 
     def _generate(self, z, labels, training):
+        """Images of z (and labels): the trained generator in training, else the EMA generator if there is one."""
         if self.num_classes is not None:
             z = ops.concatenate([z, ops.one_hot(labels, self.num_classes, dtype=z.dtype)], axis=-1)
-        return self.generator(z, training=training)
+        generator = self.generator if training or self.ema_generator is None else self.ema_generator
+        return generator(z, training=training)
+
+    @property
+    def _ema_pairs(self):
+        """(EMA weight, generator weight) pairs: every weight, batch normalisation's moving moments too."""
+        return zip(self.ema_generator.weights, self.generator.weights)
 
     def build(self, input_shape=None):
         if self.built:  # built at construction: every shape comes from the settings
             return
         self.generator.build((None, self.latent_dim + (self.num_classes or 0)))
+        if self.ema_generator is not None:
+            self.ema_generator.build((None, self.latent_dim + (self.num_classes or 0)))
+            self.ema_generator.trainable = False  # after its weights exist, so that it covers them all
         self.discriminator.build((None, *self.image_shape))
         if self.num_classes is not None:
             self.discriminator_logit.build((None, self.feature_dim))
@@ -220,6 +245,8 @@ class DCGAN(ImageGenerator, Servable, keras.Model):
         g_loss, gradients, variables = self._gradients(
             lambda: self._g_loss(labels, z), self.g_optimizer, lambda: self.generator.trainable_variables)
         self.g_optimizer.apply(gradients, variables)
+        if self.ema_generator is not None:
+            ema.update(self._ema_pairs, ema.decay_after(self.g_optimizer.iterations, self.ema_decay))
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
@@ -290,6 +317,12 @@ class DCGAN(ImageGenerator, Servable, keras.Model):
             lambda z: self._d_loss(real, labels, z), 1)
         g_loss, trainable, non_trainable, g_state = update(
             self.g_optimizer, g_state, self.generator.trainable_variables, lambda z: self._g_loss(labels, z), 2)
+        if self.ema_generator is not None:
+            with keras.StatelessScope(state_mapping=list(zip(self.g_optimizer.variables, g_state))):
+                decay = ema.decay_after(self.g_optimizer.iterations, self.ema_decay)
+            non_trainable = ema.updated_values(
+                self._ema_pairs, decay, [*self.trainable_variables, *self.non_trainable_variables],
+                [*trainable, *non_trainable], self.non_trainable_variables, non_trainable)
         with keras.StatelessScope(state_mapping=list(zip(self.metrics_variables, metric_values))) as scope:
             self.d_loss_tracker.update_state(d_loss)
             self.g_loss_tracker.update_state(g_loss)
@@ -331,6 +364,6 @@ class DCGAN(ImageGenerator, Servable, keras.Model):
         config = super().get_config()
         config.update(
             image_shape=self.image_shape, latent_dim=self.latent_dim, filters=self.filters,
-            label_smoothing=self.label_smoothing, num_classes=self.num_classes,
+            label_smoothing=self.label_smoothing, num_classes=self.num_classes, ema_decay=self.ema_decay,
         )
         return config

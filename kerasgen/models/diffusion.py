@@ -17,6 +17,7 @@ from keras import ops
 from kerasgen import backend, compat, sampling, schedulers
 from kerasgen.checks import InvalidArgument, WrongType, check_image_shape, check_labels, check_positive_int, check_real
 from kerasgen.layers.unet import UNet
+from kerasgen.models import ema
 from kerasgen.models.base import ClassConditional, ImageGenerator, UntrackedState, check_sample_args
 from kerasgen.models.rebuild import rebuilt
 from kerasgen.models.serving import LABELS, SEED, TEMPERATURE, Servable, as_uint8, scalar, spec
@@ -249,14 +250,8 @@ class DiffusionModel(ClassConditional, ImageGenerator, Servable, keras.Model):
         if backend.name() == "jax":
             return self._stateless_train_step(*args)
         logs = super().train_step(*args)
-        if backend.name() == "tensorflow":
-            import tensorflow as tf
-
-            tf.distribute.get_replica_context().merge_call(self._update_ema)
-        else:
-            decay = self._ema_decay(self.optimizer.iterations)
-            for ema, weight in zip(self.ema_network.weights, self.network.weights):
-                ema.assign(decay * ema + (1 - decay) * weight)
+        ema.update(zip(self.ema_network.weights, self.network.weights),
+                   ema.decay_after(self.optimizer.iterations, self.ema_decay))
         return logs
 
     def test_step(self, *args):
@@ -265,20 +260,6 @@ class DiffusionModel(ClassConditional, ImageGenerator, Servable, keras.Model):
             state, data = args
             return keras.Model.test_step(self, state, self._labels_as_inputs(data))
         return super().test_step(*args)
-
-    def _ema_decay(self, iterations):
-        """The EMA's decay after optimizer step ``iterations``: 0 on the first step (the EMA copies the weights)."""
-        return ops.where(iterations <= 1, 0.0, self.ema_decay)
-
-    def _update_ema(self, strategy):
-        """ema <- decay * ema + (1 - decay) * weights on every device; the first step copies the weights."""
-        decay = self._ema_decay(self.optimizer.iterations)
-
-        def average(ema, weight):
-            return ema.assign(decay * ema + (1 - decay) * weight)
-
-        for ema, weight in zip(self.ema_network.weights, self.network.weights):
-            strategy.extended.update(ema.value, average, args=(weight.value,), group=False)
 
     def _stateless_train_step(self, state, data):
         """The JAX step: the loss differentiated as a pure function of the trainable values, with a
@@ -302,12 +283,9 @@ class DiffusionModel(ClassConditional, ImageGenerator, Servable, keras.Model):
         trainable, optimizer_values = self.optimizer.stateless_apply(optimizer_values, grads, trainable)
 
         with keras.StatelessScope(state_mapping=list(zip(self.optimizer.variables, optimizer_values))):
-            decay = self._ema_decay(self.optimizer.iterations)
-        values = {id(variable): value for variable, value in zip(variables, [*trainable, *non_trainable])}
-        non_trainable_position = {id(variable): i for i, variable in enumerate(self.non_trainable_variables)}
-        non_trainable = list(non_trainable)
-        for ema, weight in zip(self.ema_network.weights, self.network.weights):
-            non_trainable[non_trainable_position[id(ema)]] = decay * values[id(ema)] + (1 - decay) * values[id(weight)]
+            decay = ema.decay_after(self.optimizer.iterations, self.ema_decay)
+        non_trainable = ema.updated_values(zip(self.ema_network.weights, self.network.weights), decay, variables,
+                                           [*trainable, *non_trainable], self.non_trainable_variables, non_trainable)
 
         images = inputs[0] if isinstance(inputs, (tuple, list)) else inputs
         with keras.StatelessScope(state_mapping=list(zip(self.metrics_variables, metric_values))) as scope:
