@@ -75,7 +75,7 @@ class DCGAN(ImageGenerator, Servable, keras.Model):
         self.label_smoothing = check_real(label_smoothing, "label_smoothing", 0, 0.5, open_above=True)
         self.num_classes = None if num_classes is None else check_positive_int(num_classes, "num_classes", 2)
         self.ema_decay = None if ema_decay is None else check_real(ema_decay, "ema_decay", 0, 1, open_above=True)
-        height, width, channels = self.image_shape
+        height, width, _ = self.image_shape
         f = self.filters
         self.generator = self._generator_network("generator")
         self.ema_generator = None if self.ema_decay is None else self._generator_network("ema_generator")
