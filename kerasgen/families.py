@@ -321,7 +321,9 @@ def _builtins():
                model_class="VAE", figures=_vae_figures),
         Family("dcgan", IMAGES, lambda shape, **options: _model("DCGAN")(image_shape=shape, **options), "mnist",
                options=(latent, Option("ema_decay", float, "sample from an EMA of the generator's weights, e.g. "
-                                                           "0.999 (default: the trained generator)")),
+                                                           "0.999 (default: the trained generator)"),
+                        Option("minibatch_std", help="the discriminator sees the batch's spread (a minibatch "
+                                                     "standard deviation channel)", flag=True)),
                compile=_two_optimizers, optimizer_options={"beta_1": 0.5}, validation=False,
                epoch_schedules=False, conditional=True, probe=_dcgan_probe,
                description="deep convolutional GAN (class-conditional too: a projection discriminator)",

@@ -160,6 +160,40 @@ def test_the_dcgan_ema_generator_averages_the_trained_one_and_draws_the_samples(
         kg.models.DCGAN(image_shape=(8, 8, 1), ema_decay=1.0)
 
 
+def test_minibatch_stddev_appends_each_groups_mean_standard_deviation():
+    from kerasgen.layers import MinibatchStddev
+
+    x = np.random.default_rng(0).normal(size=(6, 3, 3, 2)).astype(np.float32)
+    out = keras.ops.convert_to_numpy(MinibatchStddev(group_size=4)(x))
+    assert out.shape == (6, 3, 3, 3)
+    np.testing.assert_array_equal(out[..., :2], x)
+    for group in (slice(0, 4), slice(4, 6)):  # groups of four consecutive images; the last one is smaller
+        np.testing.assert_allclose(out[group, ..., 2], np.full((len(x[group]), 3, 3), x[group].std(axis=0).mean()),
+                                   rtol=1e-5)
+    same = keras.ops.convert_to_numpy(MinibatchStddev()(np.repeat(x[:1], 4, axis=0)))
+    assert np.abs(same[..., 2]).max() < 1e-3  # a collapsed batch shows (almost) no spread
+
+
+@pytest.mark.parametrize("num_classes", [None, 3])
+def test_a_minibatch_std_discriminator_judges_an_image_by_its_batch(num_classes, tmp_path):
+    images = np.random.default_rng(1).random((6, 8, 8, 1)).astype(np.float32)
+    labels = None if num_classes is None else np.arange(6) % 3
+    logits = {}
+    for flag in (False, True):
+        keras.utils.set_random_seed(0)
+        gan = kg.models.DCGAN(image_shape=(8, 8, 1), latent_dim=4, filters=4, num_classes=num_classes,
+                              minibatch_std=flag)
+        varied = gan((images, labels) if num_classes else images)
+        collapsed = gan((np.repeat(images[:1], 6, axis=0), labels) if num_classes else np.repeat(images[:1], 6, 0))
+        logits[flag] = abs(float(keras.ops.convert_to_numpy(varied)[0, 0] - keras.ops.convert_to_numpy(collapsed)[0, 0]))
+    assert logits[False] < 1e-6 and logits[True] > 1e-6  # the same first image, judged beside others or its copies
+    gan.save(tmp_path / "gan.keras")
+    loaded = keras.saving.load_model(tmp_path / "gan.keras", safe_mode=True)
+    assert loaded.minibatch_std is True and loaded.get_config() == gan.get_config()
+    np.testing.assert_array_equal(loaded.sample(2, seed=1, **({"labels": 1} if num_classes else {})),
+                                  gan.sample(2, seed=1, **({"labels": 1} if num_classes else {})))
+
+
 def test_cli_writes_a_uint8_data_set_and_a_grid(tmp_path, capsys):
     gan = kg.models.DCGAN(image_shape=(8, 8, 1), latent_dim=4, filters=4)
     gan.build()

@@ -2,6 +2,7 @@
 
 from kerasgen.layers.attention import CachedCausalSelfAttention, PositionEmbedding, TransformerBlock
 from kerasgen.layers.coupling import ActNorm, AffineCoupling, Squeeze
+from kerasgen.layers.discriminator import MinibatchStddev
 from kerasgen.layers.embedding import TiedLogits
 from kerasgen.layers.unet import GroupNorm, ResidualBlock, SinusoidalEmbedding, SpatialSelfAttention, UNet, Upsample
 
@@ -10,6 +11,7 @@ __all__ = [
     "AffineCoupling",
     "CachedCausalSelfAttention",
     "GroupNorm",
+    "MinibatchStddev",
     "PositionEmbedding",
     "ResidualBlock",
     "SinusoidalEmbedding",

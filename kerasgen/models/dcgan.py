@@ -6,6 +6,7 @@ from keras import ops
 
 from kerasgen import backend, sampling
 from kerasgen.checks import InvalidArgument, check_image_shape, check_labels, check_positive_int, check_real
+from kerasgen.layers import MinibatchStddev
 from kerasgen.models import ema
 from kerasgen.models.base import ImageGenerator, check_sample_args
 from kerasgen.models.optimizers import loss_scaled, scale_loss
@@ -55,6 +56,10 @@ class DCGAN(ImageGenerator, Servable, keras.Model):
     al., 2019: averaged generators draw better images than the last iterate). ``sample``, the SavedModel and the
     exported network then run the EMA generator; training runs the trained one.
 
+    Minibatch standard deviation (``minibatch_std``, off by default): the discriminator appends to its last feature
+    maps one channel holding the batch's mean standard deviation (``kerasgen.layers.MinibatchStddev``), so a
+    generator whose fakes vary less than real images do is caught (Karras et al., 2018).
+
     Example:
     >>> gan = DCGAN(image_shape=(28, 28, 1), latent_dim=128)
     >>> gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
@@ -66,7 +71,7 @@ class DCGAN(ImageGenerator, Servable, keras.Model):
     export_formats = WITH_LITERT
 
     def __init__(self, image_shape=(28, 28, 1), latent_dim=128, filters=64, label_smoothing=0.1, num_classes=None,
-                 ema_decay=None, **kwargs):
+                 ema_decay=None, minibatch_std=False, **kwargs):
         super().__init__(**kwargs)
         self.d_optimizer = self.g_optimizer = None
         self.image_shape = check_image_shape(image_shape, multiple=4)
@@ -75,6 +80,7 @@ class DCGAN(ImageGenerator, Servable, keras.Model):
         self.label_smoothing = check_real(label_smoothing, "label_smoothing", 0, 0.5, open_above=True)
         self.num_classes = None if num_classes is None else check_positive_int(num_classes, "num_classes", 2)
         self.ema_decay = None if ema_decay is None else check_real(ema_decay, "ema_decay", 0, 1, open_above=True)
+        self.minibatch_std = bool(minibatch_std)
         height, width, _ = self.image_shape
         f = self.filters
         self.generator = self._generator_network("generator")
@@ -86,13 +92,14 @@ class DCGAN(ImageGenerator, Servable, keras.Model):
                 keras.layers.LeakyReLU(0.2),
                 keras.layers.Conv2D(2 * f, 4, strides=2, padding="same"),
                 keras.layers.LeakyReLU(0.2),
+                *([MinibatchStddev()] if self.minibatch_std else []),
                 keras.layers.Flatten(),
                 # A conditional discriminator ends at the features: its logit and class projection follow.
                 *([keras.layers.Dense(1, dtype="float32")] if self.num_classes is None else []),
             ],
             name="discriminator",
         )
-        self.feature_dim = (height // 4) * (width // 4) * 2 * f
+        self.feature_dim = (height // 4) * (width // 4) * (2 * f + self.minibatch_std)
         self.discriminator_logit = self.class_projection = None
         if self.num_classes is not None:
             self.discriminator_logit = keras.layers.Dense(1, dtype="float32", name="discriminator_logit")
@@ -365,5 +372,6 @@ class DCGAN(ImageGenerator, Servable, keras.Model):
         config.update(
             image_shape=self.image_shape, latent_dim=self.latent_dim, filters=self.filters,
             label_smoothing=self.label_smoothing, num_classes=self.num_classes, ema_decay=self.ema_decay,
+            minibatch_std=self.minibatch_std,
         )
         return config
