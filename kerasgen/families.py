@@ -323,7 +323,9 @@ def _builtins():
                options=(latent, Option("ema_decay", float, "sample from an EMA of the generator's weights, e.g. "
                                                            "0.999 (default: the trained generator)"),
                         Option("minibatch_std", help="the discriminator sees the batch's spread (a minibatch "
-                                                     "standard deviation channel)", flag=True)),
+                                                     "standard deviation channel)", flag=True),
+                        Option("r1_penalty", float, "R1 gradient penalty gamma on real images, e.g. 1 (default 0: "
+                                                    "none)")),
                compile=_two_optimizers, optimizer_options={"beta_1": 0.5}, validation=False,
                epoch_schedules=False, conditional=True, probe=_dcgan_probe,
                description="deep convolutional GAN (class-conditional too: a projection discriminator)",

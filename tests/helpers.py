@@ -79,3 +79,33 @@ def dcgan_ema_steps(gan, images, labels=None):
                         for e, a, b in zip(second_ema, first, second)),
         "lag": max(float(np.abs(e - w).max()) for e, w in zip(second_ema, second)),
     }
+
+
+def dcgan_r1_check(build, images, eps=1e-3):
+    """The R1 penalty of a DCGAN's discriminator on ``images``, as the model computes it and by central differences
+    of the discriminator's logits (float64 sums); and how far one training step with the penalty moves the
+    discriminator's weights from the same step without it (0: the penalty's gradient did not reach them).
+    ``build(r1_penalty)`` returns a compiled DCGAN, the same one for the same seed."""
+    import keras
+    from keras import ops
+
+    keras.utils.set_random_seed(0)
+    gan = build(10.0)
+    _, penalty = gan._judge_real(ops.convert_to_tensor(images), None)
+    flat = images.reshape(len(images), -1).astype(np.float32)
+    gradient = np.zeros(flat.shape, np.float64)
+    for pixel in range(flat.shape[1]):  # the discriminator judges each image alone: one pixel of all at once
+        for sign in (1, -1):
+            moved = flat.copy()
+            moved[:, pixel] += sign * eps
+            logits = gan._discriminate(ops.convert_to_tensor(moved.reshape(images.shape)), None, True)
+            gradient[:, pixel] += sign * np.asarray(ops.convert_to_numpy(logits), np.float64)[:, 0] / (2 * eps)
+    weights = {}
+    for gamma in (0.0, 10.0):
+        keras.utils.set_random_seed(0)
+        gan = build(gamma)
+        gan.fit(images, batch_size=len(images), epochs=1, shuffle=False, verbose=0)
+        weights[gamma] = gan.discriminator.get_weights()
+    return {"penalty": float(ops.convert_to_numpy(penalty)),
+            "estimate": float(0.5 * 10.0 * np.mean(np.sum(gradient**2, axis=1))),
+            "step_difference": max(float(np.abs(a - b).max()) for a, b in zip(weights[0.0], weights[10.0]))}

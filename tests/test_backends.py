@@ -70,6 +70,9 @@ def test_the_zoo_runs_without_tensorflow_and_agrees_with_it(backend, tmp_path):
     assert gan["reloaded_sample_equal"], gan
     ema = report["training"]["dcgan_ema"]  # the EMA generator copies, then averages, on this backend's own step
     assert ema["copied"] == 0 and ema["averaged"] < 1e-6 and ema["lag"] > 1e-4, ema
+    r1 = report["training"]["dcgan_r1"]  # the R1 penalty and its gradient, through this backend's differentiation
+    assert r1["penalty"] > 1e-6 and r1["penalty"] == pytest.approx(r1["estimate"], rel=2e-2), r1
+    assert r1["step_difference"] > 1e-6, r1
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -11,6 +11,8 @@ per backend (``tensorflow_ops``, ``jax_ops``, ``torch_ops``) behind the same fun
 - data-parallel training steps: ``step_seed`` (a seed from a step counter), ``replica_noise`` (this replica's rows
   of the global batch's noise) and ``scale_for_replicas`` (a per-replica loss as a share of the global one); only
   TensorFlow's ``tf.distribute`` has replicas inside a step.
+- ``value_and_input_gradient``: a gradient with respect to a step's inputs that the step can differentiate again
+  (a gradient penalty).
 
 The backend is Keras's (``KERAS_BACKEND``); TensorFlow is imported only when it is the backend.
 """
@@ -126,6 +128,13 @@ def gather(table, indices):
     """``table[indices]`` along the first axis, for indices known to be in range (token ids). On TensorFlow one
     ``tf.gather``: ``ops.take`` first maps negative indices, three more ops per generated token."""
     return _ops().gather(table, indices)
+
+
+def value_and_input_gradient(fn, x):
+    """``(fn(x), the gradient of the sum of fn(x) with respect to x)``, the gradient itself differentiable: inside a
+    training step's own differentiation (a gradient tape, autograd, ``jax.grad``) a loss may depend on it, as a
+    gradient penalty does."""
+    return _ops().value_and_input_gradient(fn, x)
 
 
 def step_seed(counter, salt):

@@ -60,3 +60,8 @@ def compiled_with_variables(fn, variables):
         return jitted([variable.value for variable in variables], *args)
 
     return call
+
+
+def value_and_input_gradient(fn, x):
+    value, pullback = jax.vjp(fn, x)
+    return value, pullback(jnp.ones_like(value))[0]

@@ -69,3 +69,12 @@ def replica_noise(shape, seed, distribution, dtype):
 def scale_for_replicas(loss):
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     return loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss
+
+
+def value_and_input_gradient(fn, x):
+    # Inside an outer tape the inner gradient is itself recorded: the outer tape differentiates through it.
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        value = fn(x)
+        total = tf.reduce_sum(tf.cast(value, tf.float32))
+    return value, tape.gradient(total, x)

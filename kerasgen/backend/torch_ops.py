@@ -73,3 +73,10 @@ def compiled(fn):
 
 def compiled_with_variables(fn, variables):
     return fn
+
+
+def value_and_input_gradient(fn, x):
+    x = x.detach().requires_grad_(True)
+    value = fn(x)
+    (gradient,) = torch.autograd.grad(value.float().sum(), x, create_graph=True)  # differentiable in its turn
+    return value, gradient
