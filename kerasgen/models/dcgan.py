@@ -57,8 +57,9 @@ class DCGAN(ImageGenerator, Servable, keras.Model):
     exported network then run the EMA generator; training runs the trained one.
 
     Minibatch standard deviation (``minibatch_std``, off by default): the discriminator appends to its last feature
-    maps one channel holding the batch's mean standard deviation (``kerasgen.layers.MinibatchStddev``), so a
-    generator whose fakes vary less than real images do is caught (Karras et al., 2018).
+    maps one channel holding the mean standard deviation of each group of 4 images of the batch
+    (``kerasgen.layers.MinibatchStddev``), so a generator whose fakes vary less than real images do is caught
+    (Karras et al., 2018).
 
     R1 penalty (``r1_penalty`` gamma, 0 by default: none): the discriminator's loss adds ``gamma / 2`` times the
     mean squared norm of its gradient with respect to the real images (Mescheder et al., 2018), which keeps it
