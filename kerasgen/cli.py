@@ -148,6 +148,9 @@ def build_parser():
                                "'all': the metric and every figure)")
     evaluate.add_argument("--data", help="a .keras file: the data set it is judged on (default its family's)")
     evaluate.add_argument("--data-dir", help="local data directory (default $KERASGEN_DATA_DIR)")
+    evaluate.add_argument("--samples-dir", metavar="DIR",
+                          help="keep the samples drawn in DIR and reuse them, so a recompute of hours stopped "
+                               "midway resumes where it stopped (default: a temporary folder)")
     return parser
 
 
@@ -435,6 +438,7 @@ def _neighbors(args):
 
 
 def _eval(args):
+    import contextlib
     import tempfile
 
     from kerasgen import evaluation, zoo
@@ -451,7 +455,9 @@ def _eval(args):
         wanted = [None, *others]
     specs = [evaluation.entry_figure(args.name, key) for key in wanted]  # every key checked before hours of work
     model = zoo.load(args.name)
-    with tempfile.TemporaryDirectory(prefix="kerasgen-eval-") as drawn, sample_cache(drawn):
+    with contextlib.ExitStack() as scope:
+        drawn = args.samples_dir or scope.enter_context(tempfile.TemporaryDirectory(prefix="kerasgen-eval-"))
+        scope.enter_context(sample_cache(drawn))
         # Figures drawing the same seeded samples (a Frechet distance and the class histogram of its samples, or
         # 1,000 of the headline's 10,000) draw them once.
         for spec in specs:
@@ -466,13 +472,17 @@ def _eval(args):
 
 def _eval_file(args):
     """``kerasgen eval my.keras``: the figures a zoo entry of the file's family would show, on ``--data``."""
+    import contextlib
+
     from kerasgen import evaluation, zoo
+    from kerasgen.models.chunks import sample_cache
 
     model = zoo.load_model(args.name)
     family, data, specs = evaluation.file_figures(model, args.data, args.figure)
-    for spec in specs:
-        measured = evaluation.measure(model, spec, data_dir=args.data_dir, progress=_progress)
-        print(f"{args.name}: {spec['name']} = {measured:.4f} ({family} on {data})", flush=True)
+    with sample_cache(args.samples_dir) if args.samples_dir else contextlib.nullcontext():
+        for spec in specs:
+            measured = evaluation.measure(model, spec, data_dir=args.data_dir, progress=_progress)
+            print(f"{args.name}: {spec['name']} = {measured:.4f} ({family} on {data})", flush=True)
 
 
 COMMANDS = {

@@ -709,3 +709,11 @@ def test_every_figure_a_card_shows_is_recomputed_by_eval_by_its_id(square_classi
     assert len(lines) == 5 and all(re.search(r"difference [+-]0\.00%\)$", line) for line in lines), lines
     assert cli.main(["eval", "tiny-vae", "--figure", "seven_samples"]) == 2
     assert "no figure 'seven_samples' (its figures: six_samples, four_samples" in capsys.readouterr().err
+    kept = tmp_path / "drawn"  # --samples-dir keeps them: a recompute stopped midway resumes
+    assert cli.main(["eval", "tiny-vae", "--figure", "four_samples", "--samples-dir", str(kept)]) == 0
+    first = capsys.readouterr().out
+    assert "reused" not in first and len(list(kept.glob("*.npy"))) == 1
+    assert cli.main(["eval", "tiny-vae", "--figure", "four_samples", "--samples-dir", str(kept)]) == 0
+    again = capsys.readouterr().out
+    assert "reused 1 of 1 chunks of samples already drawn" in again and len(list(kept.glob("*.npy"))) == 1
+    assert again.splitlines()[-1] == first.splitlines()[-1] and re.search(r"difference [+-]0\.00%\)$", first)

@@ -41,10 +41,13 @@ def sample_cache(directory):
 
 
 def _weights_fingerprint(model):
+    """The model's class and its weights' shapes and values, in order: not their paths, which hold the names Keras
+    numbers per process (``vae_1``), so the same file loaded twice in one process has one fingerprint."""
     digest = hashlib.sha256(type(model).__name__.encode())
     for weight in model.weights:
-        digest.update(weight.path.encode())
-        digest.update(np.ascontiguousarray(weight.numpy()).tobytes())
+        value = np.ascontiguousarray(weight.numpy())
+        digest.update(f"{value.dtype} {value.shape}".encode())
+        digest.update(value.tobytes())
     return digest.hexdigest()
 
 
