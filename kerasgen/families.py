@@ -322,8 +322,8 @@ def _builtins():
         Family("dcgan", IMAGES, lambda shape, **options: _model("DCGAN")(image_shape=shape, **options), "mnist",
                options=(latent, Option("ema_decay", float, "sample from an EMA of the generator's weights, e.g. "
                                                            "0.999 (default: the trained generator)"),
-                        Option("minibatch_std", help="the discriminator sees the batch's spread (a minibatch "
-                                                     "standard deviation channel)", flag=True),
+                        Option("minibatch_std", help="the discriminator sees the spread of each group of 4 "
+                                                     "images (a minibatch standard deviation channel)", flag=True),
                         Option("r1_penalty", float, "R1 gradient penalty gamma on real images, e.g. 1 (default 0: "
                                                     "none)")),
                compile=_two_optimizers, optimizer_options={"beta_1": 0.5}, validation=False,

@@ -73,13 +73,7 @@ def check_training():
     gan = DCGAN(image_shape=(8, 8, 1), latent_dim=4, filters=4, ema_decay=0.5)
     gan.compile(d_optimizer=keras.optimizers.Adam(1e-2), g_optimizer=keras.optimizers.Adam(1e-2))
     report["dcgan_ema"] = dcgan_ema_steps(gan, images[:16])
-
-    def r1_gan(r1_penalty):
-        gan = DCGAN(image_shape=(8, 8, 1), latent_dim=4, filters=4, r1_penalty=r1_penalty)
-        gan.compile(d_optimizer=keras.optimizers.SGD(0.1), g_optimizer=keras.optimizers.SGD(0.1))
-        return gan
-
-    report["dcgan_r1"] = dcgan_r1_check(r1_gan, np.random.default_rng(0).random((4, 8, 8, 1)).astype(np.float32))
+    report["dcgan_r1"] = dcgan_r1_check()
     return report
 
 
