@@ -5,7 +5,7 @@
 Starts from the diffusion-mnist entry's U-Net weights (the denoiser's low-level features carry over between the
 two 28x28 data sets) with a zero label embedding, and learns Fashion-MNIST's ten classes with label dropout 0.1.
 Needs the fashion-mnist-classifier entry. Resumable: run the same command again after a crash. After training,
-a guidance sweep (0, 1, 2, 4 on 1,000 samples each, Frechet distances to class-balanced training images) picks
+a guidance sweep (0, 1, 1.5, 2, 4 on 1,000 samples each, Frechet distances to class-balanced training images) picks
 the default guidance: the lowest Frechet distance among the settings whose label accuracy is within 3 points of
 fashion-mnist-classifier's own test accuracy; then the card's label accuracy (10,000 samples) and its further
 figures on the test set: the Frechet distance (10,000 balanced samples against class-balanced test images), the
@@ -35,7 +35,8 @@ if __name__ == "__main__":
         __file__,
         default_epochs=16,
         procedure=PROCEDURE,
-        choose=guidance_sweep("fashion-mnist-classifier", "fashion_mnist", SAMPLER, within=0.03, note=NOTE),
+        choose=guidance_sweep("fashion-mnist-classifier", "fashion_mnist", SAMPLER, guidances=(0.0, 1.0, 1.5, 2.0, 4.0),
+                              within=0.03, note=NOTE),
         figures=lambda sample_defaults: conditional_figures("fashion_mnist", "fashion-mnist-classifier",
                                                             sample_defaults),
         storage="float16",
