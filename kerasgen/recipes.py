@@ -328,7 +328,7 @@ def label_accuracy_spec(classifier, sample_args=None, num_samples=10000, note=""
             "args": {"classifier": classifier, "num_samples": num_samples, **sample}}
 
 
-def guidance_sweep(classifier, dataset, sample_args, guidances=(0.0, 1.0, 2.0, 4.0), num_samples=1000,
+def guidance_sweep(classifier, dataset, sample_args, guidances=(0.0, 1.0, 1.5, 2.0, 4.0), num_samples=1000,
                    within=0.005, note=""):
     """A ``choose`` for ``run_zoo_recipe`` that picks a guided diffusion entry's default guidance by measurement.
 

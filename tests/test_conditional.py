@@ -491,8 +491,8 @@ def test_the_guidance_sweep_picks_the_closest_setting_among_the_accurate_ones(sq
     measured, measure = [], evaluation.measure
     monkeypatch.setattr(recipes.evaluation, "measure",
                         lambda model, spec, *a, **k: measured.append(spec) or measure(model, spec, *a, **k))
-    choose = guidance_sweep("square-classifier", str(class_folders[0]), {"steps": 5}, num_samples=20,
-                            within=0.1, note=", test")
+    choose = guidance_sweep("square-classifier", str(class_folders[0]), {"steps": 5}, guidances=(0.0, 1.0, 2.0, 4.0),
+                            num_samples=20, within=0.1, note=", test")
     metric, defaults, figures = choose(GuidedOracle())
     # Chosen on training images; the label-accuracy bar is relative to the classifier's own real test accuracy.
     distances = [spec["args"] for spec in measured if spec["key"] == "frechet_distance"]

@@ -37,7 +37,7 @@ if __name__ == "__main__":
         __file__,
         default_epochs=16,
         procedure=PROCEDURE,
-        choose=guidance_sweep("mnist-classifier", "mnist", SAMPLER, guidances=(0.0, 1.0, 1.5, 2.0, 4.0), note=NOTE),
+        choose=guidance_sweep("mnist-classifier", "mnist", SAMPLER, note=NOTE),
         figures=lambda sample_defaults: conditional_figures("mnist", "mnist-classifier", sample_defaults),
         storage="float16",
         dataset="mnist",
