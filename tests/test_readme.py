@@ -59,3 +59,13 @@ def test_demo_writes_text_or_a_picture_for_every_zoo_entry_and_the_classifiers_v
         else:
             image = np.asarray(Image.open(picture))
             assert image.shape[0] > 28 and 0 < np.mean(image < 128) < 0.9, entry["name"]  # not blank, not all ink
+
+
+def test_the_shipped_zoo_stays_under_60_mb(monkeypatch):
+    """The repository stays small: every entry's weights and card together under 60 MB (issue 27's budget)."""
+    monkeypatch.setenv("KERASGEN_ZOO_DIR", str(README.parent / "zoo"))
+    entries = zoo.list()
+    assert entries and all(entry["size"] for entry in entries), "every card names a weights file that is there"
+    cards = sum(path.stat().st_size for path in (README.parent / "zoo").glob("*.json"))
+    total = sum(entry["size"] for entry in entries) + cards
+    assert total < 60 * 10**6, f"the zoo's {len(entries)} entries take {total / 1e6:.1f} MB"
