@@ -225,3 +225,27 @@ def test_sgd_with_global_clipping_and_the_halving_schedule(text_file):
         training.train_text("lstm", epochs=1, **{**kwargs, "optimizer": "rmsprop"})
     with pytest.raises(ValueError, match="schedule must be one of"):
         training.train_text("lstm", epochs=1, schedule="linear", **kwargs)
+
+
+def test_weight_decay_shrinks_weights_but_not_biases(text_file):
+    import numpy as np
+
+    from kerasgen import training
+
+    # One SGD step whose gradient step is clipped to nothing: only the decay moves the weights.
+    kwargs = dict(text=str(text_file), level="char", seq_len=8, batch_size=4, policy="float32", verbose=0,
+                  steps_per_epoch=1, epochs=1, optimizer="sgd", learning_rate=0.5, global_clipnorm=1e-12,
+                  model_kwargs={"embedding_dim": 4, "units": 8, "num_layers": 1})
+    plain, _ = training.train_text("lstm", **kwargs)
+    decayed, _ = training.train_text("lstm", weight_decay=0.2, **kwargs)
+    names = [variable.name for variable in decayed.trainable_weights]
+    assert {"embeddings", "kernel", "recurrent_kernel", "bias"} <= set(names)
+    for name, before, after in zip(names, plain.trainable_weights, decayed.trainable_weights):
+        before, after = np.asarray(before.value), np.asarray(after.value)
+        assert np.any(before != 0), name  # the LSTM's forget-gate bias starts at 1
+        # Shrunk by learning_rate * weight_decay = 10% of each value; biases kept.
+        np.testing.assert_allclose(after, before * (1.0 if name == "bias" else 0.9), rtol=1e-5, atol=1e-9,
+                                   err_msg=name)
+    assert isinstance(decayed.optimizer, keras.optimizers.SGD) and decayed.optimizer.weight_decay == 0.2
+    with pytest.raises(ValueError, match="weight_decay must be"):
+        training.train_text("lstm", **{**kwargs, "weight_decay": -0.1})

@@ -60,6 +60,7 @@ class RunConfig:
     optimizer: str = "adam"
     clipnorm: Any = "auto"
     global_clipnorm: Any = None
+    weight_decay: float = 0.0
     init: Any = None
     model_kwargs: Any = None
     logdir: Any = None
@@ -124,6 +125,7 @@ class RunConfig:
             warmup_steps=check_positive_int(self.warmup_steps, "warmup_steps", minimum=0),
             clipnorm=self._clip(defaults["clipnorm"] if self.clipnorm == "auto" else self.clipnorm, "clipnorm"),
             global_clipnorm=self._clip(self.global_clipnorm, "global_clipnorm"),
+            weight_decay=check_real(self.weight_decay, "weight_decay", 0),
             temperatures=tuple(check_real(t, "temperatures", 0, open_below=True) for t in
                                (defaults["temperatures"] if self.temperatures is None else self.temperatures)),
             seed=check_positive_int(self.seed, "seed", minimum=0),

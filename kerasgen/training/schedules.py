@@ -52,20 +52,28 @@ def check_rate_changes(changes):
 
 
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}
+NOT_DECAYED = ("bias", "gamma", "beta")  # variable names weight decay leaves alone: biases, normalisations' scales
 
 
-def make_optimizer(name, learning_rate, clipnorm=None, global_clipnorm=None, **options):
+def make_optimizer(name, learning_rate, clipnorm=None, global_clipnorm=None, weight_decay=0.0, **options):
     """``adam`` or plain ``sgd`` (the recurrent language models' optimizer), with optional gradient clipping.
 
     ``clipnorm`` clips each variable's gradient; ``global_clipnorm``, when
-    given, clips all of them together instead. ``options`` go to the
-    optimizer (a GAN's Adam ``beta_1=0.5``).
+    given, clips all of them together instead. ``weight_decay`` (0: none) is
+    decoupled weight decay (Loshchilov and Hutter's AdamW with ``adam``): each
+    step first shrinks every weight by ``learning_rate * weight_decay`` of its
+    value, except biases and normalisation scales and offsets (``NOT_DECAYED``).
+    ``options`` go to the optimizer (a GAN's Adam ``beta_1=0.5``).
     """
     if name not in OPTIMIZERS:
         raise InvalidArgument(f"optimizer must be 'adam' or 'sgd', got {name!r}")
     if global_clipnorm is not None:
         clipnorm = None
-    return OPTIMIZERS[name](learning_rate, clipnorm=clipnorm, global_clipnorm=global_clipnorm, **options)
+    optimizer = OPTIMIZERS[name](learning_rate, clipnorm=clipnorm, global_clipnorm=global_clipnorm,
+                                 weight_decay=weight_decay or None, **options)
+    if weight_decay:
+        optimizer.exclude_from_weight_decay(var_names=list(NOT_DECAYED))
+    return optimizer
 
 
 def learning_rate_schedule(learning_rate, schedule, total_steps, warmup_steps=0):

@@ -41,7 +41,9 @@ def train(config, data_name=None, **settings):
     model keeps its tokenizer (a warning gives the share of unknown tokens) unless ``extend_vocabulary`` adds the
     text's unseen tokens. ``backup_dir`` (default ``logdir/backup``) holds the resume checkpoint: run the same call
     again after a crash. ``optimizer`` ``adam`` or ``sgd``; ``clipnorm`` (``auto``: 5 for text, none otherwise)
-    clips each variable's gradient, ``global_clipnorm`` all of them together; ``schedule`` ``constant``,
+    clips each variable's gradient, ``global_clipnorm`` all of them together; ``weight_decay`` (0: none) is
+    decoupled weight decay (AdamW's with ``adam``) on every weight but biases and normalisation scales and offsets
+    (``make_optimizer``); ``schedule`` ``constant``,
     ``cosine`` (with ``warmup_steps``) or a per-epoch schedule of ``epoch_decay``. ``verbose``: ``auto`` shows a
     live progress bar on a terminal and a ``ProgressLog`` line every 5% of an epoch otherwise, or ``fit``'s values.
 
@@ -77,7 +79,8 @@ def train(config, data_name=None, **settings):
         rate = learning_rate_schedule(c.learning_rate, c.schedule, c.epochs * steps_per_epoch, c.warmup_steps)
         family.compile_model(
             model,
-            lambda r: make_optimizer(c.optimizer, r, c.clipnorm, c.global_clipnorm, **family.optimizer_options),
+            lambda r: make_optimizer(c.optimizer, r, c.clipnorm, c.global_clipnorm, c.weight_decay,
+                                     **family.optimizer_options),
             rate,
         )
         model.build((None, *batches.input_shape))  # BackupAndRestore restores into built models only (and optimizers)
