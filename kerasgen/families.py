@@ -325,7 +325,10 @@ def _builtins():
                         Option("minibatch_std", help="the discriminator sees the spread of each group of 4 "
                                                      "images (a minibatch standard deviation channel)", flag=True),
                         Option("r1_penalty", float, "R1 gradient penalty gamma on real images, e.g. 1 (default 0: "
-                                                    "none)")),
+                                                    "none)"),
+                        Option("adversarial_loss", str, "nonsaturating (default) or hinge"),
+                        Option("discriminator_filters", help="the discriminator's width (default: the "
+                                                             "generator's, 64)")),
                compile=_two_optimizers, optimizer_options={"beta_1": 0.5}, validation=False,
                epoch_schedules=False, conditional=True, probe=_dcgan_probe,
                description="deep convolutional GAN (class-conditional too: a projection discriminator)",

@@ -274,6 +274,9 @@ def test_failed_save_leaves_the_saved_file_and_no_temporary(saved, monkeypatch):
         (["train", "dcgan", "--ema-decay", "1.5"], "ema_decay must be a number in [0, 1), got 1.5"),
         (["train", "vae", "--minibatch-std"], "--minibatch-std applies to dcgan, not to vae"),
         (["train", "dcgan", "--r1-penalty", "-1"], "r1_penalty must be a finite number >= 0, got -1.0"),
+        (["train", "dcgan", "--adversarial-loss", "wgan"], "adversarial_loss must be one of nonsaturating, hinge; "
+                                                            "got 'wgan'"),
+        (["train", "dcgan", "--discriminator-filters", "0"], "--discriminator-filters: must be >= 1, got 0"),
         (["train", "lstm", "--epochs", "0"], "--epochs must be >= 1, got 0"),
         (["train", "lstm", "--level", "byte"], "--level must be one of char, word; got 'byte'"),
         (["eval", "no-such-model"], "unknown zoo model"),

@@ -117,7 +117,8 @@ def test_class_conditional_contract(family, tmp_path):
                                       num_classes=2),
                 lambda model, optimizer: model.compile(optimizer=optimizer), "loss"),
         "dcgan": (lambda: kg.models.DCGAN(image_shape=(8, 8, 1), latent_dim=4, filters=4, num_classes=2,
-                                          ema_decay=0.9, minibatch_std=True, r1_penalty=1.0),
+                                          ema_decay=0.9, minibatch_std=True, r1_penalty=1.0,
+                                          adversarial_loss="hinge", discriminator_filters=6),
                   compile_gan, "d_loss"),  # with its options
     }[family]
     spec = ContractSpec(build=build, compile=compile_model, x=images, y=labels, loss_key=loss_key)

@@ -207,6 +207,41 @@ def test_the_r1_penalty_is_the_discriminators_input_gradient_and_trains_it(tmp_p
         kg.models.DCGAN(image_shape=(8, 8, 1), r1_penalty=-1.0)
 
 
+def test_the_hinge_loss_and_a_wider_discriminator_train_and_reload(tmp_path):
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(size=(5, 1)).astype(np.float32), rng.normal(size=(5, 1)).astype(np.float32)
+    hinge = kg.models.DCGAN(image_shape=(8, 8, 1), latent_dim=4, filters=4, adversarial_loss="hinge",
+                            discriminator_filters=6)
+    assert hinge.label_smoothing == 0.0
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(hinge.discriminator_loss(real, fake)),
+                               np.maximum(0, 1 - real).mean() + np.maximum(0, 1 + fake).mean(), rtol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(hinge.generator_loss(fake)), -fake.mean(), rtol=1e-6)
+    plain = kg.models.DCGAN(image_shape=(8, 8, 1), latent_dim=4, filters=4)
+    assert plain.label_smoothing == 0.1  # the non-saturating loss's default, with smoothed real targets
+    softplus = lambda x: np.log1p(np.exp(x))  # noqa: E731  binary cross-entropy of logits: -log sigmoid(x) = softplus(-x)
+    expected = (0.9 * softplus(-real) + 0.1 * softplus(real)).mean() + softplus(fake).mean()
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(plain.discriminator_loss(real, fake)), expected, rtol=1e-5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(plain.generator_loss(fake)), softplus(-fake).mean(),
+                               rtol=1e-5)
+    widths = [layer.filters for layer in hinge.discriminator.layers if isinstance(layer, keras.layers.Conv2D)]
+    generator = [layer.filters for layer in hinge.generator.layers if isinstance(layer, keras.layers.Conv2DTranspose)]
+    assert widths == [6, 12] and generator == [4, 1]  # the critic widens, the generator does not
+
+    hinge.compile(d_optimizer=keras.optimizers.Adam(1e-3), g_optimizer=keras.optimizers.Adam(1e-3))
+    before = [w.copy() for w in hinge.get_weights()]
+    history = hinge.fit(rng.random((16, 8, 8, 1)).astype(np.float32), batch_size=8, epochs=1, verbose=0)
+    assert np.isfinite(history.history["d_loss"]).all() and np.isfinite(history.history["g_loss"]).all()
+    assert all(np.abs(b - a).max() > 0 for b, a in zip(before, hinge.get_weights()) if b.ndim > 1)
+    hinge.save(tmp_path / "hinge.keras")
+    loaded = keras.saving.load_model(tmp_path / "hinge.keras", safe_mode=True)
+    assert loaded.get_config() == hinge.get_config() and loaded.adversarial_loss == "hinge"
+    np.testing.assert_array_equal(loaded.sample(2, seed=3), hinge.sample(2, seed=3))
+    with pytest.raises(ValueError, match="adversarial_loss must be one of nonsaturating, hinge; got 'wasserstein'"):
+        kg.models.DCGAN(image_shape=(8, 8, 1), adversarial_loss="wasserstein")
+    with pytest.raises(ValueError, match="the hinge loss has a margin instead"):
+        kg.models.DCGAN(image_shape=(8, 8, 1), adversarial_loss="hinge", label_smoothing=0.1)
+
+
 def test_cli_writes_a_uint8_data_set_and_a_grid(tmp_path, capsys):
     gan = kg.models.DCGAN(image_shape=(8, 8, 1), latent_dim=4, filters=4)
     gan.build()

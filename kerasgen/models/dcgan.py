@@ -13,6 +13,9 @@ from kerasgen.models.optimizers import loss_scaled, scale_loss
 from kerasgen.models.serving import LABELS, WITH_LITERT, Servable, sample_endpoint, spec
 
 
+ADVERSARIAL_LOSSES = ("nonsaturating", "hinge")
+
+
 class _OptimizerPair(keras.optimizers.Optimizer):
     """A GAN's two optimizers as the one ``fit`` on JAX carries in its state: ``variables`` lists both optimizers'
     variables (the discriminator's first). It applies nothing itself; the model's step applies each optimizer."""
@@ -61,6 +64,16 @@ class DCGAN(ImageGenerator, Servable, keras.Model):
     (``kerasgen.layers.MinibatchStddev``), so a generator whose fakes vary less than real images do is caught
     (Karras et al., 2018).
 
+    Adversarial loss (``adversarial_loss``): ``"nonsaturating"`` (the default: the discriminator's binary
+    cross-entropy with its real targets smoothed to ``1 - label_smoothing``, 0.1 by default, and the generator's
+    ``-log D(G(z))``) or ``"hinge"`` (Lim and Ye, 2017; Miyato et al., 2018: the discriminator's
+    ``mean(relu(1 - real)) + mean(relu(1 + fake))`` and the generator's ``-mean(fake)`` on the logits), whose margin
+    takes the place of label smoothing (0 there; another value is refused).
+
+    Discriminator width (``discriminator_filters``, default ``filters``): its two convolutions have
+    ``discriminator_filters`` and twice as many filters, so a stronger critic can train a generator of the same size
+    (the zoo's file holds both networks; sampling runs the generator alone).
+
     R1 penalty (``r1_penalty`` gamma, 0 by default: none): the discriminator's loss adds ``gamma / 2`` times the
     mean squared norm of its gradient with respect to the real images (Mescheder et al., 2018), which keeps it
     from growing steep around the data and the training from oscillating.
@@ -75,20 +88,32 @@ class DCGAN(ImageGenerator, Servable, keras.Model):
 
     export_formats = WITH_LITERT
 
-    def __init__(self, image_shape=(28, 28, 1), latent_dim=128, filters=64, label_smoothing=0.1, num_classes=None,
-                 ema_decay=None, minibatch_std=False, r1_penalty=0.0, **kwargs):
+    def __init__(self, image_shape=(28, 28, 1), latent_dim=128, filters=64, label_smoothing=None, num_classes=None,
+                 ema_decay=None, minibatch_std=False, r1_penalty=0.0, adversarial_loss="nonsaturating",
+                 discriminator_filters=None, **kwargs):
         super().__init__(**kwargs)
         self.d_optimizer = self.g_optimizer = None
         self.image_shape = check_image_shape(image_shape, multiple=4)
         self.latent_dim = check_positive_int(latent_dim, "latent_dim")
         self.filters = check_positive_int(filters, "filters")
+        if adversarial_loss not in ADVERSARIAL_LOSSES:
+            raise InvalidArgument(f"adversarial_loss must be one of {', '.join(ADVERSARIAL_LOSSES)}; got "
+                                  f"{adversarial_loss!r}")
+        self.adversarial_loss = adversarial_loss
+        if label_smoothing is None:
+            label_smoothing = 0.1 if adversarial_loss == "nonsaturating" else 0.0
         self.label_smoothing = check_real(label_smoothing, "label_smoothing", 0, 0.5, open_above=True)
+        if self.label_smoothing and adversarial_loss == "hinge":
+            raise InvalidArgument(f"label_smoothing applies to the non-saturating loss; the hinge loss has a margin "
+                                  f"instead (got label_smoothing={label_smoothing})")
+        self.discriminator_filters = check_positive_int(
+            filters if discriminator_filters is None else discriminator_filters, "discriminator_filters")
         self.num_classes = None if num_classes is None else check_positive_int(num_classes, "num_classes", 2)
         self.ema_decay = None if ema_decay is None else check_real(ema_decay, "ema_decay", 0, 1, open_above=True)
         self.minibatch_std = bool(minibatch_std)
         self.r1_penalty = check_real(r1_penalty, "r1_penalty", 0)
         height, width, _ = self.image_shape
-        f = self.filters
+        f = self.discriminator_filters
         self.generator = self._generator_network("generator")
         self.ema_generator = None if self.ema_decay is None else self._generator_network("ema_generator")
         self.discriminator = keras.Sequential(
@@ -223,6 +248,18 @@ class DCGAN(ImageGenerator, Servable, keras.Model):
     def _bce(self, logits, target):
         return ops.mean(ops.binary_crossentropy(ops.full_like(logits, target), logits, from_logits=True))
 
+    def discriminator_loss(self, real_logits, fake_logits):
+        """The discriminator's adversarial loss on its logits for a real and a fake batch (no R1 penalty)."""
+        if self.adversarial_loss == "hinge":
+            return ops.mean(ops.relu(1.0 - real_logits)) + ops.mean(ops.relu(1.0 + fake_logits))
+        return self._bce(real_logits, 1.0 - self.label_smoothing) + self._bce(fake_logits, 0.0)
+
+    def generator_loss(self, fake_logits):
+        """The generator's adversarial loss on the discriminator's logits for its fakes."""
+        if self.adversarial_loss == "hinge":
+            return -ops.mean(fake_logits)
+        return self._bce(fake_logits, 1.0)
+
     @staticmethod
     def _objective(optimizer, loss):
         """What to differentiate (inside the tape): split across replicas, scaled for float16."""
@@ -232,7 +269,7 @@ class DCGAN(ImageGenerator, Servable, keras.Model):
         fake = self._generate(z, labels, training=True)
         real_logits, penalty = self._judge_real(real, labels)
         fake_logits = self._discriminate(fake, labels, True)
-        return self._bce(real_logits, 1.0 - self.label_smoothing) + self._bce(fake_logits, 0.0) + penalty
+        return self.discriminator_loss(real_logits, fake_logits) + penalty
 
     def _judge_real(self, real, labels):
         """The discriminator's logits for real images, and the R1 penalty (0 without one)."""
@@ -243,7 +280,7 @@ class DCGAN(ImageGenerator, Servable, keras.Model):
         return logits, 0.5 * self.r1_penalty * ops.mean(squared)
 
     def _g_loss(self, labels, z):
-        return self._bce(self._discriminate(self._generate(z, labels, training=True), labels, True), 1.0)
+        return self.generator_loss(self._discriminate(self._generate(z, labels, training=True), labels, True))
 
     def train_step(self, *args):
         """One discriminator update, then one generator update. TensorFlow and PyTorch: ``train_step(data)``, each
@@ -386,6 +423,7 @@ class DCGAN(ImageGenerator, Servable, keras.Model):
         config.update(
             image_shape=self.image_shape, latent_dim=self.latent_dim, filters=self.filters,
             label_smoothing=self.label_smoothing, num_classes=self.num_classes, ema_decay=self.ema_decay,
-            minibatch_std=self.minibatch_std, r1_penalty=self.r1_penalty,
+            minibatch_std=self.minibatch_std, r1_penalty=self.r1_penalty, adversarial_loss=self.adversarial_loss,
+            discriminator_filters=self.discriminator_filters,
         )
         return config
