@@ -39,4 +39,4 @@ def run(name, recipe_file, notes=NOTES, cell="lstm", **options):
 
 
 if __name__ == "__main__":
-    run("char-lstm-shakespeare", __file__)
+    run("char-lstm-shakespeare", __file__, storage="float16")
