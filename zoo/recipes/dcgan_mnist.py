@@ -29,4 +29,5 @@ if __name__ == "__main__":
         batch_size=128,
         learning_rate=2e-4,
         model_kwargs={"latent_dim": 128, "filters": 64},
+        storage="float16",
     )
