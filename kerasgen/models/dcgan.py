@@ -113,9 +113,9 @@ class DCGAN(ImageGenerator, Servable, keras.Model):
         self.minibatch_std = bool(minibatch_std)
         self.r1_penalty = check_real(r1_penalty, "r1_penalty", 0)
         height, width, _ = self.image_shape
-        f = self.discriminator_filters
         self.generator = self._generator_network("generator")
         self.ema_generator = None if self.ema_decay is None else self._generator_network("ema_generator")
+        f = self.discriminator_filters
         self.discriminator = keras.Sequential(
             [
                 keras.Input(self.image_shape),
