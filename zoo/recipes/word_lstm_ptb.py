@@ -26,7 +26,8 @@ if __name__ == "__main__":
         "LSTM state carried from batch to batch and reset each epoch. Issue 27: replaces the first entry (2x200, no "
         "dropout, Zaremba et al.'s small recipe with 20-word steps over 13 epochs; test perplexity 108.64) with "
         "their medium model's dropout and 35-word steps at a smaller size (their medium: 650 units, dropout 0.5, "
-        "39 epochs) and a schedule shortened to fit a few hours of this CPU. Ships weights and the 10,000-word vocabulary only, never the text.",
+        "39 epochs) and a schedule shortened to fit a few hours of this CPU. Ships weights and the 10,000-word "
+        "vocabulary only, never the text.",
         __file__,
         figures=[ngram_baseline_spec("ptb", "test", "test perplexity", max_order=5, measure="perplexity")],
         default_epochs=14,
