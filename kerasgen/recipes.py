@@ -58,7 +58,8 @@ def machine():
 
 
 def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file, default_epochs, procedure=None,
-                   storage="float32", finetune=None, sample_defaults=None, choose=None, figures=(), **train_kwargs):
+                   storage="float32", finetune=None, sample_defaults=None, choose=None, figures=(), continued=None,
+                   **train_kwargs):
     """Train a model for zoo entry ``name``, measure ``metric`` and publish weights and card.
 
     The command line of the recipe script is ``[--epochs N] [--logdir DIR]``;
@@ -78,6 +79,9 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
     ``figures`` list, each recomputable by ``kerasgen eval NAME --figure KEY``; or a function of the chosen
     ``sample_defaults`` returning them. The card is written after each figure (some take hours); a republish
     keeps the figures its earlier card measured with the same spec, so a run stopped while measuring resumes.
+    ``continued`` (train keyword arguments): what a ``--continue`` run uses in place of the recipe's settings, such
+    as a lower learning rate with the ``step`` schedule for weights already trained to a low rate; its run record on
+    the card lists them.
     """
     import argparse
 
@@ -103,7 +107,11 @@ def run_zoo_recipe(name, family, dataset_description, metric, notes, recipe_file
     except training.ConfigError as error:
         parser.error(error.as_flags())
     if args.continue_run:
-        return _continue_entry(name, config, args, recipe_file, storage)
+        try:
+            config = config.replace(**(continued or {}))
+        except training.ConfigError as error:
+            parser.error(error.as_flags())
+        return _continue_entry(name, config, args, recipe_file, storage, continued)
     command = f"python zoo/recipes/{Path(recipe_file).name} --epochs {args.epochs}"
     model, history = training.train(config)
     _exit_if_stopped(history)
@@ -178,9 +186,9 @@ def _first_run(card):
             "hardware": card.get("hardware"), "figure_before": None, "figure_after": card["metric"]["value"]}
 
 
-def _continue_entry(name, config, args, recipe_file, storage):
+def _continue_entry(name, config, args, recipe_file, storage, settings=None):
     """``--continue``: train the published entry ``name`` for ``args.epochs`` more epochs (the recipe's run
-    ``config`` started from the entry's weights); republish it only when its card's figure improves, with this run
+    ``config`` started from the entry's weights, ``settings`` the recipe's changes for a continued run); republish it only when its card's figure improves, with this run
     added to the card's ``runs``. Returns the card (unchanged when the figure did not improve)."""
     if name not in zoo.names():
         raise SystemExit(f"{name} is not in the zoo ({zoo.zoo_dir()}): run the recipe without --continue first")
@@ -199,7 +207,7 @@ def _continue_entry(name, config, args, recipe_file, storage):
         "hardware": machine(), "from": f"{name} as published (sha256 {before['sha256'][:12]})",
         "training_time": f"{history.seconds / 60:.0f} min for the final session ({len(history.epoch)} of "
                          f"{args.epochs} epochs)",
-        "figure_before": metric["value"], "figure_after": value,
+        "figure_before": metric["value"], "figure_after": value, **({"settings": dict(settings)} if settings else {}),
     }
     print(f"{name}: {metric['name']} {metric['value']} -> {value} after {args.epochs} more epochs", flush=True)
     if not evaluation.improves(spec["key"], value, metric["value"]):

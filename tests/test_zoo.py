@@ -245,12 +245,12 @@ def test_recipe_continue_republishes_only_when_the_figure_improves_and_the_card_
     metric = {"key": "text_nll", "name": "validation nats/char",
               "args": {"dataset": str(corpus), "split": "validation", "seq_len": 32}}
 
-    def recipe(*argv, learning_rate):
+    def recipe(*argv, learning_rate, continued=None):
         monkeypatch.setattr("sys.argv", ["tiny_recipe.py", "--logdir", str(tmp_path / "run"), *argv])
         return run_zoo_recipe("tiny-chain", "lstm", "test text", metric, "tiny", "zoo/recipes/tiny_recipe.py", 1,
                               text=str(corpus), steps_per_epoch=2, seq_len=16, batch_size=4,
-                              learning_rate=learning_rate, model_kwargs={"embedding_dim": 4, "units": 8,
-                                                                         "num_layers": 1})
+                              learning_rate=learning_rate, continued=continued,
+                              model_kwargs={"embedding_dim": 4, "units": 8, "num_layers": 1})
 
     first = recipe("--epochs", "1", learning_rate=1e-3)
     assert "runs" not in first
@@ -268,6 +268,13 @@ def test_recipe_continue_republishes_only_when_the_figure_improves_and_the_card_
     kept = recipe("--continue", "--epochs", "1", learning_rate=1e-9)  # changes nothing the figure shows
     assert kept == better == kg.zoo.info("tiny-chain")
     assert "tiny-chain is kept as it was: the figure did not improve" in capsys.readouterr().out
+    # A recipe's settings for continued runs replace its own there (and only there), and the run's record lists them.
+    assert recipe("--continue", "--epochs", "1", learning_rate=1e-2, continued={"learning_rate": 1e-9}) == better
+    step = {"learning_rate": 1e-2, "schedule": "step"}
+    third = recipe("--continue", "--epochs", "4", learning_rate=1e-9, continued=step)
+    assert third["metric"]["value"] < better["metric"]["value"] and len(third["runs"]) == 3
+    assert third["runs"][2]["settings"] == step and "settings" not in third["runs"][1]
+    better = third
     with pytest.raises(SystemExit, match="was continued since this run"):
         recipe("--epochs", "1", learning_rate=1e-3)  # the first run's finished checkpoint would drop the second's
     assert kg.zoo.info("tiny-chain") == better

@@ -38,5 +38,8 @@ if __name__ == "__main__":
         learning_rate=1e-3,
         schedule={20: 2.5e-4, 30: 6.25e-5, 45: 1.5625e-5},  # 0-based epochs
         clipnorm=100.0,
+        # --continue starts from weights trained down to 1.5625e-5: it restarts at 2.5e-4, not 1e-3, with the same
+        # quarterings sized to its own --epochs (step: /4 from half-way, /16 from three quarters).
+        continued={"learning_rate": 2.5e-4, "schedule": "step"},
         model_kwargs={"num_scales": 2, "hidden_units": [32, 64], "num_blocks": 1},
     )
