@@ -117,6 +117,9 @@ def build_parser():
     train.add_argument("--learning-rate", type=float, default=1e-3)
     train.add_argument("--carry-state", action="store_true",
                        help="lstm: truncated backpropagation through time on contiguous streams")
+    train.add_argument("--random-offsets", action="store_true",
+                       help="text models: cut the training windows at a new offset each epoch (less learning by "
+                            "heart)")
     train.add_argument("--init", help="zoo name or .keras file to start from (keeps its tokenizer)")
     train.add_argument("--extend-vocab", action="store_true",
                        help="text models with --init: add the text's unseen characters or words to the vocabulary")
@@ -411,7 +414,8 @@ def _train(args):
             out=args.out, learning_rate=args.learning_rate, policy=args.policy, strategy=args.strategy,
             model_kwargs=model_kwargs, steps_per_epoch=args.steps_per_epoch, seed=args.seed,
             batch_size=args.batch_size, level=args.level, seq_len=args.seq_len, max_vocab=args.max_vocab,
-            prompt=args.prompt, carry_state=args.carry_state, extend_vocabulary=args.extend_vocab,
+            prompt=args.prompt, carry_state=args.carry_state, random_offsets=args.random_offsets,
+            extend_vocabulary=args.extend_vocab,
             image_size=args.image_size, conditional=args.conditional, max_time=args.max_time,
             checkpoint_every=args.checkpoint_every,
         )

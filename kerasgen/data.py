@@ -439,6 +439,37 @@ def window_arrays(text, tokenizer, seq_len, name="text"):
     return ids[: count * seq_len].reshape(count, seq_len), ids[1 : count * seq_len + 1].reshape(count, seq_len)
 
 
+def offset_windows(text, tokenizer, seq_len, batch_size, seed=0, name="text"):
+    """Training windows cut at a new offset each epoch, for ``seeded_batches``: (starts, transform).
+
+    ``window_arrays`` cuts the text at the same places every epoch, so each character sits at the same position of
+    the same window epoch after epoch, which a model can learn by heart (nanoGPT draws windows at random positions
+    instead). Here epoch ``e`` cuts the encoded text at offset ``perm[e % seq_len]``, ``perm`` a permutation of
+    ``0 .. seq_len - 1`` drawn from ``seed``, so over ``seq_len`` epochs every offset is used once. Each epoch has
+    ``(len - seq_len) // seq_len`` windows (at most one fewer than ``window_arrays``), read in the order
+    ``seeded_batches`` gives ``starts`` (its ``drop_remainder=False``, ``batch_size`` the same); ``transform(starts,
+    step)`` returns the batch's (inputs, targets), int32 (batch, seq_len), for the epoch of ``step``.
+    """
+    seq_len = check_positive_int(seq_len, "seq_len")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    ids = np.asarray(tokenizer.encode(text), np.int32)
+    count = (len(ids) - seq_len) // seq_len
+    if count < 1:
+        raise InvalidArgument(f"{name} is {len(ids)} tokens long, too short for one window of seq_len={seq_len} at "
+                              f"every offset (2 x seq_len)")
+    per_epoch = -(-count // batch_size)
+    offsets = np.random.default_rng([int(seed), 1]).permutation(seq_len).astype(np.int32)
+    span = np.arange(seq_len + 1, dtype=np.int32)
+
+    def transform(starts, step):
+        epoch = keras.ops.cast(keras.ops.floor_divide(step, per_epoch) % seq_len, "int32")
+        positions = keras.ops.cast(starts, "int32")[:, None] + keras.ops.take(offsets, epoch) + span[None, :]
+        window = keras.ops.cast(keras.ops.take(ids, positions), "int32")
+        return window[:, :-1], window[:, 1:]
+
+    return np.arange(count, dtype=np.int32) * seq_len, transform
+
+
 def text_streams(text, tokenizer, seq_len, batch_size, name="text"):
     """Contiguous batches for truncated backpropagation through time: (inputs, targets), int32 (batch, seq_len).
 
@@ -493,8 +524,8 @@ def seeded_batches(arrays, batch_size, steps, *, seed=0, start=0, shuffle=True, 
     batch dropped with ``drop_remainder``); the epochs follow one another, so batch ``k`` of the whole stream is the
     same whether the stream starts at 0 or at ``start``: a run stopped within an epoch resumes on the batches an
     uninterrupted run would have read. ``transform(x, step)`` (x: the first array's batch, step: the batch's index
-    in the stream, int64) may draw randomness from ``(seed, step)`` for the same reason.
-    Off TensorFlow the same batches come as a ``keras.utils.PyDataset`` (``transform`` then gets numpy batches and
+    in the stream, int64) may draw randomness from ``(seed, step)`` for the same reason; for a single array it may
+    return the whole example, a tuple (``offset_windows``). Off TensorFlow the same batches come as a ``keras.utils.PyDataset`` (``transform`` then gets numpy batches and
     an int step, and writes in ``keras.ops``).
     """
     single = not isinstance(arrays, tuple)
@@ -546,8 +577,10 @@ class _IndexedBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index):
         batch = [array[self.index_batches[index]] for array in self.arrays]
-        if self.transform is not None:
-            batch[0] = np.asarray(keras.ops.convert_to_numpy(self.transform(batch[0], self.start + index)))
+        if self.transform is not None:  # a single array's transform may return the whole example (a tuple)
+            done = self.transform(batch[0], self.start + index)
+            batch[0] = (tuple(np.asarray(keras.ops.convert_to_numpy(part)) for part in done) if isinstance(done, tuple)
+                        else np.asarray(keras.ops.convert_to_numpy(done)))
         return batch[0] if self.single else tuple(batch)
 
 

@@ -492,3 +492,66 @@ def test_text_windows_rejects_bad_batch_size_and_types(text):
         data.text_windows(text, tok, seq_len=8, batch_size=0)
     with pytest.raises(TypeError, match="seq_len"):
         data.text_windows(text, tok, seq_len=8.0, batch_size=4)
+
+
+def stream(batches):
+    """Every (inputs, targets) of a ``seeded_batches`` stream, on or off TensorFlow, as numpy."""
+    items = batches.as_numpy_iterator() if isinstance(batches, tf.data.Dataset) else (batches[i] for i in
+                                                                                     range(len(batches)))
+    return [tuple(np.asarray(part) for part in item) for item in items]
+
+
+def test_offset_windows_cut_the_text_at_a_new_offset_each_epoch_and_resume_mid_epoch(text, monkeypatch):
+    tok = CharTokenizer.from_text(text)
+    ids = tok.encode(text)
+    seq_len, batch_size = 8, 16
+    starts, transform = data.offset_windows(text, tok, seq_len, batch_size, seed=3)
+    count = len(starts)
+    assert count == (len(ids) - seq_len) // seq_len and count > 2 * batch_size
+    per_epoch = -(-count // batch_size)
+    epochs = seq_len + 1
+    steps = epochs * per_epoch
+    batches = stream(data.seeded_batches(starts, batch_size, steps, seed=3, drop_remainder=False,
+                                         transform=transform))
+    assert len(batches) == steps
+    offsets = []
+    for epoch in range(epochs):
+        inputs = np.concatenate([b[0] for b in batches[epoch * per_epoch:(epoch + 1) * per_epoch]])
+        targets = np.concatenate([b[1] for b in batches[epoch * per_epoch:(epoch + 1) * per_epoch]])
+        assert inputs.dtype == targets.dtype == np.int32 and inputs.shape == (count, seq_len)
+        np.testing.assert_array_equal(targets[:, :-1], inputs[:, 1:])  # each target the next token
+        # The epoch's windows are the text's consecutive windows from one offset, each read once.
+        found = sorted(map(tuple, inputs.tolist()))
+        for offset in range(seq_len):
+            cut = ids[offset:offset + count * seq_len].reshape(count, seq_len)
+            if sorted(map(tuple, cut.tolist())) == found:
+                break
+        else:
+            raise AssertionError(f"epoch {epoch}'s windows are not one offset's cut of the text")
+        np.testing.assert_array_equal(np.sort(targets[:, -1]), np.sort(ids[offset + seq_len:offset + (count + 1)
+                                                                           * seq_len:seq_len]))
+        offsets.append(offset)
+    assert sorted(offsets[:seq_len]) == list(range(seq_len))  # every offset once in seq_len epochs
+    assert offsets[seq_len] == offsets[0]
+    # A stream started mid-run reads the batches the whole stream read there.
+    start = per_epoch + 3
+    resumed = stream(data.seeded_batches(starts, batch_size, steps, seed=3, start=start, drop_remainder=False,
+                                         transform=transform))
+    for a, b in zip(resumed, batches[start:], strict=True):
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+    # Off TensorFlow (a PyDataset, the transform on numpy batches) the stream is the same.
+    monkeypatch.setattr(data.backend, "name", lambda: "jax")
+    elsewhere = stream(data.seeded_batches(starts, batch_size, steps, seed=3, drop_remainder=False,
+                                           transform=transform))
+    for a, b in zip(elsewhere, batches, strict=True):
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_offset_windows_need_two_windows_of_text():
+    tok = CharTokenizer.from_text("abcdefgh")
+    starts, _ = data.offset_windows("abcdefgh", tok, seq_len=4, batch_size=2)
+    assert starts.tolist() == [0]
+    with pytest.raises(ValueError, match="too short for one window of seq_len=5 at every offset"):
+        data.offset_windows("abcdefgh", tok, seq_len=5, batch_size=2)

@@ -60,6 +60,10 @@ def test_image_and_family_settings_are_checked_against_the_data():
     assert RunConfig("vae", image_size=[8, 12]).image_size == (8, 12)
     with pytest.raises(ConfigError, match="carry_state applies to text models"):
         RunConfig("vae", carry_state=True)
+    with pytest.raises(ConfigError, match="random_offsets applies to text models"):
+        RunConfig("vae", random_offsets=True)
+    with pytest.raises(ConfigError, match="random_offsets cuts windows anew each epoch; carry_state reads"):
+        RunConfig("lstm", random_offsets=True, carry_state=True)
     with pytest.raises(ConfigError, match="holds 2-D points, which the vae family does not model"):
         RunConfig("vae", "moons")
     with pytest.raises(ConfigError, match="schedule 'step' needs a single optimizer"):

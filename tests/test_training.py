@@ -201,6 +201,27 @@ def test_train_command_carry_state(text_file, tmp_path, capsys):
     assert "--carry-state needs a recurrent model; 'gpt' has no state to carry" in capsys.readouterr().err
 
 
+def test_random_offsets_train_on_windows_cut_anew_each_epoch(text_file, tmp_path, capsys):
+    from kerasgen import data, training
+
+    kwargs = dict(text=str(text_file), level="char", epochs=2, seq_len=8, batch_size=16, policy="float32",
+                  verbose=0, model_kwargs={"num_layers": 1, "embedding_dim": 8, "num_heads": 2, "max_length": 8})
+    fixed, fixed_history = training.train_text("gpt", **kwargs)
+    model, history = training.train_text("gpt", random_offsets=True, **kwargs)
+    train = data.load_text(str(text_file), "train")
+    windows = len(data.offset_windows(train, model.tokenizer, 8, 16)[0])
+    assert windows == len(data.window_arrays(train, model.tokenizer, 8)[0]) - 1  # this text: one fewer window
+    assert model.optimizer.iterations == 2 * -(-windows // 16)
+    assert history.history["loss"][1] < history.history["loss"][0]
+    assert history.history["loss"] != fixed_history.history["loss"]  # other windows than the fixed cut's
+    out = tmp_path / "m.keras"
+    assert cli.main(train_command(text_file, tmp_path / "run", 1, out)[3:] + ["--random-offsets"]) == 0
+    assert out.exists()
+    assert cli.main(["train", "lstm", "--random-offsets", "--carry-state", "--text", str(text_file)]) == 2
+    assert capsys.readouterr().err.strip().endswith("--random-offsets cuts windows anew each epoch; --carry-state "
+                                                    "reads contiguous streams instead: choose one")
+
+
 def test_sgd_with_global_clipping_and_the_halving_schedule(text_file):
     import numpy as np
 

@@ -76,6 +76,7 @@ class RunConfig:
     seq_len: int = 128
     max_vocab: int = 10000
     carry_state: bool = False
+    random_offsets: bool = False
     extend_vocabulary: bool = False
     image_size: Any = None
     conditional: bool = False
@@ -177,9 +178,14 @@ class RunConfig:
                 raise ConfigError(f"{{image_size}} applies to image models, not to {family.name}")
             if self.extend_vocabulary and not self.init:
                 raise ConfigError("{extend_vocabulary} grows the vocabulary of a text model given by {init}")
+            if self.random_offsets and self.carry_state:
+                raise ConfigError("{random_offsets} cuts windows anew each epoch; {carry_state} reads contiguous "
+                                  "streams instead: choose one")
         else:
             if self.carry_state:
                 raise ConfigError(f"{{carry_state}} applies to text models, not to {family.name}")
+            if self.random_offsets:
+                raise ConfigError(f"{{random_offsets}} applies to text models, not to {family.name}")
             if self.extend_vocabulary:
                 raise ConfigError("{extend_vocabulary} grows the vocabulary of a text model given by {init}")
             if self.image_size is not None:

@@ -32,8 +32,9 @@ def train(config, data_name=None, **settings):
     ``train(config, **changes)`` runs a variant of one (``RunConfig.replace``). The settings:
 
     ``data``: a data set name or a path (default: the family's own data set). Text families read a corpus
-    (``level`` char or word tokens, windows of ``seq_len``; ``carry_state``: contiguous streams with the recurrent
-    state carried across batches, reset each epoch); image families read uint8 images (a folder at
+    (``level`` char or word tokens, windows of ``seq_len``; ``random_offsets``: the windows cut at a new offset
+    each epoch, ``data.offset_windows``; ``carry_state``: contiguous streams with the recurrent state carried across
+    batches, reset each epoch); image families read uint8 images (a folder at
     ``image_size``); ``moons`` is 2-D points. ``conditional``: a family with a class-conditional form learns the
     data set's labels (a folder's class sub-folders) and samples by class; an unconditional ``init`` model is
     turned into a conditional one with its weights kept. With ``init`` (a zoo name or ``.keras`` path) training starts from
@@ -160,12 +161,15 @@ class _Batches:
     """A run's training batches, epoch after epoch, readable from any step (``data.seeded_batches``).
 
     ``arrays``: equal-length numpy arrays (inputs first); ``streams``: each element of ``arrays`` is already one
-    batch, read in order (truncated backpropagation through time).
+    batch, read in order (truncated backpropagation through time); ``input_shape``: the model's input shape where
+    ``transform`` makes the examples (``data.offset_windows``).
     """
 
-    def __init__(self, arrays, batch_size, seed, shuffle=True, drop_remainder=True, transform=None, streams=False):
+    def __init__(self, arrays, batch_size, seed, shuffle=True, drop_remainder=True, transform=None, streams=False,
+                 input_shape=None):
         self.arrays, self.batch_size, self.seed, self.streams = arrays, batch_size, seed, streams
         self.shuffle, self.drop_remainder, self.transform = shuffle and not streams, drop_remainder, transform
+        self._input_shape = input_shape
 
     @property
     def per_epoch(self):
@@ -176,6 +180,8 @@ class _Batches:
 
     @property
     def input_shape(self):
+        if self._input_shape is not None:  # the model's input, where ``transform`` makes it from the arrays
+            return self._input_shape
         return self.arrays[0].shape[2:] if self.streams else self.arrays[0].shape[1:]
 
     def dataset(self, start, stop):
@@ -224,6 +230,11 @@ def _text_run(c, initial):
             raise ConfigError(f"{{carry_state}} needs a recurrent model; {family.name!r} has no state to carry")
         batches = _Batches(data.stream_arrays(train_split, tokenizer, seq_len, batch_size,
                                               name=f"the train split of {text}"), batch_size, c.seed, streams=True)
+    elif c.random_offsets:
+        starts, transform = data.offset_windows(train_split, tokenizer, seq_len, batch_size, c.seed,
+                                                name=f"the train split of {text}")
+        batches = _Batches((starts,), batch_size, c.seed, drop_remainder=False, transform=transform,
+                           input_shape=(seq_len,))
     else:
         batches = _Batches(data.window_arrays(train_split, tokenizer, seq_len, name=f"the train split of {text}"),
                            batch_size, c.seed, drop_remainder=False)
