@@ -5,11 +5,17 @@ long. Fixed seeds make every file the same on every run.
 """
 
 import argparse
+import os
+import sys
 from pathlib import Path
 
-from demo import write_samples  # the demo beside this file: the gallery is its samples
+ROOT = Path(__file__).resolve().parents[1]
+GALLERY = ROOT / "docs" / "gallery"
+# The gallery shows this checkout's zoo, drawn by this checkout's kerasgen, whatever copy of the package is installed.
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("KERASGEN_ZOO_DIR", str(ROOT / "zoo"))
 
-GALLERY = Path(__file__).resolve().parents[1] / "docs" / "gallery"
+from demo import write_samples  # noqa: E402  (the demo beside this file: the gallery is its samples)
 
 
 def main():
