@@ -525,8 +525,8 @@ def seeded_batches(arrays, batch_size, steps, *, seed=0, start=0, shuffle=True, 
     same whether the stream starts at 0 or at ``start``: a run stopped within an epoch resumes on the batches an
     uninterrupted run would have read. ``transform(x, step)`` (x: the first array's batch, step: the batch's index
     in the stream, int64) may draw randomness from ``(seed, step)`` for the same reason; for a single array it may
-    return the whole example, a tuple (``offset_windows``). Off TensorFlow the same batches come as a ``keras.utils.PyDataset`` (``transform`` then gets numpy batches and
-    an int step, and writes in ``keras.ops``).
+    return the whole example, a tuple (``offset_windows``). Off TensorFlow the same batches come as a
+    ``keras.utils.PyDataset`` (``transform`` then gets numpy batches and an int step, and writes in ``keras.ops``).
     """
     single = not isinstance(arrays, tuple)
     arrays = (arrays,) if single else arrays
@@ -577,10 +577,9 @@ class _IndexedBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index):
         batch = [array[self.index_batches[index]] for array in self.arrays]
-        if self.transform is not None:  # a single array's transform may return the whole example (a tuple)
-            done = self.transform(batch[0], self.start + index)
-            batch[0] = (tuple(np.asarray(keras.ops.convert_to_numpy(part)) for part in done) if isinstance(done, tuple)
-                        else np.asarray(keras.ops.convert_to_numpy(done)))
+        if self.transform is not None:
+            done = self.transform(batch[0], self.start + index)  # a single array's may be the whole example (a tuple)
+            batch[0] = keras.tree.map_structure(lambda part: np.asarray(keras.ops.convert_to_numpy(part)), done)
         return batch[0] if self.single else tuple(batch)
 
 

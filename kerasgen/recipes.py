@@ -188,8 +188,9 @@ def _first_run(card):
 
 def _continue_entry(name, config, args, recipe_file, storage, settings=None):
     """``--continue``: train the published entry ``name`` for ``args.epochs`` more epochs (the recipe's run
-    ``config`` started from the entry's weights, ``settings`` the recipe's changes for a continued run); republish it only when its card's figure improves, with this run
-    added to the card's ``runs``. Returns the card (unchanged when the figure did not improve)."""
+    ``config`` started from the entry's weights, ``settings`` the recipe's changes for a continued run); republish it
+    only when its card's figure improves, with this run added to the card's ``runs``. Returns the card (unchanged
+    when the figure did not improve)."""
     if name not in zoo.names():
         raise SystemExit(f"{name} is not in the zoo ({zoo.zoo_dir()}): run the recipe without --continue first")
     before = zoo.info(name)
