@@ -17,8 +17,8 @@ if __name__ == "__main__":
          "args": {"dataset": "tiny_shakespeare", "split": "validation", "seq_len": 256}},
         "4 layers, 4 heads, width 256, context 256, tied embeddings, dropout 0.1; Adam 1e-3 with 200 warm-up steps "
         "and cosine decay to 1e-4, clipnorm 1, 256-character windows cut at a new offset each epoch, batch 32. "
-        "Issue 27: replaces the first entry (the same model and schedule on windows cut at the same places every epoch: "
-        "validation 1.5121, and 1.1713 on its training text).",
+        "Issue 27: replaces the first entry (the same model and schedule on windows cut at the same places every "
+        "epoch: validation 1.5121, and 1.1713 on its training text).",
         __file__,
         figures=[ngram_baseline_spec("tiny_shakespeare", "validation", "validation loss (nats/char)")],
         default_epochs=30,
